@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The test command (README and .ci/run): installs what is missing, builds everything with
+# warnings as errors, and runs every test that needs no GPU. On a machine with a GPU the
+# `gpu`-labelled tests run too (`tests/run.sh --gpu`).
+#
+#   tests/run.sh            full build + all CPU tests (+ engine sanitizer and aarch64 runs)
+#   tests/run.sh --quick    only the native build and its tests
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+quick=0
+gpu=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    --gpu) gpu=1 ;;
+    *) echo "tests/run.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+jobs="$(nproc)"
+bash deploy/install-deps.sh --python
+
+echo "== native build (warnings are errors) =="
+cmake -S . -B build-ci -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJETSERVE_WERROR=ON
+cmake --build build-ci -j "$jobs"
+
+echo "== tests =="
+label_args=(-LE gpu)
+if [ "$gpu" = 1 ]; then label_args=(); fi
+ctest --test-dir build-ci --output-on-failure -j "$jobs" "${label_args[@]}"
+
+if [ "$quick" = 1 ]; then exit 0; fi
+
+if [ -x .ci/engine-sanitizers.sh ]; then
+  echo "== engine under AddressSanitizer + UndefinedBehaviorSanitizer =="
+  .ci/engine-sanitizers.sh
+fi
+if [ -x .ci/engine-aarch64.sh ]; then
+  echo "== engine cross-built for aarch64, tests under qemu =="
+  .ci/engine-aarch64.sh
+fi
