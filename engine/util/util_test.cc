@@ -1,0 +1,93 @@
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <string>
+
+#include "engine/util/checked_math.h"
+#include "engine/util/half.h"
+#include "engine/util/mapped_file.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testutil/status_matchers.h"
+
+namespace jetserve {
+namespace {
+
+using ::jetserve::testing::StatusIs;
+
+TEST(CheckedMathTest, DetectsOverflow) {
+  uint64_t out;
+  EXPECT_TRUE(CheckedAdd(1, 2, &out));
+  EXPECT_EQ(out, 3u);
+  EXPECT_FALSE(CheckedAdd(std::numeric_limits<uint64_t>::max(), 1, &out));
+  EXPECT_FALSE(CheckedMul(uint64_t{1} << 32, uint64_t{1} << 32, &out));
+  EXPECT_TRUE(CheckedAlignUp(33, 32, &out));
+  EXPECT_EQ(out, 64u);
+  EXPECT_FALSE(CheckedAlignUp(std::numeric_limits<uint64_t>::max() - 3, 32, &out));
+  EXPECT_TRUE(IsPowerOfTwo(64));
+  EXPECT_FALSE(IsPowerOfTwo(0));
+  EXPECT_FALSE(IsPowerOfTwo(96));
+}
+
+// Reference: an F16 value decoded by definition (sign * 2^e * 1.m) in double.
+double HalfByDefinition(uint16_t h) {
+  const int sign = (h & 0x8000) ? -1 : 1;
+  const int exp = (h >> 10) & 0x1f;
+  const int mant = h & 0x3ff;
+  if (exp == 0) return sign * std::ldexp(mant, -24);
+  if (exp == 31) return mant ? std::nan("") : sign * INFINITY;
+  return sign * std::ldexp(1024 + mant, exp - 25);
+}
+
+TEST(HalfTest, AllF16ValuesDecodeAndRoundTrip) {
+  for (uint32_t i = 0; i < 65536; ++i) {
+    const uint16_t h = static_cast<uint16_t>(i);
+    const float f = F16ToF32(h);
+    const double want = HalfByDefinition(h);
+    if (std::isnan(want)) {
+      EXPECT_TRUE(std::isnan(f)) << i;
+      continue;
+    }
+    EXPECT_EQ(static_cast<double>(f), want) << i;
+    EXPECT_EQ(F32ToF16(f), h) << i;
+  }
+}
+
+TEST(HalfTest, F32ToF16RoundsToNearestEven) {
+  // Halfway between 1.0 and the next half (1 + 2^-10): ties to even (1.0).
+  EXPECT_EQ(F32ToF16(1.0f + 0x1p-11f), 0x3c00);
+  EXPECT_EQ(F32ToF16(1.0f + 0x1p-11f + 0x1p-20f), 0x3c01);
+  EXPECT_EQ(F32ToF16(65519.0f), 0x7bff);
+  EXPECT_EQ(F32ToF16(65520.0f), 0x7c00);
+  EXPECT_EQ(F32ToF16(0x1p-25f), 0x0000);
+  EXPECT_EQ(F32ToF16(0x1.1p-25f), 0x0001);
+  EXPECT_EQ(F32ToF16(-0x1p-24f), 0x8001);
+  EXPECT_EQ(F32ToF16(0x1.ffcp-15f), 0x0400);  // subnormal rounding up into the normals
+}
+
+TEST(HalfTest, Bf16) {
+  EXPECT_EQ(F32ToBF16(1.0f), 0x3f80);
+  EXPECT_EQ(BF16ToF32(0x3f80), 1.0f);
+  EXPECT_EQ(F32ToBF16(std::bit_cast<float>(0x3f808000u)), 0x3f80);  // tie to even
+  EXPECT_EQ(F32ToBF16(std::bit_cast<float>(0x3f818000u)), 0x3f82);
+  EXPECT_TRUE(std::isnan(BF16ToF32(F32ToBF16(std::nanf("")))));
+}
+
+TEST(MappedFileTest, MapsAndReportsMissing) {
+  EXPECT_THAT(MappedFile::Open("/nonexistent/x.gguf"),
+              StatusIs(absl::StatusCode::kNotFound, ::testing::HasSubstr("x.gguf")));
+  const std::string path = ::testing::TempDir() + "/mapped_file_test.bin";
+  const uint8_t bytes[] = {1, 2, 3};
+  ASSERT_OK(WriteFileBytes(path, bytes));
+  ASSERT_OK_AND_ASSIGN(auto file, MappedFile::Open(path));
+  ASSERT_EQ(file->size(), 3u);
+  EXPECT_EQ(file->data()[2], 3);
+  ASSERT_OK(WriteFileBytes(path, {}));
+  ASSERT_OK_AND_ASSIGN(auto empty, MappedFile::Open(path));
+  EXPECT_EQ(empty->size(), 0u);
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace jetserve
