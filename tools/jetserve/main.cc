@@ -1,0 +1,34 @@
+// `jetserve`: command-line client of a jetserve gateway, and local engine commands.
+//
+//   jetserve models
+//   jetserve generate -m smollm2 "Explain transformers in 3 sentences."
+//   jetserve --help
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "tools/jetserve/gateway_commands.h"
+
+namespace {
+
+void PrintUsage(std::ostream& out) {
+  out << "usage: jetserve COMMAND [OPTIONS] [ARGS]\n\n" << jetserve::cli::GatewayCommandsUsage();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> words(argv + 1, argv + argc);
+  if (words.empty() || words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
+    PrintUsage(words.empty() ? std::cerr : std::cout);
+    return words.empty() ? 2 : 0;
+  }
+  const std::string command = words[0];
+  words.erase(words.begin());
+  if (jetserve::cli::IsGatewayCommand(command)) {
+    return jetserve::cli::RunGatewayCommand(command, words, std::cin, std::cout, std::cerr);
+  }
+  std::cerr << "jetserve: unknown command \"" << command << "\"\n\n";
+  PrintUsage(std::cerr);
+  return 2;
+}
