@@ -7,7 +7,7 @@
 #include <cuda_runtime_api.h>
 #endif
 
-namespace jetserve::engine {
+namespace jetserve {
 
 std::string DeviceSpec::ToString() const {
   return kind == DeviceKind::kCpu ? std::string("cpu") : absl::StrCat("cuda:", ordinal);
@@ -107,4 +107,4 @@ absl::StatusOr<CudaDeviceInfo> QueryCudaDevice(int) { return CudaDeviceCount().s
 
 #endif  // JETSERVE_HAVE_CUDA
 
-}  // namespace jetserve::engine
+}  // namespace jetserve

@@ -16,7 +16,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace jetserve::engine {
+namespace jetserve {
 
 enum class DeviceKind { kCpu, kCuda };
 
@@ -54,6 +54,6 @@ absl::StatusOr<int> CudaDeviceCount();
 // device of this machine (the message gives how many there are).
 absl::StatusOr<CudaDeviceInfo> QueryCudaDevice(int ordinal);
 
-}  // namespace jetserve::engine
+}  // namespace jetserve
 
 #endif  // JETSERVE_ENGINE_CUDA_DEVICE_H_

@@ -4,7 +4,7 @@
 #include "gtest/gtest.h"
 #include "tests/testutil/status_matchers.h"
 
-namespace jetserve::engine {
+namespace jetserve {
 namespace {
 
 using ::jetserve::testing::StatusIs;
@@ -53,4 +53,4 @@ TEST(CudaDevice, QueryIsConsistentWithCount) {
 }
 
 }  // namespace
-}  // namespace jetserve::engine
+}  // namespace jetserve
