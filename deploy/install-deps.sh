@@ -6,14 +6,18 @@
 #   deploy/install-deps.sh            build + test dependencies (native)
 #   deploy/install-deps.sh --runtime  only the shared libraries the binaries need
 #   deploy/install-deps.sh --python   also the PyPI packages the test oracles use
+#   deploy/install-deps.sh --arm64    also the aarch64 cross toolchain, qemu-user-static and
+#                                     the engine's :arm64 -dev packages (.ci/engine-aarch64.sh)
 set -euo pipefail
 
 mode=dev
 python=0
+arm64=0
 for arg in "$@"; do
   case "$arg" in
     --runtime) mode=runtime ;;
     --python) python=1 ;;
+    --arm64) arm64=1 ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -52,6 +56,32 @@ if [ "${#missing[@]}" -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "install-deps.sh: all ${#pkgs[@]} packages present"
+fi
+
+if [ "$arm64" = 1 ]; then
+  # Cross-building the engine for aarch64 (Jetson) and running its tests under qemu.
+  arm64_pkgs=(
+    crossbuild-essential-arm64 qemu-user-static binfmt-support
+    libabsl-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64 libhwy-dev:arm64
+    libutf8proc-dev:arm64 libpcre2-dev:arm64 libicu-dev:arm64
+  )
+  arm64_missing=()
+  for p in "${arm64_pkgs[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      arm64_missing+=("$p")
+    fi
+  done
+  if [ "${#arm64_missing[@]}" -gt 0 ]; then
+    echo "install-deps.sh: installing ${arm64_missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+      "${sudo_cmd[@]}" dpkg --add-architecture arm64
+    fi
+    "${sudo_cmd[@]}" apt-get update -qq
+    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${arm64_missing[@]}"
+  else
+    echo "install-deps.sh: all ${#arm64_pkgs[@]} arm64 packages present"
+  fi
 fi
 
 if [ "$python" = 1 ]; then

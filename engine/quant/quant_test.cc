@@ -1,0 +1,223 @@
+// Dequantization and legacy quantization against the gguf Python package (vectors written at
+// test time by tests/oracles/gguf/make_quant_vectors.py), and the fused dot kernels against a
+// plain double-precision dot of dequantized rows.
+#include <bit>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/format/gguf_reader.h"
+#include "engine/quant/blocks.h"
+#include "engine/quant/dequantize.h"
+#include "engine/quant/quantize.h"
+#include "engine/quant/quantize_mix.h"
+#include "engine/quant/vec_dot.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testutil/status_matchers.h"
+
+namespace jetserve::quant {
+namespace {
+
+using ::jetserve::testing::StatusIs;
+using ::testing::HasSubstr;
+
+const GgmlType kAllTypes[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0,
+                              GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0,
+                              GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K, GgmlType::kQ5_K,
+                              GgmlType::kQ6_K};
+
+std::unique_ptr<GgufFile> OpenVectors() {
+  const char* path = std::getenv("JETSERVE_QUANT_VECTORS");
+  if (path == nullptr) return nullptr;
+  auto f = GgufFile::Open(path);
+  EXPECT_OK(f.status());
+  return f.ok() ? std::move(*f) : nullptr;
+}
+
+std::vector<float> AsFloats(const GgufTensorInfo& t) {
+  std::vector<float> v(static_cast<size_t>(t.num_elements));
+  std::memcpy(v.data(), t.data.data(), v.size() * sizeof(float));
+  return v;
+}
+
+TEST(DequantizeTest, BitExactWithGgufPackage) {
+  std::unique_ptr<GgufFile> f = OpenVectors();
+  if (f == nullptr) GTEST_SKIP() << "JETSERVE_QUANT_VECTORS not set (run through ctest)";
+  int checked_types = 0;
+  for (GgmlType type : kAllTypes) {
+    if (type == GgmlType::kF32) continue;
+    const std::string name(GgmlTypeName(type));
+    const GgufTensorInfo* raw = f->FindTensor(name + ".raw");
+    const GgufTensorInfo* deq = f->FindTensor(name + ".deq");
+    ASSERT_NE(raw, nullptr) << name;
+    ASSERT_NE(deq, nullptr) << name;
+    ASSERT_EQ(raw->type, type);
+    ASSERT_EQ(raw->num_elements, deq->num_elements);
+    ASSERT_OK_AND_ASSIGN(std::vector<float> ours,
+                         DequantizeBytes(type, raw->data, raw->num_elements));
+    const std::vector<float> want = AsFloats(*deq);
+    int mismatches = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      if (std::bit_cast<uint32_t>(ours[i]) != std::bit_cast<uint32_t>(want[i]) &&
+          !(std::isnan(ours[i]) && std::isnan(want[i]))) {
+        if (++mismatches < 5) {
+          ADD_FAILURE() << name << " element " << i << ": ours " << ours[i] << " gguf " << want[i];
+        }
+      }
+    }
+    EXPECT_EQ(mismatches, 0) << name;
+    ++checked_types;
+  }
+  EXPECT_EQ(checked_types, 12);
+}
+
+TEST(QuantizeTest, LegacyTypesBitExactWithGgufPackage) {
+  std::unique_ptr<GgufFile> f = OpenVectors();
+  if (f == nullptr) GTEST_SKIP() << "JETSERVE_QUANT_VECTORS not set (run through ctest)";
+  for (GgmlType type : {GgmlType::kF16, GgmlType::kBF16, GgmlType::kQ4_0, GgmlType::kQ4_1,
+                        GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ8_0}) {
+    const std::string name(GgmlTypeName(type));
+    const GgufTensorInfo* in = f->FindTensor(name + ".qin");
+    const GgufTensorInfo* out = f->FindTensor(name + ".qout");
+    ASSERT_NE(in, nullptr) << name;
+    ASSERT_NE(out, nullptr) << name;
+    ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> ours, QuantizeFloats(type, AsFloats(*in)));
+    ASSERT_EQ(ours.size(), out->data.size()) << name;
+    size_t first_diff = ours.size();
+    for (size_t i = 0; i < ours.size(); ++i) {
+      if (ours[i] != out->data[i]) {
+        first_diff = i;
+        break;
+      }
+    }
+    EXPECT_EQ(first_diff, ours.size()) << name << ": first differing byte";
+  }
+}
+
+std::vector<float> RandomRow(int64_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+double Rmse(const std::vector<float>& a, const std::vector<float>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += (double{a[i]} - b[i]) * (double{a[i]} - b[i]);
+  return std::sqrt(s / a.size());
+}
+
+TEST(QuantizeTest, RoundTripErrorIsSmall) {
+  const int64_t n = 4096;
+  const std::vector<float> x = RandomRow(n, 7);
+  // Bounds on RMSE / std for a unit gaussian: loose sanity limits, per bit width. The
+  // comparison with llama.cpp's own quantizer is in KQuantRmseNoWorseThanLlamaCpp.
+  const struct {
+    GgmlType type;
+    double max_rmse;
+  } kCases[] = {{GgmlType::kF16, 1e-3},  {GgmlType::kBF16, 5e-3},  {GgmlType::kQ8_0, 0.01},
+                {GgmlType::kQ4_0, 0.12}, {GgmlType::kQ4_1, 0.12},  {GgmlType::kQ5_0, 0.06},
+                {GgmlType::kQ5_1, 0.06}, {GgmlType::kQ2_K, 0.40},  {GgmlType::kQ3_K, 0.22},
+                {GgmlType::kQ4_K, 0.11}, {GgmlType::kQ5_K, 0.055}, {GgmlType::kQ6_K, 0.03}};
+  for (const auto& c : kCases) {
+    ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> q, QuantizeFloats(c.type, x));
+    ASSERT_OK_AND_ASSIGN(std::vector<float> back, DequantizeBytes(c.type, q, n));
+    EXPECT_LT(Rmse(x, back), c.max_rmse) << GgmlTypeName(c.type);
+  }
+}
+
+TEST(QuantizeTest, ZeroAndConstantRows) {
+  for (GgmlType type : kAllTypes) {
+    const int64_t n = 256;
+    for (float value : {0.0f, 0.5f, -3.0f}) {
+      std::vector<float> x(n, value);
+      ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> q, QuantizeFloats(type, x));
+      ASSERT_OK_AND_ASSIGN(std::vector<float> back, DequantizeBytes(type, q, n));
+      EXPECT_LT(Rmse(x, back), 0.02 * std::fabs(value) + 1e-6)
+          << GgmlTypeName(type) << " value " << value;
+    }
+  }
+}
+
+TEST(QuantizeTest, RejectsBadLengthsAndTypes) {
+  float x[16] = {};
+  uint8_t out[64];
+  EXPECT_THAT(QuantizeRow(GgmlType::kQ4_K, x, out, 16),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("block size 256")));
+  EXPECT_THAT(QuantizeRow(GgmlType::kIQ2_XXS, x, out, 256),
+              StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("IQ2_XXS")));
+  EXPECT_THAT(DequantizeBytes(GgmlType::kQ8_0, absl::MakeConstSpan(out, 30), 32),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("need 34 bytes")));
+}
+
+// Plain double dot of two float rows.
+double RefDot(const std::vector<float>& a, const std::vector<float>& b, double* abs_sum) {
+  double s = 0;
+  *abs_sum = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    s += double{a[i]} * b[i];
+    *abs_sum += std::fabs(double{a[i]} * b[i]);
+  }
+  return s;
+}
+
+TEST(VecDotTest, MatchesDequantizedReference) {
+  const int64_t n = 1024;
+  for (GgmlType type : kAllTypes) {
+    const TypeKernels* k = GetTypeKernels(type);
+    ASSERT_NE(k, nullptr) << GgmlTypeName(type);
+    ASSERT_NE(k->to_float, nullptr);
+    ASSERT_NE(k->from_float, nullptr);
+    for (uint32_t seed = 1; seed <= 3; ++seed) {
+      const std::vector<float> w = RandomRow(n, seed, 0.05f);
+      const std::vector<float> y = RandomRow(n, seed + 100, 2.0f);
+      std::vector<uint8_t> wq(RowBytes(type, n));
+      k->from_float(w.data(), wq.data(), n);
+      std::vector<float> wd(n);
+      k->to_float(wq.data(), wd.data(), n);
+
+      double abs_sum;
+      const double want_f32 = RefDot(wd, y, &abs_sum);
+      EXPECT_NEAR(k->vec_dot_f32(n, wq.data(), y.data()), want_f32, 1e-5 * abs_sum)
+          << GgmlTypeName(type);
+
+      std::vector<uint8_t> yq(RowBytes(k->vec_dot_type, n));
+      k->quantize_activation(y.data(), yq.data(), n);
+      std::vector<float> yd(n);
+      ASSERT_OK(DequantizeRow(k->vec_dot_type, yq.data(), yd.data(), n));
+      const double want_q = RefDot(wd, yd, &abs_sum);
+      EXPECT_NEAR(k->vec_dot(n, wq.data(), yq.data()), want_q, 1e-5 * abs_sum)
+          << GgmlTypeName(type) << " with " << GgmlTypeName(k->vec_dot_type) << " activations";
+    }
+  }
+  EXPECT_EQ(GetTypeKernels(GgmlType::kIQ2_XXS), nullptr);
+}
+
+TEST(QuantMixTest, UseMoreBitsMatchesLlamaCppFormula) {
+  // 32 layers: the first 4, the last 4, and 6, 9, 12, ... (i - 4) % 3 == 2.
+  std::vector<int> more;
+  for (int i = 0; i < 32; ++i) {
+    if (UseMoreBits(i, 32)) more.push_back(i);
+  }
+  EXPECT_THAT(more,
+              ::testing::ElementsAre(0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31));
+}
+
+TEST(QuantMixTest, ParsesNames) {
+  ASSERT_OK_AND_ASSIGN(QuantMix m, ParseQuantMix("q4_k_m"));
+  EXPECT_EQ(m.name, "Q4_K_M");
+  EXPECT_EQ(m.file_type, 15u);
+  EXPECT_EQ(m.default_type, GgmlType::kQ4_K);
+  ASSERT_OK_AND_ASSIGN(QuantMix q6, ParseQuantMix("Q6_K"));
+  EXPECT_EQ(q6.file_type, 18u);
+  EXPECT_THAT(ParseQuantMix("Q7_X"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("Q7_X")));
+}
+
+}  // namespace
+}  // namespace jetserve::quant

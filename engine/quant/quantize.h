@@ -1,0 +1,48 @@
+// Quantization of float rows to GGUF tensor types.
+//
+// Legacy types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1) reproduce ggml's reference quantizers to the
+// bit (as mirrored by the `gguf` Python package). The k-quants (Q2_K..Q6_K) use our own
+// least-squares scale search, with RMSE no worse than llama.cpp's reference quantizer
+// (tests/oracles/gguf/kquant_rmse_reference.py measures it). Q8_K is the activation type of
+// the k-quant dot products.
+//
+//   std::vector<uint8_t> out(RowBytes(GgmlType::kQ4_K, n));
+//   RETURN_IF_ERROR(quant::QuantizeRow(GgmlType::kQ4_K, x, out.data(), n));
+#ifndef JETSERVE_ENGINE_QUANT_QUANTIZE_H_
+#define JETSERVE_ENGINE_QUANT_QUANTIZE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "engine/format/gguf_types.h"
+
+namespace jetserve::quant {
+
+// n elements (a multiple of the block size) into the type's blocks at dst.
+using QuantizeRowFn = void (*)(const float* src, void* dst, int64_t n);
+
+// The row quantizer of a type, or nullptr if the engine cannot quantize to it.
+QuantizeRowFn GetQuantizeRowFn(GgmlType type);
+
+// Bytes of a row of n elements (n a multiple of the block size), 0 for an unknown type.
+uint64_t RowBytes(GgmlType type, int64_t n);
+
+absl::Status QuantizeRow(GgmlType type, const float* src, void* dst, int64_t n);
+// Quantizes a whole tensor's floats (n a multiple of the block size).
+absl::StatusOr<std::vector<uint8_t>> QuantizeFloats(GgmlType type, absl::Span<const float> src);
+
+// Per-type row quantizers, also used by the kernel table.
+void QuantizeRowQ8_0(const float* src, void* dst, int64_t n);
+void QuantizeRowQ8_K(const float* src, void* dst, int64_t n);
+void QuantizeRowQ2_K(const float* src, void* dst, int64_t n);
+void QuantizeRowQ3_K(const float* src, void* dst, int64_t n);
+void QuantizeRowQ4_K(const float* src, void* dst, int64_t n);
+void QuantizeRowQ5_K(const float* src, void* dst, int64_t n);
+void QuantizeRowQ6_K(const float* src, void* dst, int64_t n);
+
+}  // namespace jetserve::quant
+
+#endif  // JETSERVE_ENGINE_QUANT_QUANTIZE_H_
