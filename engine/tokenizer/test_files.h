@@ -1,0 +1,27 @@
+// Test helpers: where the tokenizer test data lives (shared test vectors next to the
+// repository, committed corpora under tests/data/tokenizer) and how to read it.
+#ifndef JETSERVE_ENGINE_TOKENIZER_TEST_FILES_H_
+#define JETSERVE_ENGINE_TOKENIZER_TEST_FILES_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/tokenizer/vocab.h"
+
+namespace jetserve::tokenizer::testing {
+
+// ${JETSERVE_SOURCE_DIR}/../shared/testdata/tokenizer, or nullopt when absent.
+std::optional<std::string> SharedTokenizerTestData();
+// ${JETSERVE_SOURCE_DIR}/tests/data/tokenizer, or nullopt when unset.
+std::optional<std::string> CommittedTokenizerTestData();
+std::optional<std::string> ReadFile(const std::string& path);
+// Splits a .inp file on "\n__ggml_vocab_test__\n" (each input is terminated by it).
+std::vector<std::string> SplitVocabTestInputs(const std::string& content);
+// Parses lines of space-separated ids.
+std::vector<std::vector<TokenId>> ParseIdLines(const std::string& content);
+std::vector<std::string> ListFiles(const std::string& dir, const std::string& suffix);
+
+}  // namespace jetserve::tokenizer::testing
+
+#endif  // JETSERVE_ENGINE_TOKENIZER_TEST_FILES_H_

@@ -1,0 +1,469 @@
+#include "engine/tokenizer/tokenizer.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "engine/util/string_view_compat.h"
+#include "engine/tokenizer/unicode.h"
+#include "engine/tokenizer/wordpiece.h"
+
+namespace jetserve::tokenizer {
+namespace {
+
+constexpr std::string_view kSpmSpace = "\xE2\x96\x81";  // "▁"
+
+// Texts llama.cpp takes for end-of-turn tokens when the metadata names none; such tokens
+// are control tokens whatever the file says.
+constexpr std::string_view kEotTexts[] = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>",
+    "_<EOT>", "<｜end▁of▁sentence｜>",
+};
+
+void AppendUnescapedSpaces(std::string_view text, std::string* out) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t hit = text.find(kSpmSpace, pos);
+    if (hit == std::string_view::npos) {
+      out->append(text.substr(pos));
+      return;
+    }
+    out->append(text.substr(pos, hit - pos));
+    out->push_back(' ');
+    pos = hit + kSpmSpace.size();
+  }
+}
+
+// "<0xAB>" -> 0xAB; -1 if the text is not a byte token name.
+int ParseByteToken(std::string_view text) {
+  if (text.size() != 6 || text.substr(0, 3) != "<0x" || text[5] != '>') return -1;
+  int value = 0;
+  for (size_t i = 3; i < 5; ++i) {
+    const char c = text[i];
+    int digit = 0;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'A' && c <= 'F') {
+      digit = c - 'A' + 10;
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else {
+      return -1;
+    }
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+absl::Status CheckId(TokenId id, size_t n, std::string_view what) {
+  if (id == kNoToken || (id >= 0 && static_cast<size_t>(id) < n)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(Sv(what), " token id ", id, " is out of range [0, ", n, ")"));
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Create(Vocab vocab) {
+  std::unique_ptr<Tokenizer> tokenizer(new Tokenizer(std::move(vocab)));
+  if (absl::Status status = tokenizer->Init(); !status.ok()) return status;
+  return tokenizer;
+}
+
+absl::Status Tokenizer::Init() {
+  const size_t n = vocab_.tokens.size();
+  if (n == 0) return absl::InvalidArgumentError("vocabulary has no tokens");
+  if (n > static_cast<size_t>(INT32_MAX)) {
+    return absl::InvalidArgumentError(absl::StrCat("vocabulary has too many tokens: ", n));
+  }
+  if (!vocab_.scores.empty() && vocab_.scores.size() != n) {
+    return absl::InvalidArgumentError(absl::StrCat("vocabulary has ", n, " tokens but ",
+                                                   vocab_.scores.size(), " scores"));
+  }
+  if (!vocab_.types.empty() && vocab_.types.size() != n) {
+    return absl::InvalidArgumentError(absl::StrCat("vocabulary has ", n, " tokens but ",
+                                                   vocab_.types.size(), " token types"));
+  }
+  if (vocab_.types.empty()) vocab_.types.assign(n, TokenType::kNormal);
+  if (vocab_.scores.empty()) vocab_.scores.assign(n, 0.0f);
+  const SpecialTokens& s = vocab_.special;
+  for (const auto& [id, what] :
+       {std::pair{s.bos, "BOS"}, {s.eos, "EOS"}, {s.eot, "EOT"}, {s.eom, "EOM"}, {s.unk, "unknown"},
+        {s.sep, "separator"}, {s.pad, "padding"}, {s.cls, "CLS"}, {s.mask, "mask"}}) {
+    if (absl::Status status = CheckId(id, n, what); !status.ok()) return status;
+  }
+  for (const AddedTokenOptions& added : vocab_.added_token_options) {
+    if (absl::Status status = CheckId(added.id, n, "added"); !status.ok()) return status;
+  }
+  index_.Build(vocab_.tokens, vocab_.flavor == Flavor::kLlamaCpp);
+
+  if (vocab_.flavor == Flavor::kLlamaCpp) {
+    for (const std::string_view text : kEotTexts) {
+      const TokenId id = index_.Find(text);
+      if (id == kNoToken) continue;
+      if (vocab_.special.eot == kNoToken) vocab_.special.eot = id;
+      vocab_.types[static_cast<size_t>(id)] = TokenType::kControl;
+    }
+    if (vocab_.special.eot != kNoToken) {
+      vocab_.types[static_cast<size_t>(vocab_.special.eot)] = TokenType::kControl;
+    }
+  }
+  vocab_.special.nl = vocab_.model == ModelKind::kSpm ? index_.Find("<0x0A>") : index_.Find("\n");
+  if (vocab_.special.nl == kNoToken && vocab_.model == ModelKind::kBpe) {
+    std::string encoded;
+    AppendByteLevel("\n", &encoded);
+    vocab_.special.nl = index_.Find(encoded);
+  }
+
+  // Tokens matched in the raw text before the model runs.
+  for (size_t i = 0; i < n; ++i) {
+    const TokenType type = vocab_.types[i];
+    if (vocab_.tokens[i].empty()) continue;
+    if (type != TokenType::kControl && type != TokenType::kUserDefined &&
+        type != TokenType::kUnknown) {
+      continue;
+    }
+    specials_.push_back({static_cast<TokenId>(i), type == TokenType::kUserDefined, false, false});
+  }
+  for (const AddedTokenOptions& added : vocab_.added_token_options) {
+    for (SpecialMatch& match : specials_) {
+      if (match.id == added.id) {
+        match.lstrip = added.lstrip;
+        match.rstrip = added.rstrip;
+      }
+    }
+  }
+  std::stable_sort(specials_.begin(), specials_.end(), [&](const SpecialMatch& a,
+                                                           const SpecialMatch& b) {
+    return vocab_.tokens[static_cast<size_t>(a.id)].size() >
+           vocab_.tokens[static_cast<size_t>(b.id)].size();
+  });
+
+  switch (vocab_.model) {
+    case ModelKind::kSpm: {
+      std::vector<TokenId> byte_tokens(256, kNoToken);
+      for (int b = 0; b < 256; ++b) {
+        char name[8];
+        std::snprintf(name, sizeof(name), "<0x%02X>", b);
+        TokenId id = index_.Find(name);
+        if (id == kNoToken) id = index_.Find(std::string(1, static_cast<char>(b)));
+        if (id == kNoToken) id = vocab_.special.unk;
+        byte_tokens[static_cast<size_t>(b)] = id;
+      }
+      spm_.emplace(&vocab_.scores, std::move(byte_tokens));
+      break;
+    }
+    case ModelKind::kBpe: {
+      auto bpe = BpeModel::Create(vocab_.merges);
+      if (!bpe.ok()) return bpe.status();
+      bpe_.emplace(*std::move(bpe));
+      auto pre = PreTokenizer::Create(vocab_.pre, vocab_.hf_split_patterns);
+      if (!pre.ok()) return pre.status();
+      pre_.emplace(*std::move(pre));
+      break;
+    }
+    case ModelKind::kWordPiece:
+      if (vocab_.special.unk == kNoToken) {
+        return absl::InvalidArgumentError("WordPiece vocabulary has no unknown token");
+      }
+      break;
+    case ModelKind::kUnigram:
+      return absl::UnimplementedError("Unigram tokenizers are not supported yet");
+  }
+  return absl::OkStatus();
+}
+
+TokenType Tokenizer::Type(TokenId id) const {
+  if (id < 0 || static_cast<size_t>(id) >= vocab_.types.size()) return TokenType::kUndefined;
+  return vocab_.types[static_cast<size_t>(id)];
+}
+
+bool Tokenizer::IsControl(TokenId id) const { return Type(id) == TokenType::kControl; }
+
+bool Tokenizer::IsEndOfGeneration(TokenId id) const {
+  const SpecialTokens& s = vocab_.special;
+  return id != kNoToken && (id == s.eos || id == s.eot || id == s.eom);
+}
+
+void Tokenizer::Partition(std::string_view text, bool parse_special,
+                          std::vector<Fragment>* out) const {
+  out->clear();
+  if (text.empty()) return;
+  out->push_back({kNoToken, 0, text.size()});
+  std::vector<Fragment> next;
+  for (const SpecialMatch& special : specials_) {
+    if (!parse_special && !special.always) continue;
+    const std::string& needle = vocab_.tokens[static_cast<size_t>(special.id)];
+    bool any = false;
+    next.clear();
+    for (const Fragment& fragment : *out) {
+      if (fragment.token != kNoToken) {
+        next.push_back(fragment);
+        continue;
+      }
+      size_t begin = fragment.offset;
+      const size_t end = fragment.offset + fragment.length;
+      while (begin < end) {
+        const size_t hit = text.substr(0, end).find(needle, begin);
+        if (hit == std::string_view::npos) break;
+        any = true;
+        size_t left_end = hit;
+        if (special.lstrip) {
+          while (left_end > begin && IsWhitespace(static_cast<uint8_t>(text[left_end - 1]))) {
+            --left_end;
+          }
+        }
+        if (left_end > begin) next.push_back({kNoToken, begin, left_end - begin});
+        next.push_back({special.id, hit, needle.size()});
+        begin = hit + needle.size();
+        if (special.rstrip) {
+          while (begin < end && IsWhitespace(static_cast<uint8_t>(text[begin]))) ++begin;
+        }
+      }
+      if (begin < end) next.push_back({kNoToken, begin, end - begin});
+    }
+    if (any) out->swap(next);
+  }
+}
+
+void Tokenizer::EncodeText(std::string_view text, bool after_special,
+                           std::vector<TokenId>* out) const {
+  switch (vocab_.model) {
+    case ModelKind::kSpm: {
+      std::string escaped;
+      escaped.reserve(text.size() * 2 + 3);
+      if (vocab_.add_space_prefix && after_special) escaped.append(kSpmSpace);
+      for (const char c : text) {
+        if (c == ' ' && vocab_.escape_whitespace) {
+          escaped.append(kSpmSpace);
+        } else {
+          escaped.push_back(c);
+        }
+      }
+      SpmModel::Scratch scratch;
+      spm_->Encode(escaped, index_, &scratch, out);
+      break;
+    }
+    case ModelKind::kBpe: {
+      std::string clean = SanitizeUtf8(text);
+      if (!vocab_.unicode_normalization.empty()) {
+        clean = NormalizeUtf8(clean, vocab_.unicode_normalization);
+      }
+      if (vocab_.hf_add_prefix_space && (clean.empty() || clean[0] != ' ')) {
+        clean.insert(clean.begin(), ' ');
+      }
+      std::vector<WordSpan> words;
+      pre_->Split(clean, &words);
+      BpeModel::Scratch scratch;
+      std::string encoded;
+      for (const WordSpan& word : words) {
+        const std::string_view raw = std::string_view(clean).substr(word.offset, word.length);
+        if (vocab_.byte_level) {
+          encoded.clear();
+          AppendByteLevel(raw, &encoded);
+          bpe_->EncodeWord(encoded, index_, vocab_.ignore_merges, vocab_.flavor,
+                           vocab_.byte_fallback, vocab_.special.unk, &scratch, out);
+        } else {
+          bpe_->EncodeWord(raw, index_, vocab_.ignore_merges, vocab_.flavor, vocab_.byte_fallback,
+                           vocab_.special.unk, &scratch, out);
+        }
+      }
+      break;
+    }
+    case ModelKind::kWordPiece: {
+      std::vector<std::string> words;
+      BertPreTokenize(text, vocab_.bert, vocab_.normalize_bert, &words);
+      WordPieceOptions options;
+      options.word_prefix = vocab_.wordpiece_word_prefix;
+      options.continuing_prefix = vocab_.wordpiece_continuing_prefix;
+      options.max_input_chars =
+          vocab_.flavor == Flavor::kHuggingFace ? vocab_.wordpiece_max_input_chars : 0;
+      options.unk = vocab_.special.unk;
+      std::string scratch;
+      for (const std::string& word : words) {
+        WordPieceEncodeWord(word, options, index_, &scratch, out);
+      }
+      break;
+    }
+    case ModelKind::kUnigram:
+      break;  // rejected by Create
+  }
+}
+
+std::vector<TokenId> Tokenizer::Encode(std::string_view text, const EncodeOptions& options) const {
+  std::vector<TokenId> out;
+  out.reserve(text.size() / 3 + 4);
+  const bool wordpiece = vocab_.model == ModelKind::kWordPiece;
+  const bool hf_template = vocab_.hf_post.has_template;
+  if (options.add_special && hf_template) {
+    out.insert(out.end(), vocab_.hf_post.prefix.begin(), vocab_.hf_post.prefix.end());
+  } else if (options.add_special) {
+    const SpecialTokens& s = vocab_.special;
+    if (wordpiece) {
+      const TokenId first = s.cls != kNoToken ? s.cls : s.bos;
+      if (first != kNoToken) out.push_back(first);
+    } else if (vocab_.add_bos && s.bos != kNoToken) {
+      out.push_back(s.bos);
+    }
+  }
+  std::vector<Fragment> fragments;
+  Partition(text, options.parse_special, &fragments);
+  bool after_special = true;
+  for (const Fragment& fragment : fragments) {
+    if (fragment.token != kNoToken) {
+      out.push_back(fragment.token);
+      after_special = true;
+      continue;
+    }
+    EncodeText(text.substr(fragment.offset, fragment.length), after_special, &out);
+    after_special = false;
+  }
+  if (options.add_special && hf_template) {
+    out.insert(out.end(), vocab_.hf_post.suffix.begin(), vocab_.hf_post.suffix.end());
+  } else if (options.add_special) {
+    const SpecialTokens& s = vocab_.special;
+    if (wordpiece) {
+      const TokenId last = s.sep != kNoToken ? s.sep : s.eos;
+      if (last != kNoToken) out.push_back(last);
+    } else if (vocab_.add_eos && s.eos != kNoToken) {
+      out.push_back(s.eos);
+    }
+  }
+  return out;
+}
+
+std::string Tokenizer::TokenToPiece(TokenId id, bool special) const {
+  std::string out;
+  if (id < 0 || static_cast<size_t>(id) >= vocab_.tokens.size()) return out;
+  const std::string& text = vocab_.tokens[static_cast<size_t>(id)];
+  const TokenType type = Type(id);
+  if (type == TokenType::kControl) {
+    if (special) out = text;
+    return out;
+  }
+  if (type == TokenType::kUserDefined) return text;
+  switch (vocab_.model) {
+    case ModelKind::kSpm:
+    case ModelKind::kUnigram:
+      if (type == TokenType::kByte || vocab_.byte_fallback) {
+        const int byte = ParseByteToken(text);
+        if (byte >= 0) {
+          out.push_back(static_cast<char>(byte));
+          return out;
+        }
+      }
+      if (type == TokenType::kUnknown && vocab_.flavor == Flavor::kLlamaCpp) {
+        return "\xE2\x96\x85";  // llama.cpp's rendering of <unk>
+      }
+      AppendUnescapedSpaces(text, &out);
+      return out;
+    case ModelKind::kBpe: {
+      if (!vocab_.byte_level) {
+        const int byte = ParseByteToken(text);
+        if (byte >= 0) {
+          out.push_back(static_cast<char>(byte));
+          return out;
+        }
+        AppendUnescapedSpaces(text, &out);
+        return out;
+      }
+      size_t offset = 0;
+      while (offset < text.size()) {
+        const size_t start = offset;
+        uint32_t cp = 0;
+        const bool ok = DecodeOneLenient(text, &offset, &cp);
+        const int byte = ok ? UnicodeToByte(cp) : -1;
+        if (byte >= 0) {
+          out.push_back(static_cast<char>(byte));
+        } else {
+          out.append(text.substr(start, offset - start));
+        }
+      }
+      return out;
+    }
+    case ModelKind::kWordPiece: {
+      const std::string& cont = vocab_.wordpiece_continuing_prefix;
+      if (vocab_.flavor == Flavor::kHuggingFace) {
+        if (!cont.empty() && text.compare(0, cont.size(), cont) == 0) return text.substr(cont.size());
+        if (type == TokenType::kUnknown && special) return " " + text;
+        return " " + text;
+      }
+      AppendUnescapedSpaces(text, &out);
+      return out;
+    }
+  }
+  return out;
+}
+
+ModelInput Tokenizer::EncodeForModel(std::string_view text) const {
+  const HfPostProcessing& hf = vocab_.hf_post;
+  ModelInput input;
+  std::vector<TokenId> body = Encode(text, {.add_special = false, .parse_special = true});
+  std::vector<TokenId> prefix, suffix;
+  if (hf.has_template) {
+    prefix = hf.prefix;
+    suffix = hf.suffix;
+  } else {
+    const std::vector<TokenId> empty_special = Encode("", {.add_special = true});
+    // Without a template the specials are BOS/[CLS] first and EOS/[SEP] last.
+    for (const TokenId id : empty_special) {
+      (prefix.empty() && (id == vocab_.special.bos || id == vocab_.special.cls) ? prefix : suffix)
+          .push_back(id);
+    }
+  }
+  if (hf.truncate) {
+    const size_t specials = prefix.size() + suffix.size();
+    const size_t room = hf.max_length > specials ? hf.max_length - specials : 0;
+    if (body.size() > room) {
+      if (hf.truncate_left) {
+        body.erase(body.begin(), body.end() - static_cast<std::ptrdiff_t>(room));
+      } else {
+        body.resize(room);
+      }
+    }
+  }
+  input.ids = prefix;
+  input.ids.insert(input.ids.end(), body.begin(), body.end());
+  input.ids.insert(input.ids.end(), suffix.begin(), suffix.end());
+  input.type_ids.assign(input.ids.size(), 0);
+  input.attention_mask.assign(input.ids.size(), 1);
+  size_t target = input.ids.size();
+  if (hf.padding == HfPostProcessing::Padding::kFixed) target = std::max(target, hf.pad_length);
+  if (hf.padding != HfPostProcessing::Padding::kNone && hf.pad_to_multiple_of > 0 &&
+      target % hf.pad_to_multiple_of != 0) {
+    target += hf.pad_to_multiple_of - target % hf.pad_to_multiple_of;
+  }
+  const size_t pad = target - input.ids.size();
+  if (pad > 0) {
+    const auto at = [&](auto& v) { return hf.pad_left ? v.begin() : v.end(); };
+    input.ids.insert(at(input.ids), pad, hf.pad_id);
+    input.type_ids.insert(at(input.type_ids), pad, hf.pad_type_id);
+    input.attention_mask.insert(at(input.attention_mask), pad, 0);
+  }
+  return input;
+}
+
+bool Tokenizer::StripsLeadingSpace() const {
+  return (vocab_.model == ModelKind::kSpm && vocab_.add_space_prefix) ||
+         vocab_.model == ModelKind::kWordPiece;
+}
+
+std::string Tokenizer::Decode(std::span<const TokenId> ids, const DecodeOptions& options) const {
+  std::string out;
+  bool strip = options.strip_leading_space && StripsLeadingSpace();
+  for (const TokenId id : ids) {
+    std::string piece = TokenToPiece(id, options.special);
+    if (strip && !piece.empty()) {
+      if (piece[0] == ' ') piece.erase(0, 1);
+      strip = false;
+    }
+    out += piece;
+  }
+  return out;
+}
+
+}  // namespace jetserve::tokenizer

@@ -1,0 +1,109 @@
+// Tokenizer: text to token ids and back, for every vocabulary the loaders produce
+// (SentencePiece-style, byte-level BPE, WordPiece). Built once per model from a Vocab and
+// then immutable: Encode/Decode are thread-safe and never fail on any input bytes.
+//
+//   ASSIGN_OR_RETURN(auto vocab, LoadGgufVocab(path));
+//   ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, Tokenizer::Create(std::move(vocab)));
+//   std::vector<TokenId> ids = tok->Encode(prompt, {.add_special = true, .parse_special = true});
+//   std::string text = tok->Decode(ids, {});
+#ifndef JETSERVE_ENGINE_TOKENIZER_TOKENIZER_H_
+#define JETSERVE_ENGINE_TOKENIZER_TOKENIZER_H_
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/tokenizer/bpe.h"
+#include "engine/tokenizer/pretokenizer.h"
+#include "engine/tokenizer/spm.h"
+#include "engine/tokenizer/token_index.h"
+#include "engine/tokenizer/vocab.h"
+
+namespace jetserve::tokenizer {
+
+struct EncodeOptions {
+  // Add BOS/EOS (or [CLS]/[SEP]) as the vocabulary's metadata says.
+  bool add_special = false;
+  // Text spelling a control token (e.g. "<|im_end|>") becomes that token; otherwise it is
+  // tokenized as plain text. User-defined (added, non-special) tokens always match.
+  bool parse_special = false;
+};
+
+struct DecodeOptions {
+  // Render control tokens (BOS, "<|im_end|>", …) as their text instead of nothing.
+  bool special = false;
+  // Drop the leading space the encoder adds (SPM "▁" prefix, WordPiece word spacing).
+  bool strip_leading_space = true;
+};
+
+// Model-ready input of one text: special tokens, truncation and padding as a
+// tokenizer.json says (GGUF vocabularies: special tokens only).
+struct ModelInput {
+  std::vector<TokenId> ids;
+  std::vector<int32_t> type_ids;
+  std::vector<int32_t> attention_mask;  // 1 for tokens, 0 for padding
+};
+
+class Tokenizer {
+ public:
+  // Validates the vocabulary (sizes, ids in range, merges, patterns): InvalidArgument with
+  // the offending field otherwise.
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> Create(Vocab vocab);
+
+  std::vector<TokenId> Encode(std::string_view text, const EncodeOptions& options) const;
+  // Encode with add_special and parse_special, then truncation and padding.
+  ModelInput EncodeForModel(std::string_view text) const;
+
+  // The bytes a token stands for (may be part of a UTF-8 character). Control tokens give
+  // "" unless `special`. Out-of-range ids give "".
+  std::string TokenToPiece(TokenId id, bool special) const;
+
+  // Concatenated pieces (raw bytes: byte-fallback tokens may leave invalid UTF-8 when the
+  // ids do not come from Encode).
+  std::string Decode(std::span<const TokenId> ids, const DecodeOptions& options) const;
+
+  // Whether decoding strips one leading space from the first piece.
+  bool StripsLeadingSpace() const;
+  // End of generation: EOS, EOT or EOM.
+  bool IsEndOfGeneration(TokenId id) const;
+  bool IsControl(TokenId id) const;
+
+  const Vocab& vocab() const { return vocab_; }
+  int32_t size() const { return static_cast<int32_t>(vocab_.tokens.size()); }
+  TokenId Find(std::string_view text) const { return index_.Find(text); }
+
+ private:
+  struct Fragment {
+    TokenId token;  // kNoToken for raw text
+    size_t offset;
+    size_t length;
+  };
+  struct SpecialMatch {
+    TokenId id;
+    bool always;  // user-defined: matched even without parse_special
+    bool lstrip;
+    bool rstrip;
+  };
+
+  explicit Tokenizer(Vocab vocab);
+  absl::Status Init();
+  TokenType Type(TokenId id) const;
+  void Partition(std::string_view text, bool parse_special, std::vector<Fragment>* out) const;
+  void EncodeText(std::string_view text, bool first_fragment_after_special,
+                  std::vector<TokenId>* out) const;
+
+  Vocab vocab_;
+  TokenIndex index_;
+  std::vector<SpecialMatch> specials_;  // longest text first
+  std::optional<BpeModel> bpe_;
+  std::optional<SpmModel> spm_;
+  std::optional<PreTokenizer> pre_;
+};
+
+}  // namespace jetserve::tokenizer
+
+#endif  // JETSERVE_ENGINE_TOKENIZER_TOKENIZER_H_
