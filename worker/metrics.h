@@ -1,0 +1,87 @@
+// WorkerMetrics: the worker's Prometheus metrics, registered in a registry the caller owns
+// (main serves it on --metrics-listen; tests Collect() it and read exact values).
+//
+// Every metric carries the label model="<--name>". Request metrics are fed by the gRPC
+// layer; generation metrics by the backend through the GenerationMetrics interface.
+//
+//   jetserve_worker_requests_total{model,method,code}              counter
+//       Calls finished, by method (Generate, Classify, Rerank, Embed, Tokenize,
+//       Detokenize, GetInfo and Drain are not counted) and gRPC status code name
+//       (OK, CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE, ...).
+//   jetserve_worker_request_duration_seconds{model,method}         histogram
+//       Time from the worker receiving a call to its end (last message for Generate).
+//   jetserve_worker_requests_in_flight{model}                      gauge
+//       Calls received and not yet finished (running + queued).
+//   jetserve_worker_queue_depth{model}                             gauge
+//       Calls accepted but waiting: in the backend's queue or for a task-pool thread.
+//   jetserve_worker_prompt_tokens_total{model}                     counter
+//       Prompt tokens processed by Generate (prefill, cached tokens included).
+//   jetserve_worker_generated_tokens_total{model}                  counter
+//       Tokens generated, all choices together.
+//   jetserve_worker_time_to_first_token_seconds{model}             histogram
+//       From receiving a Generate call to its first generated token.
+//   jetserve_worker_time_per_output_token_seconds{model}           histogram
+//       Time between consecutive generated tokens of one sequence.
+//   jetserve_worker_kv_cache_blocks{model,state}                   gauge
+//       KV cache blocks by state: "used" (held by sequences or the prefix cache) or
+//       "free".
+//
+//   prometheus::Registry registry;
+//   WorkerMetrics metrics(registry, "smollm2");
+//   metrics.RequestStarted();
+//   metrics.RequestFinished("Generate", absl::StatusCode::kOk, absl::Milliseconds(12));
+#ifndef JETSERVE_WORKER_METRICS_H_
+#define JETSERVE_WORKER_METRICS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "worker/generation_metrics.h"
+
+namespace jetserve::worker {
+
+class WorkerMetrics final : public GenerationMetrics {
+ public:
+  // Registers the families in `registry`, which must outlive this object.
+  WorkerMetrics(prometheus::Registry& registry, std::string model);
+  WorkerMetrics(const WorkerMetrics&) = delete;
+  WorkerMetrics& operator=(const WorkerMetrics&) = delete;
+
+  // A call arrived (in_flight + 1).
+  void RequestStarted();
+  // A call ended (in_flight - 1, counted and timed).
+  void RequestFinished(absl::string_view method, absl::StatusCode code, absl::Duration duration);
+  void SetQueueDepth(int64_t depth);
+
+  // GenerationMetrics
+  void AddPromptTokens(int64_t n) override;
+  void AddGeneratedTokens(int64_t n) override;
+  void ObserveTimeToFirstToken(absl::Duration d) override;
+  void ObserveTimePerOutputToken(absl::Duration d) override;
+  void SetKvCacheBlocks(const KvCacheBlocks& blocks) override;
+
+ private:
+  const std::string model_;
+  prometheus::Family<prometheus::Counter>& requests_total_;
+  prometheus::Family<prometheus::Histogram>& request_duration_;
+  prometheus::Gauge& in_flight_;
+  prometheus::Gauge& queue_depth_;
+  prometheus::Counter& prompt_tokens_;
+  prometheus::Counter& generated_tokens_;
+  prometheus::Histogram& time_to_first_token_;
+  prometheus::Histogram& time_per_output_token_;
+  prometheus::Gauge& kv_blocks_used_;
+  prometheus::Gauge& kv_blocks_free_;
+};
+
+}  // namespace jetserve::worker
+
+#endif  // JETSERVE_WORKER_METRICS_H_
