@@ -1,0 +1,155 @@
+#include "gateway/gateway.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace jetserve::gateway {
+
+Gateway::Gateway(GatewayConfig config) : config_(std::move(config)) {}
+
+absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayConfig config) {
+  std::unique_ptr<Gateway> g(new Gateway(std::move(config)));
+  GatewayConfig& c = g->config_;
+
+  if (c.runtime_dir().empty()) {
+    const char* tmp = getenv("TMPDIR");
+    std::string pattern = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp",
+                                       "/jetserve-gateway-XXXXXX");
+    if (mkdtemp(pattern.data()) == nullptr) {
+      return absl::InternalError(absl::StrCat("runtime_dir: cannot create ", pattern, ": ",
+                                              strerror(errno)));
+    }
+    c.set_runtime_dir(pattern);
+    g->owns_runtime_dir_ = true;
+  } else if (mkdir(c.runtime_dir().c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::InternalError(absl::StrCat("runtime_dir: cannot create \"", c.runtime_dir(),
+                                            "\": ", strerror(errno)));
+  }
+  // Re-check socket path lengths now that runtime_dir is known.
+  absl::Status valid = ValidateGatewayConfig(ConfigOptions{}, &c);
+  if (!valid.ok()) return valid;
+
+  g->registry_ = std::make_shared<prometheus::Registry>();
+  g->metrics_ = std::make_unique<GatewayMetrics>(*g->registry_);
+  if (!c.metrics_listen().empty()) {
+    try {  // prometheus-cpp reports bind failures by exception; keep them at this boundary
+      g->exposer_ = std::make_unique<prometheus::Exposer>(c.metrics_listen());
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(
+          absl::StrCat("metrics_listen: cannot listen on \"", c.metrics_listen(), "\": ", e.what()));
+    }
+    g->exposer_->RegisterCollectable(g->registry_);
+    auto ports = g->exposer_->GetListeningPorts();
+    g->metrics_port_ = ports.empty() ? 0 : ports.front();
+    JETSERVE_LOG(kInfo, "metrics_listening")
+        .Add("address", c.metrics_listen())
+        .Add("port", g->metrics_port_);
+  }
+
+  g->router_ = std::make_unique<Router>(g->metrics_.get());
+  for (const auto& m : c.models()) {
+    Router::ModelOptions o;
+    o.name = m.name();
+    o.queue_limit = m.queue_limit();
+    if (m.has_max_in_flight_per_worker()) o.max_in_flight_per_worker = m.max_in_flight_per_worker();
+    g->router_->AddModel(o);
+  }
+  g->pool_ = std::make_unique<WorkerPool>(c, g->router_.get(), g->metrics_.get());
+  PublicServiceOptions service_options;
+  if (c.limits().has_default_deadline()) {
+    service_options.default_deadline = ToAbslDuration(c.limits().default_deadline());
+  }
+  if (c.limits().has_max_tokens()) service_options.max_tokens = c.limits().max_tokens();
+  g->service_ = std::make_unique<PublicService>(g->router_.get(), g->pool_.get(),
+                                                g->metrics_.get(), service_options);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(c.listen(), grpc::InsecureServerCredentials(), &g->port_);
+  builder.SetMaxReceiveMessageSize(c.limits().max_request_bytes());
+  builder.RegisterService(g->service_.get());
+  g->server_ = builder.BuildAndStart();
+  if (g->server_ == nullptr) {
+    return absl::UnavailableError(absl::StrCat("listen: cannot listen on \"", c.listen(), "\""));
+  }
+  const bool unix_socket = absl::StartsWith(c.listen(), "unix:");
+  if (!unix_socket && g->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("listen: cannot listen on \"", c.listen(), "\""));
+  }
+  auto* health = g->server_->GetHealthCheckService();
+  health->SetServingStatus("", false);
+  for (const auto& m : c.models()) health->SetServingStatus(m.name(), false);
+  Gateway* raw = g.get();
+  g->router_->SetReadinessListener(
+      [raw](const std::string& model, bool serving) { raw->OnReadiness(model, serving); });
+  g->pool_->Start();
+
+  std::string address = c.listen();
+  if (!unix_socket) {
+    address = absl::StrCat(c.listen().substr(0, c.listen().rfind(':')), ":", g->port_);
+  }
+  JETSERVE_LOG(kInfo, "listening")
+      .Add("address", address)
+      .Add("port", g->port_)
+      .Add("runtime_dir", c.runtime_dir())
+      .Add("models", c.models_size());
+  return g;
+}
+
+void Gateway::OnReadiness(const std::string& model, bool serving) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_ || server_ == nullptr) return;
+  serving_[model] = serving;
+  bool any = false;
+  for (const auto& [name, s] : serving_) any = any || s;
+  auto* health = server_->GetHealthCheckService();
+  health->SetServingStatus(model, serving);
+  health->SetServingStatus("", any);
+  JETSERVE_LOG(kInfo, "model_health").Add("model", model).Add("serving", serving);
+}
+
+void Gateway::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    if (server_ != nullptr) server_->GetHealthCheckService()->Shutdown();
+  }
+  JETSERVE_LOG(kInfo, "shutdown_begin");
+  // Queued calls fail with UNAVAILABLE (clients retry elsewhere); running ones get the
+  // drain grace period to finish.
+  if (router_ != nullptr) router_->Shutdown();
+  if (server_ != nullptr) {
+    server_->Shutdown(absl::ToChronoTime(
+        absl::Now() + ToAbslDuration(config_.supervision().drain_grace_period())));
+  }
+  if (pool_ != nullptr) pool_->Stop();
+  if (server_ != nullptr) server_->Wait();
+  exposer_.reset();
+  if (owns_runtime_dir_) {
+    std::error_code ec;
+    std::filesystem::remove_all(config_.runtime_dir(), ec);
+  }
+  JETSERVE_LOG(kInfo, "shutdown_end");
+}
+
+Gateway::~Gateway() { Shutdown(); }
+
+}  // namespace jetserve::gateway

@@ -1,0 +1,86 @@
+// The public jetserve.v1.Jetserve service (callback API). Each call is routed by model
+// name through the Router to one worker and forwarded over that worker's channel:
+//  - Generate: a reactor that is at once the server-side writer and the client-side reader
+//    of the worker's stream. It reads the next worker message only after the client's write
+//    completed, so a slow reader pauses the worker (HTTP/2 flow control) and the gateway
+//    holds one message per stream.
+//  - Classify/Rerank/Embed/Tokenize/Detokenize: forwarded asynchronously (the worker's
+//    response is written straight into the public response).
+//  - ListModels/GetModel: answered from the config and the workers' reported info.
+// Client cancellation cancels the worker call; the client's deadline (or
+// limits.default_deadline) becomes the worker call's deadline and Envelope.deadline.
+// "x-request-id" (taken or generated) and "traceparent"/"tracestate" go to the worker;
+// x-request-id also returns in the initial metadata. One log line and one metrics record
+// per call.
+#ifndef JETSERVE_GATEWAY_PUBLIC_SERVICE_H_
+#define JETSERVE_GATEWAY_PUBLIC_SERVICE_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "gateway/metrics.h"
+#include "gateway/router.h"
+#include "gateway/worker_pool.h"
+#include "jetserve/v1/service.grpc.pb.h"
+
+namespace jetserve::gateway {
+
+struct PublicServiceOptions {
+  // Deadline for calls that carry none.
+  std::optional<absl::Duration> default_deadline;
+  // Upper bound on GenerateRequest.stop.max_tokens.
+  std::optional<int> max_tokens;
+};
+
+// Status conversion at the handler boundary.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+class PublicService final : public jetserve::v1::Jetserve::CallbackService {
+ public:
+  // router, pool and metrics must outlive the service (and the server running it).
+  PublicService(Router* router, WorkerPool* pool, GatewayMetrics* metrics,
+                PublicServiceOptions options);
+
+  grpc::ServerWriteReactor<jetserve::v1::GenerateResponse>* Generate(
+      grpc::CallbackServerContext* context, const jetserve::v1::GenerateRequest* request) override;
+  grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
+                                     const jetserve::v1::ClassifyRequest* request,
+                                     jetserve::v1::ClassifyResponse* response) override;
+  grpc::ServerUnaryReactor* Rerank(grpc::CallbackServerContext* context,
+                                   const jetserve::v1::RerankRequest* request,
+                                   jetserve::v1::RerankResponse* response) override;
+  grpc::ServerUnaryReactor* Embed(grpc::CallbackServerContext* context,
+                                  const jetserve::v1::EmbedRequest* request,
+                                  jetserve::v1::EmbedResponse* response) override;
+  grpc::ServerUnaryReactor* Tokenize(grpc::CallbackServerContext* context,
+                                     const jetserve::v1::TokenizeRequest* request,
+                                     jetserve::v1::TokenizeResponse* response) override;
+  grpc::ServerUnaryReactor* Detokenize(grpc::CallbackServerContext* context,
+                                       const jetserve::v1::DetokenizeRequest* request,
+                                       jetserve::v1::DetokenizeResponse* response) override;
+  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
+                                       const jetserve::v1::ListModelsRequest* request,
+                                       jetserve::v1::ListModelsResponse* response) override;
+  grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* context,
+                                     const jetserve::v1::GetModelRequest* request,
+                                     jetserve::v1::ModelInfo* response) override;
+
+  // Shared by the per-call reactors (defined in the .cc).
+  Router* router() const { return router_; }
+  GatewayMetrics* metrics() const { return metrics_; }
+  const PublicServiceOptions& options() const { return options_; }
+
+ private:
+  template <typename Call, typename... Args>
+  grpc::ServerUnaryReactor* Forward(Args&&... args);
+
+  Router* const router_;
+  WorkerPool* const pool_;
+  GatewayMetrics* const metrics_;
+  const PublicServiceOptions options_;
+};
+
+}  // namespace jetserve::gateway
+
+#endif  // JETSERVE_GATEWAY_PUBLIC_SERVICE_H_

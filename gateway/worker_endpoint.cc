@@ -1,0 +1,121 @@
+#include "gateway/worker_endpoint.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "google/protobuf/unknown_field_set.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace jetserve::gateway {
+namespace {
+
+std::chrono::system_clock::time_point DeadlineAfter(absl::Duration d) {
+  return absl::ToChronoTime(absl::Now() + d);
+}
+
+absl::Status FromGrpc(const grpc::Status& s, absl::string_view what) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      absl::StrCat(what, ": ", s.error_message()));
+}
+
+}  // namespace
+
+absl::StatusOr<HealthStatus> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
+                                         const std::string& service, absl::Duration timeout) {
+  // HealthCheckRequest { string service = 1; }
+  std::string request;
+  if (!service.empty()) {
+    if (service.size() > 127) return absl::InvalidArgumentError("service name too long");
+    request.push_back(0x0a);
+    request.push_back(static_cast<char>(service.size()));
+    request += service;
+  }
+  grpc::Slice slice(request);
+  grpc::ByteBuffer request_buffer(&slice, 1);
+  grpc::ByteBuffer response_buffer;
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineAfter(timeout));
+  grpc::GenericStub stub(channel);
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request_buffer,
+                 &response_buffer, [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  if (!status.ok()) return FromGrpc(status, "health check");
+  std::vector<grpc::Slice> slices;
+  if (!response_buffer.Dump(&slices).ok()) return absl::InternalError("health response");
+  std::string bytes;
+  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  // HealthCheckResponse { ServingStatus status = 1; }
+  google::protobuf::UnknownFieldSet fields;
+  if (!fields.ParseFromString(bytes)) return absl::InternalError("malformed health response");
+  HealthStatus result = HealthStatus::kUnknown;
+  for (int i = 0; i < fields.field_count(); ++i) {
+    const auto& f = fields.field(i);
+    if (f.number() == 1 && f.type() == google::protobuf::UnknownField::TYPE_VARINT) {
+      uint64_t v = f.varint();
+      result = v <= 3 ? static_cast<HealthStatus>(v) : HealthStatus::kUnknown;
+    }
+  }
+  return result;
+}
+
+std::shared_ptr<WorkerEndpoint> WorkerEndpoint::Create(std::string id, std::string address) {
+  return std::shared_ptr<WorkerEndpoint>(new WorkerEndpoint(std::move(id), std::move(address)));
+}
+
+WorkerEndpoint::WorkerEndpoint(std::string id, std::string address)
+    : id_(std::move(id)), address_(std::move(address)) {
+  grpc::ChannelArguments args;
+  // Workers restart within seconds: reconnect quickly rather than with gRPC's default
+  // 1 s .. 120 s backoff, so a restarted worker takes calls as soon as it is SERVING.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // Responses are bounded by the worker; requests were bounded by the gateway already.
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  // Each endpoint gets its own connection even when two share an address.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+  stub_ = jetserve::worker::v1::Worker::NewStub(channel_);
+}
+
+absl::StatusOr<jetserve::worker::v1::WorkerInfo> WorkerEndpoint::Probe(absl::Duration timeout) {
+  absl::StatusOr<HealthStatus> health = CheckHealth(channel_, "", timeout);
+  if (!health.ok()) return health.status();
+  if (*health != HealthStatus::kServing) {
+    return absl::UnavailableError(
+        absl::StrCat("health: not SERVING (status ", static_cast<int>(*health), ")"));
+  }
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineAfter(timeout));
+  jetserve::worker::v1::WorkerInfo info;
+  grpc::Status status = stub_->GetInfo(&context, jetserve::worker::v1::GetInfoRequest(), &info);
+  if (!status.ok()) return FromGrpc(status, "GetInfo");
+  return info;
+}
+
+absl::StatusOr<jetserve::worker::v1::DrainResponse> WorkerEndpoint::Drain(
+    absl::Duration grace, absl::Duration timeout) {
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineAfter(timeout));
+  jetserve::worker::v1::DrainRequest request;
+  request.set_grace_period_ms(static_cast<int32_t>(
+      std::min<int64_t>(absl::ToInt64Milliseconds(grace), int64_t{1} << 30)));
+  jetserve::worker::v1::DrainResponse response;
+  grpc::Status status = stub_->Drain(&context, request, &response);
+  if (!status.ok()) return FromGrpc(status, "Drain");
+  return response;
+}
+
+}  // namespace jetserve::gateway

@@ -1,0 +1,57 @@
+// One worker as the gateway sees it: its address, the single gRPC channel to it and the
+// worker-API stub, plus the probe the supervisor and the remote monitors use to decide
+// readiness (grpc.health.v1 SERVING, then GetInfo for the capacity).
+//
+//   auto endpoint = WorkerEndpoint::Create("smollm2/0", "unix:/run/js/smollm2-0.sock");
+//   absl::StatusOr<WorkerInfo> info = endpoint->Probe(absl::Seconds(1));
+#ifndef JETSERVE_GATEWAY_WORKER_ENDPOINT_H_
+#define JETSERVE_GATEWAY_WORKER_ENDPOINT_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "jetserve/worker/v1/worker.grpc.pb.h"
+
+namespace jetserve::gateway {
+
+enum class HealthStatus { kUnknown = 0, kServing = 1, kNotServing = 2, kServiceUnknown = 3 };
+
+// grpc.health.v1 Check over a generic stub (Debian ships no generated health stubs), with
+// the two tiny messages encoded by hand. Blocking; for the gateway's own threads and tests.
+absl::StatusOr<HealthStatus> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
+                                         const std::string& service, absl::Duration timeout);
+
+class WorkerEndpoint {
+ public:
+  // `id` names the worker in logs ("model/replica" or the address).
+  static std::shared_ptr<WorkerEndpoint> Create(std::string id, std::string address);
+
+  const std::string& id() const { return id_; }
+  const std::string& address() const { return address_; }
+  jetserve::worker::v1::Worker::Stub& stub() { return *stub_; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+
+  // Health "" must be SERVING; then returns GetInfo. Errors say which step failed.
+  absl::StatusOr<jetserve::worker::v1::WorkerInfo> Probe(absl::Duration timeout);
+
+  // Asks the worker to stop taking requests (grace_period_ms for its running ones).
+  absl::StatusOr<jetserve::worker::v1::DrainResponse> Drain(absl::Duration grace,
+                                                            absl::Duration timeout);
+
+ private:
+  WorkerEndpoint(std::string id, std::string address);
+
+  const std::string id_;
+  const std::string address_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<jetserve::worker::v1::Worker::Stub> stub_;
+};
+
+}  // namespace jetserve::gateway
+
+#endif  // JETSERVE_GATEWAY_WORKER_ENDPOINT_H_
