@@ -62,6 +62,55 @@ std::vector<std::vector<TokenId>> ParseIdLines(const std::string& content) {
   return lines;
 }
 
+std::optional<std::vector<std::string>> ReadHexLines(const std::string& path) {
+  const std::optional<std::string> content = ReadFile(path);
+  if (!content) return std::nullopt;
+  std::vector<std::string> lines;
+  std::istringstream in(*content);
+  std::string line;
+  const auto nibble = [](char c) {
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+  };
+  while (std::getline(in, line)) {
+    std::string bytes;
+    for (size_t i = 0; i + 1 < line.size(); i += 2) {
+      bytes.push_back(static_cast<char>(nibble(line[i]) * 16 + nibble(line[i + 1])));
+    }
+    lines.push_back(std::move(bytes));
+  }
+  return lines;
+}
+
+std::vector<CorpusEntry> ReadCorpusManifest() {
+  std::vector<CorpusEntry> entries;
+  const std::optional<std::string> data = CommittedTokenizerTestData();
+  if (!data) return entries;
+  const std::optional<std::string> manifest = ReadFile(*data + "/corpus_manifest.txt");
+  if (!manifest) return entries;
+  const std::optional<std::string> shared = SharedTokenizerTestData();
+  std::istringstream in(*manifest);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    CorpusEntry entry;
+    std::string location;
+    fields >> entry.name >> entry.oracle >> location;
+    const size_t colon = location.find(':');
+    const std::string kind = location.substr(0, colon);
+    const std::string rest = location.substr(colon + 1);
+    if (kind == "shared") {
+      entry.model = shared ? *shared + "/" + rest : std::string();
+    } else if (kind == "data") {
+      entry.model = *data + "/" + rest;
+    } else {
+      entry.model = rest;
+    }
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
 std::vector<std::string> ListFiles(const std::string& dir, const std::string& suffix) {
   std::vector<std::string> files;
   std::error_code ec;

@@ -20,6 +20,17 @@ std::optional<std::string> ReadFile(const std::string& path);
 std::vector<std::string> SplitVocabTestInputs(const std::string& content);
 // Parses lines of space-separated ids.
 std::vector<std::vector<TokenId>> ParseIdLines(const std::string& content);
+// Reads corpus.hex: one hex-encoded byte string per line.
+std::optional<std::vector<std::string>> ReadHexLines(const std::string& path);
+
+struct CorpusEntry {
+  std::string name;    // vocabulary name
+  std::string oracle;  // "llama_cpp" or "hf"
+  std::string model;   // resolved path
+};
+// Reads tests/data/tokenizer/corpus_manifest.txt, resolving "shared:", "data:" and "abs:".
+std::vector<CorpusEntry> ReadCorpusManifest();
+
 std::vector<std::string> ListFiles(const std::string& dir, const std::string& suffix);
 
 }  // namespace jetserve::tokenizer::testing

@@ -276,7 +276,7 @@ void Tokenizer::EncodeText(std::string_view text, bool after_special,
     }
     case ModelKind::kWordPiece: {
       std::vector<std::string> words;
-      BertPreTokenize(text, vocab_.bert, vocab_.normalize_bert, &words);
+      BertPreTokenize(text, vocab_.bert, vocab_.normalize_bert, vocab_.flavor, &words);
       WordPieceOptions options;
       options.word_prefix = vocab_.wordpiece_word_prefix;
       options.continuing_prefix = vocab_.wordpiece_continuing_prefix;

@@ -1,12 +1,16 @@
 // Checks every tokenizer test vector in shared/testdata/tokenizer (GGUF vocabularies with
 // .inp/.out files from HF tokenizers, add_special_tokens=False) and the committed corpora
 // under tests/data/tokenizer (llama.cpp and HF tokenizers outputs), plus round trips.
+#include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "engine/tokenizer/detokenizer.h"
 #include "engine/tokenizer/load_tokenizer.h"
 #include "engine/tokenizer/test_files.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "engine/tokenizer/unicode.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/status_matchers.h"
@@ -14,9 +18,13 @@
 namespace jetserve::tokenizer {
 namespace {
 
+using ::jetserve::tokenizer::testing::CommittedTokenizerTestData;
+using ::jetserve::tokenizer::testing::CorpusEntry;
 using ::jetserve::tokenizer::testing::ListFiles;
 using ::jetserve::tokenizer::testing::ParseIdLines;
+using ::jetserve::tokenizer::testing::ReadCorpusManifest;
 using ::jetserve::tokenizer::testing::ReadFile;
+using ::jetserve::tokenizer::testing::ReadHexLines;
 using ::jetserve::tokenizer::testing::SharedTokenizerTestData;
 using ::jetserve::tokenizer::testing::SplitVocabTestInputs;
 
@@ -43,6 +51,94 @@ TEST(TokenizerVectorsTest, SharedGgufVectorsPassExactly) {
     }
     std::printf("%s: %zu/%zu vectors pass\n", model.c_str(), inputs.size() - failures,
                 inputs.size());
+  }
+}
+
+// Every vocabulary in the manifest against the committed reference ids of the corpus,
+// plain (no BOS/EOS, special text as text) and special (BOS/EOS, special text parsed).
+TEST(TokenizerVectorsTest, CorpusMatchesReferenceImplementations) {
+  const std::optional<std::string> data = CommittedTokenizerTestData();
+  if (!data) GTEST_SKIP() << "JETSERVE_SOURCE_DIR is not set";
+  const std::optional<std::vector<std::string>> corpus = ReadHexLines(*data + "/corpus.hex");
+  ASSERT_TRUE(corpus.has_value()) << "no corpus.hex in " << *data;
+  ASSERT_EQ(corpus->size(), 1000u);
+  const std::vector<CorpusEntry> entries = ReadCorpusManifest();
+  ASSERT_FALSE(entries.empty());
+  int checked = 0;
+  for (const CorpusEntry& entry : entries) {
+    SCOPED_TRACE(entry.name + " vs " + entry.oracle);
+    std::error_code ec;
+    if (entry.model.empty() || !std::filesystem::exists(entry.model, ec)) {
+      std::printf("%s (%s): model %s not present, skipped\n", entry.name.c_str(),
+                  entry.oracle.c_str(), entry.model.c_str());
+      continue;
+    }
+    absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(entry.model);
+    ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+    const bool hf = entry.oracle == "hf";
+    for (const bool special : {false, true}) {
+      const std::string mode = special ? "special" : "plain";
+      const std::string expected_path =
+          *data + "/expected/" + entry.name + "." + entry.oracle + "." + mode + ".ids";
+      const std::optional<std::string> expected_text = ReadFile(expected_path);
+      ASSERT_TRUE(expected_text.has_value()) << "missing " << expected_path;
+      const std::vector<std::vector<TokenId>> expected = ParseIdLines(*expected_text);
+      ASSERT_EQ(expected.size(), corpus->size()) << expected_path;
+      int agree = 0;
+      int reported = 0;
+      for (size_t i = 0; i < corpus->size(); ++i) {
+        // HF takes Python strings: the oracle decoded the bytes with errors="replace".
+        const std::string text = hf ? ToValidUtf8((*corpus)[i]) : (*corpus)[i];
+        const std::vector<TokenId> ids =
+            (*tokenizer)->Encode(text, {.add_special = special, .parse_special = special});
+        if (ids == expected[i]) {
+          ++agree;
+        } else if (reported++ < 5) {
+          ADD_FAILURE() << mode << " corpus line " << i + 1 << ": got "
+                        << ::testing::PrintToString(ids) << " want "
+                        << ::testing::PrintToString(expected[i]);
+        }
+      }
+      std::printf("%s vs %s (%s): %d/%zu agree\n", entry.name.c_str(), entry.oracle.c_str(),
+                  mode.c_str(), agree, corpus->size());
+      EXPECT_EQ(agree, static_cast<int>(corpus->size()));
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
+}
+
+// Decode(Encode(text)) gives the text back for every corpus string the model can
+// represent: valid UTF-8 for byte-level BPE (invalid bytes become U+FFFD on the way in),
+// any bytes for SentencePiece with byte fallback. WordPiece normalizes, so it is left out.
+TEST(TokenizerVectorsTest, CorpusRoundTripsExactly) {
+  const std::optional<std::string> data = CommittedTokenizerTestData();
+  if (!data) GTEST_SKIP() << "JETSERVE_SOURCE_DIR is not set";
+  const std::optional<std::vector<std::string>> corpus = ReadHexLines(*data + "/corpus.hex");
+  ASSERT_TRUE(corpus.has_value());
+  for (const CorpusEntry& entry : ReadCorpusManifest()) {
+    std::error_code ec;
+    if (entry.model.empty() || !std::filesystem::exists(entry.model, ec)) continue;
+    absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(entry.model);
+    ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+    const ModelKind model = (*tokenizer)->vocab().model;
+    if (model == ModelKind::kWordPiece) continue;
+    SCOPED_TRACE(entry.name + " " + entry.oracle);
+    int exact = 0;
+    int tried = 0;
+    for (const std::string& text : *corpus) {
+      if (model == ModelKind::kBpe && !IsValidUtf8(text)) continue;
+      ++tried;
+      const std::vector<TokenId> ids = (*tokenizer)->Encode(text, {});
+      const std::string back = (*tokenizer)->Decode(ids, {});
+      if (back == text) {
+        ++exact;
+      } else {
+        ADD_FAILURE() << "round trip of '" << text << "' gave '" << back << "'";
+      }
+    }
+    std::printf("%s (%s): %d/%d round trips exact\n", entry.name.c_str(), entry.oracle.c_str(),
+                exact, tried);
   }
 }
 

@@ -11,8 +11,8 @@ size_t Utf8LenFromLeadByte(uint8_t lead) {
   if (lead < 0x80) return 1;
   if ((lead & 0xE0) == 0xC0) return 2;
   if ((lead & 0xF0) == 0xE0) return 3;
-  if ((lead & 0xF8) == 0xF0) return 4;
-  return 1;  // continuation byte or 0xF8..0xFF
+  if ((lead & 0xF0) == 0xF0) return 4;  // also 0xF8..0xFF, as llama.cpp's table says
+  return 1;                             // continuation byte
 }
 
 bool DecodeOneLenient(std::string_view text, size_t* offset, uint32_t* cp) {
@@ -186,6 +186,10 @@ bool IsNonspacingMark(uint32_t cp) { return Category(cp) == UTF8PROC_CATEGORY_MN
 bool IsControl(uint32_t cp) {
   const auto c = Category(cp);
   return c == UTF8PROC_CATEGORY_CC || c == UTF8PROC_CATEGORY_CF;
+}
+bool IsOtherNonSurrogate(uint32_t cp) {
+  const auto c = Category(cp);
+  return c == UTF8PROC_CATEGORY_CC || c == UTF8PROC_CATEGORY_CF || c == UTF8PROC_CATEGORY_CO;
 }
 bool IsWhitespace(uint32_t cp) {
   if ((cp >= 0x09 && cp <= 0x0D) || cp == 0x85) return true;

@@ -14,8 +14,8 @@ namespace jetserve::tokenizer {
 
 inline constexpr uint32_t kReplacementChar = 0xFFFD;
 
-// Length of the UTF-8 sequence a lead byte announces (1 for invalid lead bytes), as
-// llama.cpp's symbol splitter counts it.
+// Length of the UTF-8 sequence a lead byte announces, as llama.cpp's symbol splitter
+// counts it: by the high nibble (continuation bytes 1, 0xF0..0xFF 4).
 size_t Utf8LenFromLeadByte(uint8_t lead);
 
 // Decodes one code point at *offset the way llama.cpp does (structural check only);
@@ -48,6 +48,9 @@ bool IsSymbol(uint32_t cp);
 bool IsMark(uint32_t cp);
 bool IsNonspacingMark(uint32_t cp);
 bool IsControl(uint32_t cp);  // Cc and Cf
+// Cc, Cf, Co: what HF BertNormalizer removes as "control" (\t \n \r excluded by the
+// caller). Unassigned code points (Cn) stay: HF's tables keep them too.
+bool IsOtherNonSurrogate(uint32_t cp);
 // White_Space: Zs, Zl, Zp, and \t \n \v \f \r U+0085.
 bool IsWhitespace(uint32_t cp);
 // The CJK blocks BERT pads with spaces (BasicTokenizer._is_chinese_char).

@@ -7,7 +7,8 @@
 namespace jetserve::tokenizer {
 
 void BertPreTokenize(std::string_view text, const BertNormalization& options, bool normalize,
-                     std::vector<std::string>* words) {
+                     Flavor flavor, std::vector<std::string>* words) {
+  const bool hf = flavor == Flavor::kHuggingFace;
   std::string current;
   const auto finish = [&] {
     if (!current.empty()) words->push_back(std::move(current));
@@ -19,6 +20,10 @@ void BertPreTokenize(std::string_view text, const BertNormalization& options, bo
     uint32_t cp = 0;
     if (!DecodeOneLenient(text, &offset, &cp) || cp > 0x10FFFF) cp = kReplacementChar;
     if (normalize && options.clean_text && (cp == 0 || cp == kReplacementChar)) continue;
+    if (hf && normalize && options.clean_text && cp != '\t' && cp != '\n' && cp != '\r' &&
+        IsOtherNonSurrogate(cp)) {
+      continue;
+    }
     if (IsWhitespace(cp)) {
       finish();
       continue;
@@ -31,7 +36,8 @@ void BertPreTokenize(std::string_view text, const BertNormalization& options, bo
       decomposed.push_back(cp);
     }
     for (uint32_t c : decomposed) {
-      if (normalize && options.strip_accents && IsNonspacingMark(c)) continue;
+      // HF strips Mn only; llama.cpp's WPM drops every mark (Mn, Mc, Me).
+      if (normalize && options.strip_accents && (hf ? IsNonspacingMark(c) : IsMark(c))) continue;
       if (normalize && options.lowercase) c = ToLowerSimple(c);
       if (IsBertPunctuation(c) || (normalize && options.handle_chinese_chars && IsBertChineseChar(c))) {
         finish();

@@ -15,9 +15,10 @@
 namespace jetserve::tokenizer {
 
 // Normalizes and splits `text` into words (each valid UTF-8). With `normalize` false only
-// whitespace/punctuation splitting is done.
+// whitespace/punctuation splitting is done. The flavours differ on control characters
+// that are also whitespace (\v \f U+0085): HF removes them (no split), llama.cpp splits.
 void BertPreTokenize(std::string_view text, const BertNormalization& options, bool normalize,
-                     std::vector<std::string>* words);
+                     Flavor flavor, std::vector<std::string>* words);
 
 struct WordPieceOptions {
   std::string word_prefix;                // prepended to a word's first piece (GGUF: "▁")
