@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "engine/tokenizer/detokenizer.h"
 #include "engine/tokenizer/load_tokenizer.h"
 #include "engine/tokenizer/test_files.h"
@@ -108,9 +109,20 @@ TEST(TokenizerVectorsTest, CorpusMatchesReferenceImplementations) {
   EXPECT_GT(checked, 0);
 }
 
+bool AllBytesHaveTokens(const Tokenizer& tokenizer, std::string_view text) {
+  for (const char c : text) {
+    std::string encoded;
+    AppendByteLevel(std::string_view(&c, 1), &encoded);
+    if (tokenizer.Find(encoded) == kNoToken) return false;
+  }
+  return true;
+}
+
 // Decode(Encode(text)) gives the text back for every corpus string the model can
-// represent: valid UTF-8 for byte-level BPE (invalid bytes become U+FFFD on the way in),
-// any bytes for SentencePiece with byte fallback. WordPiece normalizes, so it is left out.
+// represent: valid UTF-8 (invalid bytes become U+FFFD in byte-level BPE, and llama.cpp's
+// SPM symbol split glues a truncated sequence to the next "▁"), without a literal "▁" for
+// SPM (it decodes as a space, as in SentencePiece), and with only bytes the vocabulary
+// has a token for (Falcon has none for \v). WordPiece normalizes, so it is left out.
 TEST(TokenizerVectorsTest, CorpusRoundTripsExactly) {
   const std::optional<std::string> data = CommittedTokenizerTestData();
   if (!data) GTEST_SKIP() << "JETSERVE_SOURCE_DIR is not set";
@@ -127,18 +139,22 @@ TEST(TokenizerVectorsTest, CorpusRoundTripsExactly) {
     int exact = 0;
     int tried = 0;
     for (const std::string& text : *corpus) {
-      if (model == ModelKind::kBpe && !IsValidUtf8(text)) continue;
+      if (!IsValidUtf8(text)) continue;
+      if (model == ModelKind::kSpm && text.find("\xE2\x96\x81") != std::string::npos) continue;
+      if (model == ModelKind::kBpe && !AllBytesHaveTokens(**tokenizer, text)) continue;
       ++tried;
       const std::vector<TokenId> ids = (*tokenizer)->Encode(text, {});
       const std::string back = (*tokenizer)->Decode(ids, {});
       if (back == text) {
         ++exact;
       } else {
-        ADD_FAILURE() << "round trip of '" << text << "' gave '" << back << "'";
+        ADD_FAILURE() << "round trip of \"" << absl::CHexEscape(text) << "\" gave \""
+                      << absl::CHexEscape(back) << "\"";
       }
     }
     std::printf("%s (%s): %d/%d round trips exact\n", entry.name.c_str(), entry.oracle.c_str(),
                 exact, tried);
+    EXPECT_GT(tried, 500);
   }
 }
 

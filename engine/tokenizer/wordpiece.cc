@@ -32,6 +32,9 @@ void BertPreTokenize(std::string_view text, const BertNormalization& options, bo
     decomposed.clear();
     if (normalize && options.strip_accents) {
       AppendNfd(cp, &decomposed);
+      // llama.cpp's NFD maps a code point to the first one of its decomposition only
+      // (Hangul syllables keep just their leading jamo).
+      if (!hf && decomposed.size() > 1) decomposed.resize(1);
     } else {
       decomposed.push_back(cp);
     }
