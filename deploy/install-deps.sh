@@ -30,7 +30,7 @@ build_pkgs=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  libonnx-dev libutf8proc-dev libpcre2-dev libhwy-dev libicu-dev
+  libonnx-dev libutf8proc-dev libpcre2-dev libhwy-dev libicu-dev nlohmann-json3-dev
   prometheus            # promtool: checks the /metrics exposition in tests
   clang-format
   python3 python3-pip python3-venv
