@@ -16,11 +16,17 @@ namespace {
 
 constexpr std::string_view kSpmSpace = "\xE2\x96\x81";  // "▁"
 
-// Texts llama.cpp takes for end-of-turn tokens when the metadata names none; such tokens
-// are control tokens whatever the file says.
+// Texts llama.cpp takes for end-of-turn tokens when the metadata names none.
 constexpr std::string_view kEotTexts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>",
-    "_<EOT>", "<｜end▁of▁sentence｜>",
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
+    "<EOT>", "_<EOT>", "<｜end▁of▁sentence｜>", "<end_of_utterance>",
+};
+// Texts of tokens that end generation whatever the metadata says; llama.cpp makes them
+// control tokens (so plain text spelling them is not matched), and so do we.
+constexpr std::string_view kEogTexts[] = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>",
+    "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>",
+    "</s>",
 };
 
 void AppendUnescapedSpaces(std::string_view text, std::string* out) {
@@ -104,14 +110,23 @@ absl::Status Tokenizer::Init() {
   if (vocab_.flavor == Flavor::kLlamaCpp) {
     for (const std::string_view text : kEotTexts) {
       const TokenId id = index_.Find(text);
-      if (id == kNoToken) continue;
-      if (vocab_.special.eot == kNoToken) vocab_.special.eot = id;
-      vocab_.types[static_cast<size_t>(id)] = TokenType::kControl;
+      if (id != kNoToken && vocab_.special.eot == kNoToken) vocab_.special.eot = id;
     }
-    if (vocab_.special.eot != kNoToken) {
-      vocab_.types[static_cast<size_t>(vocab_.special.eot)] = TokenType::kControl;
+    for (const std::string_view text : kEogTexts) {
+      const TokenId id = index_.Find(text);
+      if (id == kNoToken) continue;
+      vocab_.types[static_cast<size_t>(id)] = TokenType::kControl;
+      end_of_generation_.push_back(id);
     }
   }
+  for (const TokenId id : {vocab_.special.eos, vocab_.special.eot, vocab_.special.eom}) {
+    if (id == kNoToken) continue;
+    if (vocab_.flavor == Flavor::kLlamaCpp) vocab_.types[static_cast<size_t>(id)] = TokenType::kControl;
+    end_of_generation_.push_back(id);
+  }
+  std::sort(end_of_generation_.begin(), end_of_generation_.end());
+  end_of_generation_.erase(std::unique(end_of_generation_.begin(), end_of_generation_.end()),
+                           end_of_generation_.end());
   vocab_.special.nl = vocab_.model == ModelKind::kSpm ? index_.Find("<0x0A>") : index_.Find("\n");
   if (vocab_.special.nl == kNoToken && vocab_.model == ModelKind::kBpe) {
     std::string encoded;
@@ -185,8 +200,7 @@ TokenType Tokenizer::Type(TokenId id) const {
 bool Tokenizer::IsControl(TokenId id) const { return Type(id) == TokenType::kControl; }
 
 bool Tokenizer::IsEndOfGeneration(TokenId id) const {
-  const SpecialTokens& s = vocab_.special;
-  return id != kNoToken && (id == s.eos || id == s.eot || id == s.eom);
+  return std::binary_search(end_of_generation_.begin(), end_of_generation_.end(), id);
 }
 
 void Tokenizer::Partition(std::string_view text, bool parse_special,

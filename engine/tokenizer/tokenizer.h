@@ -68,7 +68,7 @@ class Tokenizer {
 
   // Whether decoding strips one leading space from the first piece.
   bool StripsLeadingSpace() const;
-  // End of generation: EOS, EOT or EOM.
+  // End of generation: EOS, EOT, EOM, and (GGUF) the tokens llama.cpp ends on by text.
   bool IsEndOfGeneration(TokenId id) const;
   bool IsControl(TokenId id) const;
 
@@ -99,6 +99,7 @@ class Tokenizer {
   Vocab vocab_;
   TokenIndex index_;
   std::vector<SpecialMatch> specials_;  // longest text first
+  std::vector<TokenId> end_of_generation_;  // sorted
   std::optional<BpeModel> bpe_;
   std::optional<SpmModel> spm_;
   std::optional<PreTokenizer> pre_;
