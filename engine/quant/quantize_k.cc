@@ -17,8 +17,8 @@
 namespace jetserve::quant {
 namespace {
 
-constexpr int kSearchSteps = 24;       // candidate scales on each side of the nominal one
-constexpr float kSearchDelta = 0.05f;  // in units of quantization levels
+constexpr int kSearchSteps = 10;      // candidate scales on each side of the nominal one
+constexpr float kSearchDelta = 0.1f;  // in units of quantization levels
 
 int RoundClamp(float v, int lo, int hi) {
   const float r = std::nearbyint(v);
@@ -78,7 +78,7 @@ void FitAsymmetric(const float* x, int n, int nmax, float* scale, float* min_out
     for (int j = 0; j < n; ++j) q[j] = RoundClamp(iscale * (x[j] - xmin), 0, nmax);
     double a = best_a, b = best_b;
     fit(&a, &b);
-    for (int iter = 0; iter < 3; ++iter) {
+    for (int iter = 0; iter < 2; ++iter) {
       const double err = evaluate(a, b);
       if (err < best_err) {
         best_err = err;
@@ -116,7 +116,7 @@ float FitSymmetric(const float* x, int n, int qmin, int qmax) {
       const float level = static_cast<float>(top) + kSearchDelta * k;
       if (level <= 0.5f) continue;
       double s = sign * vmax / level;
-      for (int iter = 0; iter < 3; ++iter) {
+      for (int iter = 0; iter < 2; ++iter) {
         double sxq = 0, sqq = 0;
         for (int j = 0; j < n; ++j) {
           q[j] = RoundClamp(static_cast<float>(x[j] / s), qmin, qmax);
