@@ -94,10 +94,12 @@ void DecodeScalar(GgufValueType type, const uint8_t* p, uint64_t* u, int64_t* i,
       *u = static_cast<uint64_t>(*i);
       break;
     case GgufValueType::kFloat32:
-      *f = std::bit_cast<float>(LoadLE<uint32_t>(p));
+      *u = LoadLE<uint32_t>(p);
+      *f = std::bit_cast<float>(static_cast<uint32_t>(*u));
       break;
     case GgufValueType::kFloat64:
-      *f = std::bit_cast<double>(LoadLE<uint64_t>(p));
+      *u = LoadLE<uint64_t>(p);
+      *f = std::bit_cast<double>(*u);
       break;
     case GgufValueType::kString:
     case GgufValueType::kArray:
@@ -162,7 +164,6 @@ class GgufParser {
       return Bad(absl::StrCat("metadata_kv_count ", kv_count, " at offset 16 exceeds what the ",
                               Remaining(), " remaining bytes can hold"));
     }
-    out_->kvs_.reserve(kv_count);
     for (uint64_t i = 0; i < kv_count; ++i) {
       if (absl::Status s = ParseKv(i); !s.ok()) return s;
     }
@@ -171,7 +172,6 @@ class GgufParser {
       return Bad(absl::StrCat("tensor_count ", tensor_count, " at offset 8 exceeds what the ",
                               Remaining(), " remaining bytes can hold"));
     }
-    out_->tensors_.reserve(tensor_count);
     for (uint64_t i = 0; i < tensor_count; ++i) {
       if (absl::Status s = ParseTensorInfo(i); !s.ok()) return s;
     }

@@ -44,7 +44,8 @@ class GgufValue {
   }
 
   // Raw scalar storage: integers widened (unsigned in `u64`, signed in `i64`), floats in
-  // `f64`, bools in `u64`. Prefer GgufFile's typed getters, which check the type.
+  // `f64` (their raw bits in `u64`), bools in `u64`. Prefer GgufFile's typed getters, which check
+  // the type.
   uint64_t u64() const { return u64_; }
   int64_t i64() const { return i64_; }
   double f64() const { return f64_; }

@@ -149,10 +149,7 @@ void GgufWriter::SetValue(std::string_view k, const GgufValue& v) {
       break;
     default: {
       const uint32_t size = GgufScalarSize(v.type());
-      uint64_t raw = v.is_float()
-                         ? (size == 4 ? std::bit_cast<uint32_t>(static_cast<float>(v.f64()))
-                                      : std::bit_cast<uint64_t>(v.f64()))
-                         : v.u64();
+      const uint64_t raw = v.u64();  // floats: their raw bits
       for (uint32_t i = 0; i < size; ++i) p.push_back(static_cast<uint8_t>(raw >> (8 * i)));
     }
   }

@@ -29,6 +29,9 @@ from gguf import GGMLQuantizationType as T
 
 import llama_cpp
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gguf_dump  # noqa: E402
+
 TYPES = [T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0, T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K]
 ROWS, COLS = 8, 2048
 MIX_FTYPES = {"Q4_K_M": 15, "Q6_K": 18, "Q8_0": 7, "Q4_0": 2, "Q5_K_M": 17, "Q4_K_S": 14,
@@ -81,10 +84,14 @@ def main():
     ap.add_argument("--tool", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--vocab", default="")
+    ap.add_argument("--skip-references", action="store_true",
+                    help="only the load checks; leave the committed reference files alone")
     args = ap.parse_args()
     rng = np.random.default_rng(20261128)
     lib = ggml_lib()
 
+    if args.skip_references:
+        return load_checks(args)
     # 1. RMSE of llama.cpp's quantizers.
     data = inputs(rng)
     w = gguf.GGUFWriter(os.path.join(args.out, "quant_rmse_reference.gguf"), arch="quant-rmse")
@@ -114,6 +121,7 @@ def main():
             for mix, ftype in MIX_FTYPES.items():
                 dst = os.path.join(tmp, f"{shape_name}_{mix}.gguf")
                 quantize_model(src, dst, ftype)
+                same_dump(args.tool, dst)
                 for t in gguf.GGUFReader(dst).tensors:
                     dims = ",".join(str(int(d)) for d in t.shape)
                     lines.append(f"{shape_name} {mix} {t.name} {dims} {t.tensor_type.name}")
@@ -123,13 +131,32 @@ def main():
                     f"{llama_cpp.__version__})\n")
             f.write("\n".join(lines) + "\n")
 
-        # 3. Bonus: llama.cpp loads and runs files we wrote.
+    return load_checks(args)
+
+
+def same_dump(tool, path):
+    """A file written by llama.cpp reads identically with our reader and gguf's."""
+    import io
+    ours = subprocess.run([tool, "dump", path], check=True, capture_output=True,
+                          text=True).stdout
+    ref = io.StringIO()
+    gguf_dump.dump(path, ref)
+    status = "identical" if ours == ref.getvalue() else "DIFFERENT"
+    print(f"llama.cpp-written {os.path.basename(path)}: our reader vs GGUFReader {status}")
+    if ours != ref.getvalue():
+        raise RuntimeError(f"{path}: dumps differ")
+
+
+def load_checks(args):
+    """Bonus: llama.cpp loads and runs files written by our gen-model."""
+    with tempfile.TemporaryDirectory() as tmp:
         vocab = [f"--vocab-from={args.vocab}"] if args.vocab else ["--vocab=512"]
         for t in ["F32", "Q4_K_M", "Q6_K", "Q8_0", "Q4_0", "Q5_K_M", "Q2_K", "Q3_K_M", "BF16"]:
             path = os.path.join(tmp, f"ours_{t}.gguf")
             subprocess.run([args.tool, "gen-model", path, "--layers=2", "--embd=256", "--ff=512",
                             "--heads=4", "--heads-kv=2", f"--type={t}", *vocab], check=True)
-            llm = llama_cpp.Llama(model_path=path, n_ctx=64, verbose=False, n_threads=2)
+            llm = llama_cpp.Llama(model_path=path, n_ctx=64, verbose=False, n_threads=2,
+                                  logits_all=True)
             llm.eval([1, 2, 3])
             logits = np.array(llm.scores[2][: llm.n_vocab()])
             print(f"llama.cpp loaded our {t} file: {llm.n_vocab()} vocab, logits finite: "
