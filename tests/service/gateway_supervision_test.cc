@@ -1,0 +1,173 @@
+// Multi-process tests of the gateway's supervision of local workers: a worker killed
+// mid-stream (UNAVAILABLE to the client, restart, health NOT_SERVING and back), a worker
+// that crashes at every start (growing delays, no busy loop, FAILING state, metrics),
+// and shutdown (drain, every child reaped).
+#include <signal.h>
+
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "gmock/gmock.h"
+#include "grpcpp/client_context.h"
+#include "gtest/gtest.h"
+#include "tests/service/gateway_harness.h"
+
+namespace jetserve::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Optional;
+
+std::string Config(const TempDir& dir) {
+  return absl::StrFormat(
+      R"({"listen": "127.0.0.1:0", "metricsListen": "127.0.0.1:0", "workerBinary": "%s",
+          "runtimeDir": "%s/run",
+          "supervision": {"healthInterval": "0.1s", "backoffInitial": "0.1s",
+                          "backoffMax": "0.8s", "backoffResetAfter": "30s",
+                          "drainGracePeriod": "1s", "killGracePeriod": "1s"},
+          "models": [
+            {"name": "solid", "path": "/models/solid", "local": {
+             "args": ["--fake-event-log=%s"]}},
+            {"name": "crashy", "path": "/models/crashy", "local": {
+             "args": ["--fake-crash-at-start"]}}]})",
+      FakeWorkerBinary(), dir.path(), dir.File("solid.events"));
+}
+
+// Pids of the worker_start lines for `worker`.
+std::vector<int64_t> WorkerPids(const GatewayProcess& gw, const std::string& worker) {
+  std::vector<int64_t> pids;
+  for (const auto& line :
+       gw.LogLines({"\"event\":\"worker_start\"", absl::StrCat("\"worker\":\"", worker, "\"")})) {
+    pids.push_back(JsonInt(line, "pid"));
+  }
+  return pids;
+}
+
+// "Z" when `pid` is a zombie, "" when it does not exist.
+std::string ProcessState(int64_t pid) {
+  std::string stat = ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/stat"));
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat.size()) return "";
+  return stat.substr(paren + 2, 1);
+}
+
+TEST(GatewaySupervisionTest, WorkerKilledMidStreamIsRestartedAndHealthFollows) {
+  TempDir dir;
+  auto gw = GatewayProcess::Start(dir, Config(dir));
+  ASSERT_TRUE(gw.ok()) << gw.status();
+  GatewayProcess& g = **gw;
+  ASSERT_TRUE(WaitForHealth(g.channel(), "solid", 1, absl::Seconds(30))) << g.log();
+
+  // The worker process dies before token 5.
+  GenerateResult crashed = RunGenerate(g.stub(), "solid", "tokens=50 delay_ms=10 exit_at=5",
+                                       {.timeout = absl::Seconds(30), .request_id = "crash-1"});
+  EXPECT_EQ(crashed.status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << crashed.status.error_message();
+  EXPECT_EQ(crashed.messages.size(), 5u);
+
+  EXPECT_TRUE(g.WaitForLog({"\"event\":\"model_health\"", "\"model\":\"solid\"",
+                            "\"serving\":false"},
+                           absl::Seconds(10)));
+  EXPECT_TRUE(g.WaitForLog({"\"event\":\"worker_exit\"", "\"worker\":\"solid/0\""},
+                           absl::Seconds(10)));
+  ASSERT_TRUE(WaitForHealth(g.channel(), "solid", 1, absl::Seconds(30))) << g.log();
+  EXPECT_EQ(g.LogLines({"\"event\":\"model_health\"", "\"model\":\"solid\"", "\"serving\":true"})
+                .size(),
+            2u);
+  GenerateResult next = RunGenerate(g.stub(), "solid", "tokens=3",
+                                    {.timeout = absl::Seconds(30)});
+  EXPECT_TRUE(next.status.ok()) << next.status.error_message();
+  EXPECT_EQ(next.messages.size(), 3u);
+
+  std::vector<int64_t> pids = WorkerPids(g, "solid/0");
+  ASSERT_EQ(pids.size(), 2u);
+  EXPECT_NE(pids[0], pids[1]);
+  EXPECT_EQ(ProcessState(pids[0]), "");  // reaped, not a zombie
+  auto scrape = g.Scrape();
+  ASSERT_TRUE(scrape.ok());
+  EXPECT_THAT(MetricValue(*scrape, "jetserve_gateway_worker_restarts_total", {{"model", "solid"}}),
+              Optional(1.0));
+  EXPECT_THAT(MetricValue(*scrape, "jetserve_gateway_workers_up", {{"model", "solid"}}),
+              Optional(1.0));
+}
+
+TEST(GatewaySupervisionTest, CrashLoopBacksOffAndIsReported) {
+  TempDir dir;
+  auto gw = GatewayProcess::Start(dir, Config(dir));
+  ASSERT_TRUE(gw.ok()) << gw.status();
+  GatewayProcess& g = **gw;
+  // Delays 0.1, 0.2, 0.4, 0.8, 0.8 s: five exits take about 2.3 s.
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < until &&
+         g.LogLines({"\"event\":\"worker_exit\"", "\"worker\":\"crashy/0\""}).size() < 5) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  std::vector<int64_t> delays;
+  for (const auto& line : g.LogLines({"\"event\":\"worker_exit\"", "\"worker\":\"crashy/0\""})) {
+    delays.push_back(JsonInt(line, "restart_in_ms"));
+  }
+  ASSERT_GE(delays.size(), 5u) << g.log();
+  delays.resize(5);
+  EXPECT_THAT(delays, ElementsAre(100, 200, 400, 800, 800));
+
+  // No busy loop: over two more seconds at most a few spawns (backoff_max is 0.8 s).
+  const size_t spawns_before = WorkerPids(g, "crashy/0").size();
+  absl::SleepFor(absl::Seconds(2));
+  const size_t spawns = WorkerPids(g, "crashy/0").size() - spawns_before;
+  EXPECT_LE(spawns, 4u);
+  EXPECT_GE(spawns, 1u);
+  // Every exited child was reaped.
+  std::vector<int64_t> pids = WorkerPids(g, "crashy/0");
+  for (size_t i = 0; i + 1 < pids.size(); ++i) EXPECT_NE(ProcessState(pids[i]), "Z") << pids[i];
+
+  EXPECT_EQ(HealthOf(g.channel(), "crashy"), 2);
+  ASSERT_TRUE(WaitForHealth(g.channel(), "solid", 1, absl::Seconds(30)));
+  EXPECT_EQ(HealthOf(g.channel(), ""), 1);  // the other model serves
+  grpc::ClientContext context;
+  jetserve::v1::GetModelRequest request;
+  request.set_name("crashy");
+  jetserve::v1::ModelInfo info;
+  ASSERT_TRUE(g.stub().GetModel(&context, request, &info).ok());
+  EXPECT_EQ(info.state(), jetserve::v1::MODEL_STATE_FAILING);
+  EXPECT_THAT(info.state_detail(), HasSubstr("exited with status"));
+  EXPECT_EQ(info.ready_replicas(), 0);
+  EXPECT_EQ(info.total_replicas(), 1);
+  GenerateResult r = RunGenerate(g.stub(), "crashy", "tokens=1", {.timeout = absl::Seconds(10)});
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  auto scrape = g.Scrape();
+  ASSERT_TRUE(scrape.ok());
+  EXPECT_THAT(MetricValue(*scrape, "jetserve_gateway_workers_up", {{"model", "crashy"}}),
+              Optional(0.0));
+  auto restarts =
+      MetricValue(*scrape, "jetserve_gateway_worker_restarts_total", {{"model", "crashy"}});
+  ASSERT_TRUE(restarts.has_value());
+  EXPECT_GE(*restarts, 5.0);
+}
+
+TEST(GatewaySupervisionTest, ShutdownDrainsAndReapsEveryWorker) {
+  TempDir dir;
+  auto gw = GatewayProcess::Start(dir, Config(dir));
+  ASSERT_TRUE(gw.ok()) << gw.status();
+  GatewayProcess& g = **gw;
+  ASSERT_TRUE(WaitForHealth(g.channel(), "solid", 1, absl::Seconds(30))) << g.log();
+  std::vector<int64_t> pids = WorkerPids(g, "solid/0");
+  ASSERT_EQ(pids.size(), 1u);
+  const std::string log_before = g.log();
+  int status = g.Stop(absl::Seconds(20));
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  const std::string log = ReadFileOrEmpty(dir.File("gateway.log"));
+  EXPECT_THAT(log, HasSubstr("\"event\":\"drain\""));  // the worker got the Drain RPC
+  EXPECT_THAT(log, HasSubstr("\"event\":\"worker_stopped\""));
+  EXPECT_EQ(ProcessState(pids[0]), "");
+  EXPECT_EQ(kill(static_cast<pid_t>(pids[0]), 0), -1);
+}
+
+}  // namespace
+}  // namespace jetserve::testing
