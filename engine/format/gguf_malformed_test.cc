@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -235,6 +236,53 @@ TEST(GgufMalformedTest, TensorLayout) {
   Raw zero;
   zero.Header(1, 0).TensorInfo("z", {0, 4}, 0, 0).PadTo(32);
   EXPECT_OK(Parse(zero));
+}
+
+TEST(GgufMalformedTest, RandomMutationsNeverCrash) {
+  const std::vector<uint8_t> full = ValidFile();
+  std::mt19937 rng(12345);
+  int accepted = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::vector<uint8_t> m = full;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const size_t at = rng() % m.size();
+      switch (rng() % 3) {
+        case 0:
+          m[at] ^= static_cast<uint8_t>(1u << (rng() % 8));
+          break;
+        case 1:
+          m[at] = static_cast<uint8_t>(rng());
+          break;
+        default:
+          m[at] = 0xff;
+          break;
+      }
+    }
+    if (rng() % 4 == 0) m.resize(rng() % m.size());
+    auto f = GgufFile::FromBuffer(m);
+    if (!f.ok()) {
+      EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_FALSE(f.status().message().empty());
+      continue;
+    }
+    ++accepted;
+    // Whatever was accepted is safe to walk: every view lies inside the buffer.
+    uint64_t sum = 0;
+    for (const GgufKeyValue& kv : (*f)->metadata()) {
+      for (std::string_view s : kv.value.string_array()) sum += s.size();
+      for (uint64_t i = 0; i < kv.value.array_size() && kv.value.array_bytes().size(); ++i) {
+        sum += kv.value.ArrayUintAt(i);
+      }
+    }
+    for (const GgufTensorInfo& t : (*f)->tensors()) {
+      ASSERT_GE(t.data.data(), m.data());
+      ASSERT_LE(t.data.data() + t.data.size(), m.data() + m.size());
+      if (!t.data.empty()) sum += t.data.front() + t.data.back();
+    }
+    (void)sum;
+  }
+  EXPECT_GT(accepted, 0);
 }
 
 TEST(GgufMalformedTest, OpenReportsPath) {
