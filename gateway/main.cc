@@ -97,5 +97,6 @@ int main(int argc, char** argv) {
   JETSERVE_LOG(kInfo, "signal").Add("signal", sig);
   (*gateway)->Shutdown();
   gateway->reset();
+  JETSERVE_LOG(kInfo, "exit");
   return 0;
 }
