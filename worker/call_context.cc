@@ -15,8 +15,10 @@ bool CallContext::Cancelled() const {
 }
 
 absl::Status CallContext::CancelledStatus() const {
-  if (absl::Now() >= deadline_) return absl::DeadlineExceededError("deadline exceeded");
   absl::MutexLock lock(&mu_);
+  if (deadline_exceeded_ || absl::Now() >= deadline_) {
+    return absl::DeadlineExceededError("deadline exceeded");
+  }
   return absl::CancelledError(reason_.empty() ? "call cancelled" : reason_);
 }
 
@@ -28,10 +30,15 @@ bool CallContext::WaitForCancellation(absl::Duration timeout) const {
   return Cancelled();
 }
 
-void CallContext::Cancel(absl::string_view reason) {
+bool CallContext::NearDeadline() const {
+  return deadline_ != absl::InfiniteFuture() && absl::Now() + absl::Milliseconds(100) >= deadline_;
+}
+
+void CallContext::Cancel(absl::string_view reason, bool deadline_exceeded) {
   absl::MutexLock lock(&mu_);
   if (cancelled_.load(std::memory_order_relaxed)) return;
   reason_ = std::string(reason);
+  deadline_exceeded_ = deadline_exceeded;
   cancelled_.store(true, std::memory_order_release);
 }
 

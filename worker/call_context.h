@@ -44,8 +44,14 @@ class CallContext {
   // Returns Cancelled().
   bool WaitForCancellation(absl::Duration timeout) const;
 
-  // Worker side: cancels the call (idempotent). `reason` goes into CancelledStatus().
-  void Cancel(absl::string_view reason);
+  // Worker side: cancels the call (idempotent). `reason` goes into CancelledStatus(), which
+  // is DEADLINE_EXCEEDED instead when `deadline_exceeded`.
+  void Cancel(absl::string_view reason, bool deadline_exceeded = false);
+
+  // Whether a cancellation arriving now is the deadline's: the client's deadline and the
+  // server's differ by the network latency, so the client may cancel (RST_STREAM) a moment
+  // before the server's deadline passes.
+  bool NearDeadline() const;
 
  private:
   const std::string request_id_;
@@ -53,6 +59,7 @@ class CallContext {
   std::atomic<bool> cancelled_{false};
   mutable absl::Mutex mu_;
   std::string reason_ ABSL_GUARDED_BY(mu_);
+  bool deadline_exceeded_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace jetserve::worker

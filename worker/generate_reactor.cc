@@ -151,8 +151,11 @@ void GenerateReactor::OnCancel() {
   std::optional<grpc::Status> finish;
   {
     absl::MutexLock lock(&mu_);
-    CancelLocked(absl::Now() >= call_.deadline() ? "deadline exceeded"
-                                                  : "the client cancelled the call");
+    if (call_.NearDeadline()) {
+      CancelLocked("deadline exceeded", /*deadline_exceeded=*/true);
+    } else {
+      CancelLocked("the client cancelled the call");
+    }
     finish = TakeFinishLocked();
   }
   Wake();
@@ -189,11 +192,11 @@ void GenerateReactor::OnDone() {
   delete this;
 }
 
-void GenerateReactor::CancelLocked(absl::string_view reason) {
+void GenerateReactor::CancelLocked(absl::string_view reason, bool deadline_exceeded) {
   if (cancelled_) return;
   cancelled_ = true;
   queue_.clear();
-  call_.Cancel(reason);
+  call_.Cancel(reason, deadline_exceeded);
 }
 
 std::optional<grpc::Status> GenerateReactor::TakeFinishLocked() {

@@ -70,7 +70,8 @@ class GenerateReactor final : public grpc::ServerWriteReactor<jetserve::v1::Gene
 
  private:
   // Marks the call cancelled and drops unsent messages.
-  void CancelLocked(absl::string_view reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CancelLocked(absl::string_view reason, bool deadline_exceeded = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The status to finish the gRPC call with, once the backend finished and no write is in
   // flight; sets finish_started_.
   std::optional<grpc::Status> TakeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -51,8 +51,11 @@ void UnaryCall::FinishWith(absl::Status status, int64_t prompt_tokens) {
 }
 
 void UnaryCall::OnCancel() {
-  call_.Cancel(absl::Now() >= call_.deadline() ? "deadline exceeded"
-                                                : "the client cancelled the call");
+  if (call_.NearDeadline()) {
+    call_.Cancel("deadline exceeded", /*deadline_exceeded=*/true);
+  } else {
+    call_.Cancel("the client cancelled the call");
+  }
 }
 
 void UnaryCall::Cancel(absl::string_view reason) {

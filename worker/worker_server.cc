@@ -41,6 +41,8 @@ absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Start(
   builder.AddListeningPort(options.listen.ToString(), grpc::InsecureServerCredentials(),
                            &selected_port);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  // gRPC enables SO_REUSEPORT by default: two workers would then share one port silently.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(self->service_.get());
   self->server_ = builder.BuildAndStart();
   if (self->server_ == nullptr || (!options.listen.is_unix() && selected_port == 0)) {

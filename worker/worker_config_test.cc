@@ -1,0 +1,66 @@
+#include "worker/worker_config.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testutil/status_matchers.h"
+
+namespace jetserve::worker {
+namespace {
+
+using ::jetserve::testing::StatusIs;
+using ::testing::HasSubstr;
+
+WorkerFlags Valid() {
+  WorkerFlags flags;
+  flags.model = "m.gguf";
+  flags.name = "smollm2-135m";
+  flags.listen = "127.0.0.1:0";
+  return flags;
+}
+
+TEST(WorkerConfigTest, AcceptsValidFlags) {
+  WorkerFlags flags = Valid();
+  flags.device = "cuda:1";
+  flags.metrics_listen = "0.0.0.0:9100";
+  flags.log_level = "debug";
+  absl::StatusOr<WorkerConfig> config = ParseWorkerFlags(flags);
+  ASSERT_OK(config);
+  EXPECT_EQ(config->device.kind, Device::Kind::kCuda);
+  EXPECT_EQ(config->device.index, 1);
+  EXPECT_EQ(config->device.ToString(), "cuda:1");
+  EXPECT_EQ(config->metrics_listen->port, 9100);
+  EXPECT_EQ(config->log_level, LogLevel::kDebug);
+  EXPECT_EQ(config->drain_grace, absl::Seconds(30));
+}
+
+TEST(WorkerConfigTest, NamesTheBadFlag) {
+  struct Case {
+    void (*edit)(WorkerFlags&);
+    const char* message;
+  };
+  const Case cases[] = {
+      {[](WorkerFlags& f) { f.model.clear(); }, "--model is required"},
+      {[](WorkerFlags& f) { f.name.clear(); }, "--name is required"},
+      {[](WorkerFlags& f) { f.name = "a b"; }, "--name \"a b\" contains ' '"},
+      {[](WorkerFlags& f) { f.name = std::string(129, 'x'); }, "the limit is 128"},
+      {[](WorkerFlags& f) { f.listen.clear(); }, "--listen is required"},
+      {[](WorkerFlags& f) { f.listen = "x:y"; }, "--listen \"x:y\": port \"y\""},
+      {[](WorkerFlags& f) { f.device = "tpu"; }, "--device \"tpu\" is not \"cpu\" or \"cuda:N\""},
+      {[](WorkerFlags& f) { f.device = "cuda:"; }, "ordinal must be an integer"},
+      {[](WorkerFlags& f) { f.device = "cuda:-1"; }, "ordinal must be an integer"},
+      {[](WorkerFlags& f) { f.metrics_listen = "unix:/m"; }, "--metrics-listen"},
+      {[](WorkerFlags& f) { f.log_level = "loud"; }, "--log-level \"loud\""},
+      {[](WorkerFlags& f) { f.drain_grace = absl::Seconds(-1); }, "--drain-grace -1s is negative"},
+      {[](WorkerFlags& f) { f.stream_queue = 0; }, "--stream-queue 0"},
+      {[](WorkerFlags& f) { f.unary_threads = -2; }, "--unary-threads -2"},
+  };
+  for (const Case& c : cases) {
+    WorkerFlags flags = Valid();
+    c.edit(flags);
+    EXPECT_THAT(ParseWorkerFlags(flags),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.message)));
+  }
+}
+
+}  // namespace
+}  // namespace jetserve::worker
