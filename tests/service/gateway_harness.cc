@@ -19,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gateway/worker_endpoint.h"
 #include "grpcpp/client_context.h"
@@ -200,6 +201,54 @@ absl::StatusOr<std::string> GatewayProcess::Scrape() const {
     return absl::UnavailableError(absl::StrCat("bad response: ", response.substr(0, 200)));
   }
   return response.substr(body + 4);
+}
+
+absl::StatusOr<std::unique_ptr<FakeWorkerProcess>> FakeWorkerProcess::Start(
+    const TempDir& dir, const std::string& name, const std::vector<std::string>& args) {
+  const std::string log_path = dir.File(name + ".worker.log");
+  std::vector<std::string> argv = {FakeWorkerBinary(), "--model", "/models/" + name, "--name",
+                                   name, "--listen", "127.0.0.1:0"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::unique_ptr<FakeWorkerProcess> w(new FakeWorkerProcess());
+  const pid_t parent = getpid();
+  w->pid_ = fork();
+  if (w->pid_ < 0) return absl::InternalError("fork failed");
+  if (w->pid_ == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    if (freopen(log_path.c_str(), "a", stdout) == nullptr) _exit(126);
+    dup2(fileno(stdout), STDERR_FILENO);
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    execv(cargv[0], cargv.data());
+    _exit(127);
+  }
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < until) {
+    for (absl::string_view line : absl::StrSplit(ReadFileOrEmpty(log_path), '\n')) {
+      if (absl::ConsumePrefix(&line, "listening on ")) {
+        w->address_ = std::string(line);
+        size_t colon = line.rfind(':');
+        if (colon != absl::string_view::npos) {
+          (void)absl::SimpleAtoi(line.substr(colon + 1), &w->port_);
+        }
+      }
+    }
+    if (w->port_ > 0) return w;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("fake worker did not start: ", ReadFileOrEmpty(log_path)));
+}
+
+FakeWorkerProcess::~FakeWorkerProcess() { Kill(); }
+
+void FakeWorkerProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
 }
 
 ProcessResult RunGatewayToExit(const TempDir& dir, const std::string& config_json) {

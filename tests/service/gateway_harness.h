@@ -83,6 +83,24 @@ class GatewayProcess {
   std::unique_ptr<jetserve::v1::Jetserve::Stub> stub_;
 };
 
+// A jetserve-fake-worker started directly (a "remote" worker for the gateway), on
+// 127.0.0.1 port 0 unless `args` has --listen.
+class FakeWorkerProcess {
+ public:
+  static absl::StatusOr<std::unique_ptr<FakeWorkerProcess>> Start(
+      const TempDir& dir, const std::string& name, const std::vector<std::string>& args);
+  ~FakeWorkerProcess();  // Kill()
+  const std::string& address() const { return address_; }  // "127.0.0.1:PORT"
+  int port() const { return port_; }
+  void Kill();
+
+ private:
+  FakeWorkerProcess() = default;
+  pid_t pid_ = -1;
+  std::string address_;
+  int port_ = 0;
+};
+
 // Runs the gateway binary to completion (for config errors); returns exit status and the
 // combined output.
 struct ProcessResult {

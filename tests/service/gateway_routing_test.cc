@@ -32,6 +32,7 @@ class GatewayRoutingTest : public ::testing::Test {
         R"({"listen": "127.0.0.1:0", "workerBinary": "%s", "runtimeDir": "%s/run",
             "supervision": {"healthInterval": "0.2s", "drainGracePeriod": "1s",
                             "killGracePeriod": "1s"},
+            "limits": {"maxRequestBytes": 65536},
             "models": [
               {"name": "alpha", "path": "/models/alpha", "local": {"replicas": 2,
                "args": ["--fake-capacity=4", "--fake-event-log=%s"]}},
@@ -151,6 +152,15 @@ TEST_F(GatewayRoutingTest, UnknownModelIsNotFound) {
   GenerateResult empty = RunGenerate(gateway_->stub(), "", "tokens=1");
   EXPECT_EQ(empty.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(empty.status.error_message(), HasSubstr("model"));
+}
+
+TEST_F(GatewayRoutingTest, OversizedRequestIsRejected) {
+  GenerateResult r = RunGenerate(gateway_->stub(), "alpha", std::string(100000, 'x'),
+                                 {.timeout = absl::Seconds(10)});
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  GenerateResult fits = RunGenerate(gateway_->stub(), "alpha", "tokens=1 " + std::string(50000, 'x'),
+                                    {.timeout = absl::Seconds(10)});
+  EXPECT_TRUE(fits.status.ok()) << fits.status.error_message();
 }
 
 TEST_F(GatewayRoutingTest, CancellingAStreamStopsTheWorker) {
