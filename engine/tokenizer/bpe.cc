@@ -109,7 +109,8 @@ void BpeModel::EncodeWord(std::string_view word, const TokenIndex& index, bool i
     if (byte_fallback) {
       for (const char c : piece) {
         char name[8];
-        std::snprintf(name, sizeof(name), "<0x%02X>", static_cast<unsigned>(static_cast<uint8_t>(c)));
+        std::snprintf(name, sizeof(name), "<0x%02X>",
+                      static_cast<unsigned>(static_cast<uint8_t>(c)));
         const TokenId byte_id = index.Find(name);
         if (byte_id == kNoToken) {
           all_bytes = false;

@@ -40,14 +40,14 @@ class BpeModel {
   };
 
   // Fails (InvalidArgument) on a merge that is not "left right" with two non-empty parts.
-  static absl::StatusOr<BpeModel> Create(const std::vector<std::pair<std::string, std::string>>&
-                                             merges);
+  static absl::StatusOr<BpeModel> Create(
+      const std::vector<std::pair<std::string, std::string>>& merges);
 
   // Encodes one (already byte-level encoded, if the vocabulary is) word, appending ids.
   // Symbols not in the vocabulary fall back to their single bytes (llama.cpp) or to
   // <0xXX> tokens / `unk` (HF, per `byte_fallback`).
-  void EncodeWord(std::string_view word, const TokenIndex& index, bool ignore_merges,
-                  Flavor flavor, bool byte_fallback, TokenId unk, Scratch* scratch,
+  void EncodeWord(std::string_view word, const TokenIndex& index, bool ignore_merges, Flavor flavor,
+                  bool byte_fallback, TokenId unk, Scratch* scratch,
                   std::vector<TokenId>* out) const;
 
  private:

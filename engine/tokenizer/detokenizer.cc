@@ -41,8 +41,7 @@ std::string ToValidUtf8(std::string_view bytes) {
   return out;
 }
 
-StreamingDetokenizer::StreamingDetokenizer(const Tokenizer& tokenizer,
-                                           const DecodeOptions& options)
+StreamingDetokenizer::StreamingDetokenizer(const Tokenizer& tokenizer, const DecodeOptions& options)
     : tokenizer_(tokenizer),
       options_(options),
       strip_pending_(options.strip_leading_space && tokenizer.StripsLeadingSpace()) {}

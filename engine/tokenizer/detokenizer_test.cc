@@ -20,11 +20,11 @@ namespace {
 TEST(ToValidUtf8Test, ReplacesMaximalSubparts) {
   EXPECT_EQ(ToValidUtf8("abc"), "abc");
   EXPECT_EQ(ToValidUtf8("\xC3\xA9"), "\xC3\xA9");
-  EXPECT_EQ(ToValidUtf8("\xE2\x82"), "\xEF\xBF\xBD");            // truncated: one U+FFFD
+  EXPECT_EQ(ToValidUtf8("\xE2\x82"), "\xEF\xBF\xBD");  // truncated: one U+FFFD
   EXPECT_EQ(ToValidUtf8("\xE2\x82x"), "\xEF\xBF\xBDx");
   EXPECT_EQ(ToValidUtf8("\x80\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // each stray byte
   EXPECT_EQ(ToValidUtf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
-  EXPECT_EQ(ToValidUtf8("\xC0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
+  EXPECT_EQ(ToValidUtf8("\xC0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong
   EXPECT_EQ(ToValidUtf8("\xF4\x90\x80\x80"),
             "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // past U+10FFFF
 }
@@ -79,7 +79,7 @@ TEST(StreamingDetokenizerTest, AnySplitGivesTheSameValidText) {
   for (const testing::CorpusEntry& entry : testing::ReadCorpusManifest()) {
     std::error_code ec;
     if (entry.model.empty() || !std::filesystem::exists(entry.model, ec)) continue;
-    absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(entry.model);
+    absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = testing::LoadCorpusTokenizer(entry);
     ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
     SCOPED_TRACE(entry.name + " " + entry.oracle);
     for (const std::string& text : *corpus) {

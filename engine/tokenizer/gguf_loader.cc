@@ -10,7 +10,8 @@ namespace jetserve::tokenizer {
 namespace {
 
 absl::Status Annotate(const absl::Status& status, std::string_view key) {
-  return absl::Status(status.code(), absl::StrCat("GGUF vocabulary, ", Sv(key), ": ", status.message()));
+  return absl::Status(status.code(),
+                      absl::StrCat("GGUF vocabulary, ", Sv(key), ": ", status.message()));
 }
 
 // Reads an optional token id key into *id (left alone when absent).
@@ -67,9 +68,8 @@ absl::StatusOr<Vocab> VocabFromGguf(const GgufFile& file) {
     absl::StatusOr<std::vector<int64_t>> types = file.GetIntArray("tokenizer.ggml.token_type");
     if (!types.ok()) return Annotate(types.status(), "tokenizer.ggml.token_type");
     if (types->size() != n) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "GGUF vocabulary, tokenizer.ggml.token_type: ", types->size(), " types for ", n,
-          " tokens"));
+      return absl::InvalidArgumentError(absl::StrCat("GGUF vocabulary, tokenizer.ggml.token_type: ",
+                                                     types->size(), " types for ", n, " tokens"));
     }
     vocab.types.reserve(n);
     for (size_t i = 0; i < n; ++i) {
@@ -103,9 +103,9 @@ absl::StatusOr<Vocab> VocabFromGguf(const GgufFile& file) {
       const std::string_view merge = (*merges)[i];
       const size_t space = merge.size() > 1 ? merge.find(' ', 1) : std::string_view::npos;
       if (space == std::string_view::npos || space + 1 >= merge.size()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "GGUF vocabulary, tokenizer.ggml.merges: merge ", i, " '", Sv(merge),
-            "' is not two space-separated parts"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("GGUF vocabulary, tokenizer.ggml.merges: merge ", i, " '", Sv(merge),
+                         "' is not two space-separated parts"));
       }
       vocab.merges.emplace_back(std::string(merge.substr(0, space)),
                                 std::string(merge.substr(space + 1)));
@@ -120,11 +120,13 @@ absl::StatusOr<Vocab> VocabFromGguf(const GgufFile& file) {
     absl::StatusOr<PreTokenizerKind> kind = PreTokenizerFromGgufName(pre_name);
     if (!kind.ok()) return kind.status();
     vocab.pre = *kind;
-    if (vocab.pre == PreTokenizerKind::kLlama3) {
-      vocab.ignore_merges = true;
-      vocab.add_bos = true;
-    } else if (vocab.pre == PreTokenizerKind::kTekken) {
-      vocab.ignore_merges = true;
+    // llama.cpp's per-name flags (dbrx and smaug-bpe share llama3's pattern, not its flags).
+    for (const std::string_view name :
+         {"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "tekken"}) {
+      if (pre_name == name) {
+        vocab.ignore_merges = true;
+        vocab.add_bos = true;
+      }
     }
   } else if (*model == "bert") {
     vocab.model = ModelKind::kWordPiece;
@@ -141,25 +143,25 @@ absl::StatusOr<Vocab> VocabFromGguf(const GgufFile& file) {
     vocab.wordpiece_word_prefix = "\xE2\x96\x81";
     vocab.wordpiece_continuing_prefix.clear();
   } else {
-    return absl::UnimplementedError(absl::StrCat(
-        "GGUF vocabulary, tokenizer.ggml.model: '", Sv(*model),
-        "' is not supported (llama, gpt2 and bert are)"));
+    return absl::UnimplementedError(absl::StrCat("GGUF vocabulary, tokenizer.ggml.model: '",
+                                                 Sv(*model),
+                                                 "' is not supported (llama, gpt2 and bert are)"));
   }
   // Defaults above may not fit a small vocabulary; the file's keys below must.
   for (TokenId* id : {&special.bos, &special.eos, &special.unk, &special.sep, &special.pad,
                       &special.cls, &special.mask}) {
     if (*id != kNoToken && static_cast<size_t>(*id) >= n) *id = kNoToken;
   }
-  for (const auto& [key, id] : {std::pair<std::string_view, TokenId*>{"tokenizer.ggml.bos_token_id",
-                                                                       &special.bos},
-                                {"tokenizer.ggml.eos_token_id", &special.eos},
-                                {"tokenizer.ggml.eot_token_id", &special.eot},
-                                {"tokenizer.ggml.eom_token_id", &special.eom},
-                                {"tokenizer.ggml.unknown_token_id", &special.unk},
-                                {"tokenizer.ggml.seperator_token_id", &special.sep},
-                                {"tokenizer.ggml.padding_token_id", &special.pad},
-                                {"tokenizer.ggml.cls_token_id", &special.cls},
-                                {"tokenizer.ggml.mask_token_id", &special.mask}}) {
+  for (const auto& [key, id] :
+       {std::pair<std::string_view, TokenId*>{"tokenizer.ggml.bos_token_id", &special.bos},
+        {"tokenizer.ggml.eos_token_id", &special.eos},
+        {"tokenizer.ggml.eot_token_id", &special.eot},
+        {"tokenizer.ggml.eom_token_id", &special.eom},
+        {"tokenizer.ggml.unknown_token_id", &special.unk},
+        {"tokenizer.ggml.seperator_token_id", &special.sep},
+        {"tokenizer.ggml.padding_token_id", &special.pad},
+        {"tokenizer.ggml.cls_token_id", &special.cls},
+        {"tokenizer.ggml.mask_token_id", &special.mask}}) {
     if (absl::Status status = ReadId(file, key, n, id); !status.ok()) return status;
   }
   if (vocab.model == ModelKind::kWordPiece && file.Has("tokenizer.ggml.cls_token_id")) {

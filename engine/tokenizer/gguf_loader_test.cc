@@ -55,10 +55,11 @@ TEST(GgufLoaderTest, LoadsBpeVocabulary) {
 }
 
 TEST(GgufLoaderTest, KnowsThePreTokenizerFamilies) {
-  for (const char* name : {"default", "llama3", "llama-bpe", "qwen2", "smollm", "starcoder",
-                           "falcon", "deepseek-llm", "deepseek-coder", "deepseek-v3", "mpt",
-                           "refact", "phi-2", "gpt-2", "command-r", "olmo", "dbrx", "stablelm2",
-                           "poro-chat", "chatglm-bpe", "viking", "tekken", "bloom"}) {
+  for (const char* name :
+       {"default",   "llama3",       "llama-bpe",      "qwen2",       "smollm", "starcoder",
+        "falcon",    "deepseek-llm", "deepseek-coder", "deepseek-v3", "mpt",    "refact",
+        "phi-2",     "gpt-2",        "command-r",      "olmo",        "dbrx",   "stablelm2",
+        "poro-chat", "chatglm-bpe",  "viking",         "tekken",      "bloom"}) {
     SCOPED_TRACE(name);
     GgufWriter w = SmallBpeWriter();
     w.SetString("tokenizer.ggml.pre", name);
@@ -91,7 +92,9 @@ TEST(GgufLoaderTest, BadMetadataIsAPreciseError) {
        [](GgufWriter* w) { w->SetInt32Array("tokenizer.ggml.tokens", std::vector<int32_t>{1}); },
        absl::StatusCode::kInvalidArgument, "tokenizer.ggml.tokens"},
       {"type count",
-       [](GgufWriter* w) { w->SetInt32Array("tokenizer.ggml.token_type", std::vector<int32_t>{1}); },
+       [](GgufWriter* w) {
+         w->SetInt32Array("tokenizer.ggml.token_type", std::vector<int32_t>{1});
+       },
        absl::StatusCode::kInvalidArgument, "1 types for 4 tokens"},
       {"type value",
        [](GgufWriter* w) {

@@ -1,10 +1,9 @@
 #include "engine/tokenizer/hf_json_loader.h"
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -51,13 +50,14 @@ absl::Status GetBool(const Json& j, std::string_view key, std::string_view where
 absl::Status GetId(const Json& j, std::string_view where, int64_t* out) {
   if (!j.is_number_integer()) return Bad(where, "token id is not an integer");
   const int64_t id = j.get<int64_t>();
-  if (id < 0 || id >= kMaxVocabSize) return Bad(where, absl::StrCat("token id ", id, " is out of range"));
+  if (id < 0 || id >= kMaxVocabSize)
+    return Bad(where, absl::StrCat("token id ", id, " is out of range"));
   *out = id;
   return absl::OkStatus();
 }
 
-#define JETSERVE_RETURN_IF_ERROR(expr)           \
-  do {                                           \
+#define JETSERVE_RETURN_IF_ERROR(expr)                 \
+  do {                                                 \
     if (absl::Status _s = (expr); !_s.ok()) return _s; \
   } while (0)
 
@@ -100,9 +100,9 @@ absl::Status AddSplitPattern(const Json& split, Vocab* vocab) {
   bool invert = false;
   JETSERVE_RETURN_IF_ERROR(GetBool(split, "invert", "pre_tokenizer Split", &invert));
   if (behavior != "Isolated" || invert) {
-    return absl::UnimplementedError(absl::StrCat(
-        "tokenizer.json pre_tokenizer Split with behavior ", behavior,
-        invert ? " (inverted)" : "", " is not supported"));
+    return absl::UnimplementedError(
+        absl::StrCat("tokenizer.json pre_tokenizer Split with behavior ", behavior,
+                     invert ? " (inverted)" : "", " is not supported"));
   }
   std::string text;
   if (Member(*pattern, "Regex") != nullptr) {
@@ -124,13 +124,15 @@ absl::Status LoadPreTokenizer(const Json* pre, Vocab* vocab) {
   JETSERVE_RETURN_IF_ERROR(GetString(*pre, "type", "pre_tokenizer", &type));
   if (type == "Sequence") {
     const Json* list = Member(*pre, "pretokenizers");
-    if (list == nullptr || !list->is_array()) return Bad("pre_tokenizer", "Sequence without a list");
+    if (list == nullptr || !list->is_array())
+      return Bad("pre_tokenizer", "Sequence without a list");
     for (const Json& item : *list) JETSERVE_RETURN_IF_ERROR(LoadPreTokenizer(&item, vocab));
     return absl::OkStatus();
   }
   if (type == "BertPreTokenizer") {
     if (vocab->model != ModelKind::kWordPiece) {
-      return absl::UnimplementedError("tokenizer.json BertPreTokenizer is only supported with WordPiece");
+      return absl::UnimplementedError(
+          "tokenizer.json BertPreTokenizer is only supported with WordPiece");
     }
     return absl::OkStatus();
   }
@@ -179,7 +181,8 @@ absl::Status LoadVocabMap(const Json& model, Vocab* vocab) {
   int64_t max_id = -1;
   for (auto it = map->begin(); it != map->end(); ++it) {
     int64_t id = 0;
-    JETSERVE_RETURN_IF_ERROR(GetId(it.value(), absl::StrCat("model.vocab[\"", it.key(), "\"]"), &id));
+    JETSERVE_RETURN_IF_ERROR(
+        GetId(it.value(), absl::StrCat("model.vocab[\"", it.key(), "\"]"), &id));
     max_id = std::max(max_id, id);
     entries.emplace_back(it.key(), id);
   }
@@ -208,8 +211,10 @@ absl::Status LoadModel(const Json& model, Vocab* vocab,
                                          &vocab->wordpiece_continuing_prefix));
     }
     if (const Json* max_chars = Member(model, "max_input_chars_per_word"); max_chars != nullptr) {
-      if (!max_chars->is_number_integer()) return Bad("model", "max_input_chars_per_word is not an integer");
-      vocab->wordpiece_max_input_chars = static_cast<int>(std::clamp<int64_t>(max_chars->get<int64_t>(), 0, 1 << 30));
+      if (!max_chars->is_number_integer())
+        return Bad("model", "max_input_chars_per_word is not an integer");
+      vocab->wordpiece_max_input_chars =
+          static_cast<int>(std::clamp<int64_t>(max_chars->get<int64_t>(), 0, 1 << 30));
     }
   } else if (type == "BPE") {
     vocab->model = ModelKind::kBpe;
@@ -222,7 +227,8 @@ absl::Status LoadModel(const Json& model, Vocab* vocab,
     for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
       const Json* v = Member(model, key);
       if (v != nullptr && !(v->is_string() && v->get<std::string>().empty())) {
-        return absl::UnimplementedError(absl::StrCat("tokenizer.json BPE ", key, " is not supported"));
+        return absl::UnimplementedError(
+            absl::StrCat("tokenizer.json BPE ", key, " is not supported"));
       }
     }
     const Json* merges = Member(model, "merges");
@@ -254,12 +260,12 @@ absl::Status LoadModel(const Json& model, Vocab* vocab,
         }
         if (!by_text->contains(*side)) {
           return Bad("model.merges", absl::StrCat("merge ", i, " names '", *side,
-                                                   "', which is not in the vocabulary"));
+                                                  "', which is not in the vocabulary"));
         }
       }
       if (!by_text->contains(left + right)) {
         return Bad("model.merges", absl::StrCat("merge ", i, " makes '", left, right,
-                                                 "', which is not in the vocabulary"));
+                                                "', which is not in the vocabulary"));
       }
       vocab->merges.emplace_back(std::move(left), std::move(right));
     }
@@ -335,7 +341,8 @@ absl::Status LoadPostProcessor(const Json* post, Vocab* vocab) {
   HfPostProcessing& hf = vocab->hf_post;
   if (type == "Sequence") {
     const Json* list = Member(*post, "processors");
-    if (list == nullptr || !list->is_array()) return Bad("post_processor", "Sequence without a list");
+    if (list == nullptr || !list->is_array())
+      return Bad("post_processor", "Sequence without a list");
     for (const Json& item : *list) JETSERVE_RETURN_IF_ERROR(LoadPostProcessor(&item, vocab));
     return absl::OkStatus();
   }
@@ -360,7 +367,8 @@ absl::Status LoadPostProcessor(const Json* post, Vocab* vocab) {
   }
   if (type == "TemplateProcessing") {
     const Json* single = Member(*post, "single");
-    if (single == nullptr || !single->is_array()) return Bad("post_processor", "\"single\" is not a list");
+    if (single == nullptr || !single->is_array())
+      return Bad("post_processor", "\"single\" is not a list");
     hf.has_template = true;
     hf.prefix.clear();
     hf.suffix.clear();
@@ -371,7 +379,8 @@ absl::Status LoadPostProcessor(const Json* post, Vocab* vocab) {
         continue;
       }
       const Json* special = Member(piece, "SpecialToken");
-      if (special == nullptr) return Bad("post_processor", "template piece is neither Sequence nor SpecialToken");
+      if (special == nullptr)
+        return Bad("post_processor", "template piece is neither Sequence nor SpecialToken");
       std::string name;
       JETSERVE_RETURN_IF_ERROR(GetString(*special, "id", "post_processor", &name));
       std::vector<TokenId> ids;
@@ -383,7 +392,8 @@ absl::Status LoadPostProcessor(const Json* post, Vocab* vocab) {
           int64_t id = 0;
           JETSERVE_RETURN_IF_ERROR(GetId(id_json, "post_processor", &id));
           if (static_cast<size_t>(id) >= vocab->tokens.size()) {
-            return Bad("post_processor", absl::StrCat("token id ", id, " is not in the vocabulary"));
+            return Bad("post_processor",
+                       absl::StrCat("token id ", id, " is not in the vocabulary"));
           }
           ids.push_back(static_cast<TokenId>(id));
         }
@@ -429,7 +439,8 @@ absl::Status LoadTruncationAndPadding(const Json& root, Vocab* vocab) {
       return Bad("padding", "\"strategy\" is neither \"BatchLongest\" nor {\"Fixed\": n}");
     }
     if (const Json* multiple = Member(*p, "pad_to_multiple_of"); multiple != nullptr) {
-      if (!multiple->is_number_unsigned()) return Bad("padding", "\"pad_to_multiple_of\" is not an integer");
+      if (!multiple->is_number_unsigned())
+        return Bad("padding", "\"pad_to_multiple_of\" is not an integer");
       hf.pad_to_multiple_of = multiple->get<size_t>();
     }
     if (const Json* id = Member(*p, "pad_id"); id != nullptr) {
@@ -441,7 +452,8 @@ absl::Status LoadTruncationAndPadding(const Json& root, Vocab* vocab) {
       hf.pad_id = static_cast<TokenId>(value);
       vocab->special.pad = hf.pad_id;
     }
-    if (const Json* type_id = Member(*p, "pad_type_id"); type_id != nullptr && type_id->is_number_integer()) {
+    if (const Json* type_id = Member(*p, "pad_type_id");
+        type_id != nullptr && type_id->is_number_integer()) {
       hf.pad_type_id = static_cast<int32_t>(type_id->get<int64_t>());
     }
     std::string direction = "Right";
@@ -465,7 +477,8 @@ absl::StatusOr<Vocab> Convert(const Json& root) {
   JETSERVE_RETURN_IF_ERROR(LoadAddedTokens(Member(root, "added_tokens"), &vocab));
   vocab.types.resize(vocab.tokens.size(), TokenType::kNormal);
   for (size_t t = 0; t < vocab.tokens.size(); ++t) {
-    if (vocab.tokens[t].empty()) return Bad("model.vocab", absl::StrCat("token id ", t, " has no text"));
+    if (vocab.tokens[t].empty())
+      return Bad("model.vocab", absl::StrCat("token id ", t, " has no text"));
   }
   JETSERVE_RETURN_IF_ERROR(LoadNormalizer(Member(root, "normalizer"), &vocab));
   JETSERVE_RETURN_IF_ERROR(LoadPreTokenizer(Member(root, "pre_tokenizer"), &vocab));
@@ -474,7 +487,8 @@ absl::StatusOr<Vocab> Convert(const Json& root) {
   }
   if (vocab.model == ModelKind::kBpe && !vocab.byte_level) {
     return absl::UnimplementedError(
-        "tokenizer.json BPE without a ByteLevel pre-tokenizer (SentencePiece-style) is not supported");
+        "tokenizer.json BPE without a ByteLevel pre-tokenizer (SentencePiece-style) is not "
+        "supported");
   }
   JETSERVE_RETURN_IF_ERROR(LoadPostProcessor(Member(root, "post_processor"), &vocab));
   JETSERVE_RETURN_IF_ERROR(LoadTruncationAndPadding(root, &vocab));
@@ -488,9 +502,11 @@ absl::StatusOr<Vocab> Convert(const Json& root) {
     if (text == "[PAD]" || text == "<pad>") vocab.special.pad = id;
     if (text == "[MASK]" || text == "<mask>") vocab.special.mask = id;
     if (text == "<s>" || text == "<|begin_of_text|>") vocab.special.bos = id;
-    if (text == "</s>" || text == "<|endoftext|>" || text == "<|end_of_text|>") vocab.special.eos = id;
+    if (text == "</s>" || text == "<|endoftext|>" || text == "<|end_of_text|>")
+      vocab.special.eos = id;
   }
-  if (vocab.hf_post.padding != HfPostProcessing::Padding::kNone) vocab.special.pad = vocab.hf_post.pad_id;
+  if (vocab.hf_post.padding != HfPostProcessing::Padding::kNone)
+    vocab.special.pad = vocab.hf_post.pad_id;
   return vocab;
 }
 

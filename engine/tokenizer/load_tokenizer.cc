@@ -29,8 +29,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& path
     if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", file));
     in.read(magic, sizeof(magic));
   }
-  absl::StatusOr<Vocab> vocab = std::string_view(magic, 4) == "GGUF" ? LoadGgufVocab(file)
-                                                                      : LoadHfTokenizerJson(file);
+  absl::StatusOr<Vocab> vocab =
+      std::string_view(magic, 4) == "GGUF" ? LoadGgufVocab(file) : LoadHfTokenizerJson(file);
   if (!vocab.ok()) return vocab.status();
   return Tokenizer::Create(*std::move(vocab));
 }

@@ -21,6 +21,12 @@ constexpr char kLlama3Pattern[] =
 constexpr char kQwen2Pattern[] =
     R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
+// DeepSeek's CJK class. llama.cpp matches such classes (no \p{..}) with std::wregex on
+// text whose non-ASCII whitespace became \v, so e.g. U+2028 and U+3000 never match them:
+// the (?!\s) guards give PCRE2 the same view.
+constexpr char kDeepseekCjk[] =
+    "(?:(?!\\s)[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}])+";
+
 }  // namespace
 
 std::vector<std::string> PreTokenizerPatterns(PreTokenizerKind kind) {
@@ -39,7 +45,8 @@ std::vector<std::string> PreTokenizerPatterns(PreTokenizerKind kind) {
           R"([\r\n])",
           // Cased-letter ranges of DeepSeek LLM (code points spelled out: several are canonical
           // singletons that editors and tools silently normalize).
-          "\\s?[A-Za-z\\x{B5}\\x{C0}-\\x{D6}\\x{D8}-\\x{F6}\\x{F8}-\\x{1BA}\\x{1BC}-\\x{1BF}"
+          "\\s?(?:(?!\\s)[A-Za-z\\x{B5}\\x{C0}-\\x{D6}\\x{D8}-\\x{F6}\\x{F8}-\\x{1BA}\\x{1BC}-\\x{"
+          "1BF}"
           "\\x{1C4}-\\x{293}\\x{295}-\\x{2AF}\\x{370}-\\x{373}\\x{376}\\x{377}\\x{37B}-\\x{37D}"
           "\\x{37F}\\x{386}\\x{388}-\\x{38A}\\x{38C}\\x{38E}-\\x{3A1}\\x{3A3}-\\x{3F5}\\x{3F7}-"
           "\\x{481}\\x{48A}-\\x{52F}\\x{531}-\\x{556}\\x{10A0}-\\x{10C5}\\x{13A0}-\\x{13F5}"
@@ -55,16 +62,16 @@ std::vector<std::string> PreTokenizerPatterns(PreTokenizerKind kind) {
           "\\x{A76F}\\x{A771}-\\x{A787}\\x{A78B}-\\x{A78E}\\x{AB70}-\\x{ABBF}\\x{FB00}-\\x{FB06}"
           "\\x{FB13}-\\x{FB17}\\x{FF21}-\\x{FF3A}\\x{FF41}-\\x{FF5A}\\x{10400}-\\x{1044F}"
           "\\x{104B0}-\\x{104D3}\\x{104D8}-\\x{104FB}\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}"
-          "\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}]+",
+          "\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}])+",
 
-          "\\s?[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}\\x{3000}-\\x{3002}]+",
+          "\\s?(?:(?!\\s)[!-/"
+          ":-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}\\x{3000}-\\x{3002}])+",
           R"(\s+$)",
-          "[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+",
+          kDeepseekCjk,
           R"(\p{N}+)",
       };
     case PreTokenizerKind::kDeepseekCoder:
-      return {R"([\r\n])", R"(\s?\p{L}+)", R"(\s?\p{P}+)",
-              "[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+", R"(\p{N})"};
+      return {R"([\r\n])", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kDeepseekCjk, R"(\p{N})"};
     case PreTokenizerKind::kDeepseek3:
       return {
           R"(\p{N}{1,3})",
@@ -103,8 +110,8 @@ PreTokenizer::PreTokenizer(PreTokenizer&&) noexcept = default;
 PreTokenizer& PreTokenizer::operator=(PreTokenizer&&) noexcept = default;
 PreTokenizer::~PreTokenizer() = default;
 
-absl::StatusOr<PreTokenizer> PreTokenizer::Create(
-    PreTokenizerKind kind, const std::vector<std::string>& custom_patterns) {
+absl::StatusOr<PreTokenizer> PreTokenizer::Create(PreTokenizerKind kind,
+                                                  const std::vector<std::string>& custom_patterns) {
   const std::vector<std::string> patterns =
       kind == PreTokenizerKind::kHfCustom ? custom_patterns : PreTokenizerPatterns(kind);
   PreTokenizer pre;
@@ -117,9 +124,9 @@ absl::StatusOr<PreTokenizer> PreTokenizer::Create(
     if (code == nullptr) {
       PCRE2_UCHAR message[256];
       pcre2_get_error_message(error_code, message, sizeof(message));
-      return absl::InvalidArgumentError(absl::StrCat(
-          "pre-tokenizer pattern '", pattern, "' does not compile at offset ", error_offset, ": ",
-          reinterpret_cast<const char*>(message)));
+      return absl::InvalidArgumentError(absl::StrCat("pre-tokenizer pattern '", pattern,
+                                                     "' does not compile at offset ", error_offset,
+                                                     ": ", reinterpret_cast<const char*>(message)));
     }
     pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // best effort: the interpreter also works
     auto regex = std::make_unique<Regex>();

@@ -6,6 +6,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/format/gguf_reader.h"
+#include "engine/format/gguf_writer.h"
+#include "engine/tokenizer/gguf_loader.h"
+#include "engine/tokenizer/load_tokenizer.h"
+
 namespace jetserve::tokenizer::testing {
 
 std::optional<std::string> SharedTokenizerTestData() {
@@ -68,9 +73,7 @@ std::optional<std::vector<std::string>> ReadHexLines(const std::string& path) {
   std::vector<std::string> lines;
   std::istringstream in(*content);
   std::string line;
-  const auto nibble = [](char c) {
-    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-  };
+  const auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
   while (std::getline(in, line)) {
     std::string bytes;
     for (size_t i = 0; i + 1 < line.size(); i += 2) {
@@ -96,6 +99,10 @@ std::vector<CorpusEntry> ReadCorpusManifest() {
     CorpusEntry entry;
     std::string location;
     fields >> entry.name >> entry.oracle >> location;
+    if (const size_t hash = location.find("#pre="); hash != std::string::npos) {
+      entry.pre = location.substr(hash + 5);
+      location.resize(hash);
+    }
     const size_t colon = location.find(':');
     const std::string kind = location.substr(0, colon);
     const std::string rest = location.substr(colon + 1);
@@ -109,6 +116,21 @@ std::vector<CorpusEntry> ReadCorpusManifest() {
     entries.push_back(std::move(entry));
   }
   return entries;
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadCorpusTokenizer(const CorpusEntry& entry) {
+  if (entry.pre.empty()) return LoadTokenizer(entry.model);
+  absl::StatusOr<std::unique_ptr<GgufFile>> file = GgufFile::Open(entry.model);
+  if (!file.ok()) return file.status();
+  GgufWriter writer;
+  for (const GgufKeyValue& kv : (*file)->metadata()) writer.SetValue(kv.key, kv.value);
+  writer.SetString("tokenizer.ggml.pre", entry.pre);
+  const std::vector<uint8_t> bytes = writer.Serialize();
+  absl::StatusOr<std::unique_ptr<GgufFile>> edited = GgufFile::FromBuffer(bytes);
+  if (!edited.ok()) return edited.status();
+  absl::StatusOr<Vocab> vocab = VocabFromGguf(**edited);
+  if (!vocab.ok()) return vocab.status();
+  return Tokenizer::Create(*std::move(vocab));
 }
 
 std::vector<std::string> ListFiles(const std::string& dir, const std::string& suffix) {

@@ -3,10 +3,13 @@
 #ifndef JETSERVE_ENGINE_TOKENIZER_TEST_FILES_H_
 #define JETSERVE_ENGINE_TOKENIZER_TEST_FILES_H_
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "engine/tokenizer/vocab.h"
 
 namespace jetserve::tokenizer::testing {
@@ -27,9 +30,13 @@ struct CorpusEntry {
   std::string name;    // vocabulary name
   std::string oracle;  // "llama_cpp" or "hf"
   std::string model;   // resolved path
+  std::string pre;     // "#pre=NAME": tokenizer.ggml.pre replaced (GGUF only)
 };
 // Reads tests/data/tokenizer/corpus_manifest.txt, resolving "shared:", "data:" and "abs:".
 std::vector<CorpusEntry> ReadCorpusManifest();
+
+// Opens an entry's tokenizer (applying its pre-tokenizer override).
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadCorpusTokenizer(const CorpusEntry& entry);
 
 std::vector<std::string> ListFiles(const std::string& dir, const std::string& suffix);
 

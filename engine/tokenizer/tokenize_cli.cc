@@ -6,8 +6,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "engine/util/string_view_compat.h"
 #include "engine/tokenizer/load_tokenizer.h"
+#include "engine/util/string_view_compat.h"
 
 namespace jetserve::tokenizer {
 

@@ -20,8 +20,7 @@ struct TokenizeCliOptions {
   bool special = false;  // --special
 };
 
-absl::Status RunTokenizeCli(const TokenizeCliOptions& options, std::istream& in,
-                            std::ostream& out);
+absl::Status RunTokenizeCli(const TokenizeCliOptions& options, std::istream& in, std::ostream& out);
 
 // Parses argv (after the program/command name) into options; InvalidArgument with a
 // usage message on a bad command line.

@@ -16,7 +16,8 @@ namespace {
 using ::jetserve::testing::StatusIs;
 using ::testing::HasSubstr;
 
-absl::StatusOr<std::string> RunCli(const std::string& model, bool special, const std::string& input) {
+absl::StatusOr<std::string> RunCli(const std::string& model, bool special,
+                                   const std::string& input) {
   std::istringstream in(input);
   std::ostringstream out;
   absl::Status status = RunTokenizeCli({.model = model, .special = special}, in, out);

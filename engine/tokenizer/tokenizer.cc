@@ -7,9 +7,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "engine/util/string_view_compat.h"
 #include "engine/tokenizer/unicode.h"
 #include "engine/tokenizer/wordpiece.h"
+#include "engine/util/string_view_compat.h"
 
 namespace jetserve::tokenizer {
 namespace {
@@ -18,15 +18,15 @@ constexpr std::string_view kSpmSpace = "\xE2\x96\x81";  // "▁"
 
 // Texts llama.cpp takes for end-of-turn tokens when the metadata names none.
 constexpr std::string_view kEotTexts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
-    "<EOT>", "_<EOT>", "<｜end▁of▁sentence｜>", "<end_of_utterance>",
+    "<|eot_id|>",      "<|im_end|>", "<|end|>", "<end_of_turn>",         "<|endoftext|>",
+    "<|end_of_text|>", "<EOT>",      "_<EOT>",  "<｜end▁of▁sentence｜>", "<end_of_utterance>",
 };
 // Texts of tokens that end generation whatever the metadata says; llama.cpp makes them
 // control tokens (so plain text spelling them is not matched), and so do we.
 constexpr std::string_view kEogTexts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>",
-    "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>",
-    "</s>",
+    "<|eot_id|>",      "<|im_end|>",         "<|end|>",    "<|return|>", "<|call|>",
+    "<end_of_turn>",   "<|endoftext|>",      "<|eom_id|>", "<EOT>",      "_<EOT>",
+    "<|end_of_text|>", "<end_of_utterance>", "</s>",
 };
 
 void AppendUnescapedSpaces(std::string_view text, std::string* out) {
@@ -87,19 +87,25 @@ absl::Status Tokenizer::Init() {
     return absl::InvalidArgumentError(absl::StrCat("vocabulary has too many tokens: ", n));
   }
   if (!vocab_.scores.empty() && vocab_.scores.size() != n) {
-    return absl::InvalidArgumentError(absl::StrCat("vocabulary has ", n, " tokens but ",
-                                                   vocab_.scores.size(), " scores"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("vocabulary has ", n, " tokens but ", vocab_.scores.size(), " scores"));
   }
   if (!vocab_.types.empty() && vocab_.types.size() != n) {
-    return absl::InvalidArgumentError(absl::StrCat("vocabulary has ", n, " tokens but ",
-                                                   vocab_.types.size(), " token types"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("vocabulary has ", n, " tokens but ", vocab_.types.size(), " token types"));
   }
   if (vocab_.types.empty()) vocab_.types.assign(n, TokenType::kNormal);
   if (vocab_.scores.empty()) vocab_.scores.assign(n, 0.0f);
   const SpecialTokens& s = vocab_.special;
-  for (const auto& [id, what] :
-       {std::pair{s.bos, "BOS"}, {s.eos, "EOS"}, {s.eot, "EOT"}, {s.eom, "EOM"}, {s.unk, "unknown"},
-        {s.sep, "separator"}, {s.pad, "padding"}, {s.cls, "CLS"}, {s.mask, "mask"}}) {
+  for (const auto& [id, what] : {std::pair{s.bos, "BOS"},
+                                 {s.eos, "EOS"},
+                                 {s.eot, "EOT"},
+                                 {s.eom, "EOM"},
+                                 {s.unk, "unknown"},
+                                 {s.sep, "separator"},
+                                 {s.pad, "padding"},
+                                 {s.cls, "CLS"},
+                                 {s.mask, "mask"}}) {
     if (absl::Status status = CheckId(id, n, what); !status.ok()) return status;
   }
   for (const AddedTokenOptions& added : vocab_.added_token_options) {
@@ -121,7 +127,8 @@ absl::Status Tokenizer::Init() {
   }
   for (const TokenId id : {vocab_.special.eos, vocab_.special.eot, vocab_.special.eom}) {
     if (id == kNoToken) continue;
-    if (vocab_.flavor == Flavor::kLlamaCpp) vocab_.types[static_cast<size_t>(id)] = TokenType::kControl;
+    if (vocab_.flavor == Flavor::kLlamaCpp)
+      vocab_.types[static_cast<size_t>(id)] = TokenType::kControl;
     end_of_generation_.push_back(id);
   }
   std::sort(end_of_generation_.begin(), end_of_generation_.end());
@@ -152,11 +159,11 @@ absl::Status Tokenizer::Init() {
       }
     }
   }
-  std::stable_sort(specials_.begin(), specials_.end(), [&](const SpecialMatch& a,
-                                                           const SpecialMatch& b) {
-    return vocab_.tokens[static_cast<size_t>(a.id)].size() >
-           vocab_.tokens[static_cast<size_t>(b.id)].size();
-  });
+  std::stable_sort(specials_.begin(), specials_.end(),
+                   [&](const SpecialMatch& a, const SpecialMatch& b) {
+                     return vocab_.tokens[static_cast<size_t>(a.id)].size() >
+                            vocab_.tokens[static_cast<size_t>(b.id)].size();
+                   });
 
   switch (vocab_.model) {
     case ModelKind::kSpm: {
@@ -402,7 +409,8 @@ std::string Tokenizer::TokenToPiece(TokenId id, bool special) const {
     case ModelKind::kWordPiece: {
       const std::string& cont = vocab_.wordpiece_continuing_prefix;
       if (vocab_.flavor == Flavor::kHuggingFace) {
-        if (!cont.empty() && text.compare(0, cont.size(), cont) == 0) return text.substr(cont.size());
+        if (!cont.empty() && text.compare(0, cont.size(), cont) == 0)
+          return text.substr(cont.size());
         if (type == TokenType::kUnknown && special) return " " + text;
         return " " + text;
       }

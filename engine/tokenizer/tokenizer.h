@@ -98,7 +98,7 @@ class Tokenizer {
 
   Vocab vocab_;
   TokenIndex index_;
-  std::vector<SpecialMatch> specials_;  // longest text first
+  std::vector<SpecialMatch> specials_;      // longest text first
   std::vector<TokenId> end_of_generation_;  // sorted
   std::optional<BpeModel> bpe_;
   std::optional<SpmModel> spm_;

@@ -31,7 +31,8 @@ Vocab SmallBpe() {
   v.pre = PreTokenizerKind::kGpt2;
   std::string space;
   AppendByteLevel(" ", &space);  // "Ġ"
-  v.tokens = {"a", "b", "c", "ab", "abc", "aa", space, space + "a", "<|end|>", "<tag>", space + "b"};
+  v.tokens = {"a",   "b",         "c",       "ab",    "abc",      "aa",
+              space, space + "a", "<|end|>", "<tag>", space + "b"};
   v.types.assign(v.tokens.size(), TokenType::kNormal);
   v.types[8] = TokenType::kControl;
   v.types[9] = TokenType::kUserDefined;
@@ -43,7 +44,7 @@ TEST(BpeTest, MergesByRankLeftmostFirst) {
   auto tok = MustCreate(SmallBpe());
   ASSERT_NE(tok, nullptr);
   EXPECT_THAT(tok->Encode("abc", {}), ElementsAre(4));
-  EXPECT_THAT(tok->Encode("aaa", {}), ElementsAre(5, 0));  // "aa" then "a"
+  EXPECT_THAT(tok->Encode("aaa", {}), ElementsAre(5, 0));       // "aa" then "a"
   EXPECT_THAT(tok->Encode("ab ab", {}), ElementsAre(3, 6, 3));  // "a b" outranks "Ġ a"
   EXPECT_THAT(tok->Encode(" a", {}), ElementsAre(7));
   EXPECT_THAT(tok->Encode("", {}), ElementsAre());
@@ -83,12 +84,21 @@ Vocab SmallSpm() {
   v.special.bos = 1;
   v.special.eos = 2;
   v.special.unk = 0;
-  v.tokens = {"<unk>", "<s>", "</s>", "\xE2\x96\x81", "a", "b", "\xE2\x96\x81" "a", "ab",
-              "\xE2\x96\x81" "ab"};
+  v.tokens = {"<unk>",
+              "<s>",
+              "</s>",
+              "\xE2\x96\x81",
+              "a",
+              "b",
+              "\xE2\x96\x81"
+              "a",
+              "ab",
+              "\xE2\x96\x81"
+              "ab"};
   v.scores = {0, 0, 0, -1, -2, -2, -1.5f, -0.5f, -0.1f};
-  v.types = {TokenType::kUnknown, TokenType::kControl, TokenType::kControl, TokenType::kNormal,
-             TokenType::kNormal,  TokenType::kNormal,  TokenType::kNormal,  TokenType::kNormal,
-             TokenType::kNormal};
+  v.types = {TokenType::kUnknown, TokenType::kControl, TokenType::kControl,
+             TokenType::kNormal,  TokenType::kNormal,  TokenType::kNormal,
+             TokenType::kNormal,  TokenType::kNormal,  TokenType::kNormal};
   for (int b = 0; b < 256; ++b) {
     char name[8];
     std::snprintf(name, sizeof(name), "<0x%02X>", b);
@@ -102,8 +112,8 @@ Vocab SmallSpm() {
 TEST(SpmTest, HighestScoreFirstWithSpacePrefix) {
   auto tok = MustCreate(SmallSpm());
   ASSERT_NE(tok, nullptr);
-  EXPECT_THAT(tok->Encode("ab", {}), ElementsAre(8));        // "▁ab"
-  EXPECT_THAT(tok->Encode("ab a", {}), ElementsAre(8, 6));   // "▁ab" "▁a"
+  EXPECT_THAT(tok->Encode("ab", {}), ElementsAre(8));       // "▁ab"
+  EXPECT_THAT(tok->Encode("ab a", {}), ElementsAre(8, 6));  // "▁ab" "▁a"
   EXPECT_THAT(tok->Encode("ab", {.add_special = true}), ElementsAre(1, 8));
   EXPECT_THAT(tok->Encode("", {}), ElementsAre());
 }
@@ -131,8 +141,8 @@ Vocab SmallWordPiece() {
   v.model = ModelKind::kWordPiece;
   v.flavor = Flavor::kHuggingFace;
   v.normalize_bert = true;
-  v.tokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello", "world", "##s", "un", "##aff", "##able",
-              ",", "!", "cafe", "中"};
+  v.tokens = {"[PAD]", "[UNK]", "[CLS]",  "[SEP]", "hello", "world", "##s",
+              "un",    "##aff", "##able", ",",     "!",     "cafe",  "中"};
   v.types.assign(v.tokens.size(), TokenType::kNormal);
   for (int i = 0; i < 4; ++i) v.types[static_cast<size_t>(i)] = TokenType::kControl;
   v.special.unk = 1;
@@ -154,8 +164,8 @@ TEST(WordPieceTest, GreedyLongestMatchWithBertNormalization) {
 
 TEST(TokenizerCreateTest, RejectsInconsistentVocabularies) {
   Vocab empty;
-  EXPECT_THAT(Tokenizer::Create(empty), StatusIs(absl::StatusCode::kInvalidArgument,
-                                                 HasSubstr("no tokens")));
+  EXPECT_THAT(Tokenizer::Create(empty),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no tokens")));
   Vocab scores = SmallSpm();
   scores.scores.pop_back();
   EXPECT_THAT(Tokenizer::Create(scores),

@@ -22,6 +22,7 @@ namespace {
 using ::jetserve::tokenizer::testing::CommittedTokenizerTestData;
 using ::jetserve::tokenizer::testing::CorpusEntry;
 using ::jetserve::tokenizer::testing::ListFiles;
+using ::jetserve::tokenizer::testing::LoadCorpusTokenizer;
 using ::jetserve::tokenizer::testing::ParseIdLines;
 using ::jetserve::tokenizer::testing::ReadCorpusManifest;
 using ::jetserve::tokenizer::testing::ReadFile;
@@ -74,7 +75,7 @@ TEST(TokenizerVectorsTest, CorpusMatchesReferenceImplementations) {
                   entry.oracle.c_str(), entry.model.c_str());
       continue;
     }
-    absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(entry.model);
+    absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = LoadCorpusTokenizer(entry);
     ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
     const bool hf = entry.oracle == "hf";
     for (const bool special : {false, true}) {
@@ -131,7 +132,7 @@ TEST(TokenizerVectorsTest, CorpusRoundTripsExactly) {
   for (const CorpusEntry& entry : ReadCorpusManifest()) {
     std::error_code ec;
     if (entry.model.empty() || !std::filesystem::exists(entry.model, ec)) continue;
-    absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = LoadTokenizer(entry.model);
+    absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = LoadCorpusTokenizer(entry);
     ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
     const ModelKind model = (*tokenizer)->vocab().model;
     if (model == ModelKind::kWordPiece) continue;

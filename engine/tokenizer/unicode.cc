@@ -224,9 +224,9 @@ void AppendNfd(uint32_t cp, std::vector<uint32_t>* out) {
   }
   utf8proc_int32_t buf[32];
   int last_boundclass = 0;
-  const utf8proc_ssize_t n = utf8proc_decompose_char(
-      static_cast<utf8proc_int32_t>(cp), buf, 32,
-      static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE), &last_boundclass);
+  const utf8proc_ssize_t n =
+      utf8proc_decompose_char(static_cast<utf8proc_int32_t>(cp), buf, 32,
+                              static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE), &last_boundclass);
   if (n <= 0 || n > 32) {
     out->push_back(cp);
     return;
@@ -248,10 +248,9 @@ std::string NormalizeUtf8(std::string_view text, std::string_view form) {
     return std::string(text);
   }
   utf8proc_uint8_t* result = nullptr;
-  const utf8proc_ssize_t n =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
-                   static_cast<utf8proc_ssize_t>(text.size()), &result,
-                   static_cast<utf8proc_option_t>(options));
+  const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+                                          static_cast<utf8proc_ssize_t>(text.size()), &result,
+                                          static_cast<utf8proc_option_t>(options));
   if (n < 0 || result == nullptr) {
     std::free(result);
     return std::string(text);

@@ -96,15 +96,15 @@ struct AddedTokenOptions {
 
 // A tokenizer.json's post-processor, truncation and padding (single sequences).
 struct HfPostProcessing {
-  bool has_template = false;     // prefix/suffix replace add_bos/add_eos when set
-  std::vector<TokenId> prefix;   // e.g. [CLS]
-  std::vector<TokenId> suffix;   // e.g. [SEP]
+  bool has_template = false;    // prefix/suffix replace add_bos/add_eos when set
+  std::vector<TokenId> prefix;  // e.g. [CLS]
+  std::vector<TokenId> suffix;  // e.g. [SEP]
   bool truncate = false;
-  size_t max_length = 0;         // including the template's special tokens
+  size_t max_length = 0;  // including the template's special tokens
   bool truncate_left = false;
   enum class Padding { kNone, kFixed, kBatchLongest };
   Padding padding = Padding::kNone;
-  size_t pad_length = 0;         // kFixed
+  size_t pad_length = 0;  // kFixed
   size_t pad_to_multiple_of = 0;
   TokenId pad_id = 0;
   int32_t pad_type_id = 0;
@@ -117,8 +117,8 @@ struct Vocab {
   Flavor flavor = Flavor::kLlamaCpp;
 
   std::vector<std::string> tokens;
-  std::vector<float> scores;      // empty, or one per token
-  std::vector<TokenType> types;   // empty (all normal), or one per token
+  std::vector<float> scores;                                // empty, or one per token
+  std::vector<TokenType> types;                             // empty (all normal), or one per token
   std::vector<std::pair<std::string, std::string>> merges;  // BPE: rank = index
 
   SpecialTokens special;
@@ -126,19 +126,19 @@ struct Vocab {
   bool add_eos = false;
   bool add_sep = false;  // WordPiece: [CLS] text [SEP]
 
-  bool add_space_prefix = false;   // SPM: a space before the text ("▁" prefix)
-  bool escape_whitespace = true;   // SPM: spaces become "▁"
-  bool ignore_merges = false;      // BPE: a word found whole in the vocab is one token
-  bool byte_fallback = true;       // SPM/HF BPE: unknown characters become <0xXX> tokens
-  bool byte_level = true;          // BPE: GPT-2 byte-to-unicode encoding of words
+  bool add_space_prefix = false;     // SPM: a space before the text ("▁" prefix)
+  bool escape_whitespace = true;     // SPM: spaces become "▁"
+  bool ignore_merges = false;        // BPE: a word found whole in the vocab is one token
+  bool byte_fallback = true;         // SPM/HF BPE: unknown characters become <0xXX> tokens
+  bool byte_level = true;            // BPE: GPT-2 byte-to-unicode encoding of words
   bool hf_add_prefix_space = false;  // HF ByteLevel add_prefix_space
-  bool normalize_bert = false;     // WordPiece normalization (BertNormalization below)
+  bool normalize_bert = false;       // WordPiece normalization (BertNormalization below)
   BertNormalization bert;
-  std::string wordpiece_continuing_prefix = "##";  // HF; GGUF uses a "▁" word prefix
-  std::string wordpiece_word_prefix;               // GGUF: "▁"
-  int wordpiece_max_input_chars = 100;             // HF only
-  std::string unicode_normalization;               // "", "NFC", "NFD", "NFKC", "NFKD"
-  std::vector<std::string> hf_split_patterns;      // for PreTokenizerKind::kHfCustom
+  std::string wordpiece_continuing_prefix = "##";      // HF; GGUF uses a "▁" word prefix
+  std::string wordpiece_word_prefix;                   // GGUF: "▁"
+  int wordpiece_max_input_chars = 100;                 // HF only
+  std::string unicode_normalization;                   // "", "NFC", "NFD", "NFKC", "NFKD"
+  std::vector<std::string> hf_split_patterns;          // for PreTokenizerKind::kHfCustom
   std::vector<AddedTokenOptions> added_token_options;  // HF lstrip/rstrip per token
   HfPostProcessing hf_post;
 };

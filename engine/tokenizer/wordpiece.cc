@@ -42,7 +42,8 @@ void BertPreTokenize(std::string_view text, const BertNormalization& options, bo
       // HF strips Mn only; llama.cpp's WPM drops every mark (Mn, Mc, Me).
       if (normalize && options.strip_accents && (hf ? IsNonspacingMark(c) : IsMark(c))) continue;
       if (normalize && options.lowercase) c = ToLowerSimple(c);
-      if (IsBertPunctuation(c) || (normalize && options.handle_chinese_chars && IsBertChineseChar(c))) {
+      if (IsBertPunctuation(c) ||
+          (normalize && options.handle_chinese_chars && IsBertChineseChar(c))) {
         finish();
         AppendUtf8(c, &current);
         finish();
@@ -55,8 +56,7 @@ void BertPreTokenize(std::string_view text, const BertNormalization& options, bo
 }
 
 void WordPieceEncodeWord(std::string_view word, const WordPieceOptions& options,
-                         const TokenIndex& index, std::string* scratch,
-                         std::vector<TokenId>* out) {
+                         const TokenIndex& index, std::string* scratch, std::vector<TokenId>* out) {
   if (word.empty()) return;
   if (options.max_input_chars > 0) {
     size_t chars = 0;
@@ -70,9 +70,8 @@ void WordPieceEncodeWord(std::string_view word, const WordPieceOptions& options,
   size_t start = 0;
   while (start < word.size()) {
     const std::string& prefix = start == 0 ? options.word_prefix : options.continuing_prefix;
-    const size_t max_len = index.max_token_len() > prefix.size()
-                               ? index.max_token_len() - prefix.size()
-                               : 0;
+    const size_t max_len =
+        index.max_token_len() > prefix.size() ? index.max_token_len() - prefix.size() : 0;
     size_t end = std::min(word.size(), start + max_len);
     TokenId found = kNoToken;
     while (end > start) {

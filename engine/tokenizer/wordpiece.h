@@ -21,16 +21,15 @@ void BertPreTokenize(std::string_view text, const BertNormalization& options, bo
                      Flavor flavor, std::vector<std::string>* words);
 
 struct WordPieceOptions {
-  std::string word_prefix;                // prepended to a word's first piece (GGUF: "▁")
-  std::string continuing_prefix = "##";   // prepended to later pieces (GGUF: "")
-  int max_input_chars = 100;              // longer words become unk; <= 0: no limit
+  std::string word_prefix;               // prepended to a word's first piece (GGUF: "▁")
+  std::string continuing_prefix = "##";  // prepended to later pieces (GGUF: "")
+  int max_input_chars = 100;             // longer words become unk; <= 0: no limit
   TokenId unk = kNoToken;
 };
 
 // Greedy longest match of one word; a word that cannot be covered becomes `unk`.
 void WordPieceEncodeWord(std::string_view word, const WordPieceOptions& options,
-                         const TokenIndex& index, std::string* scratch,
-                         std::vector<TokenId>* out);
+                         const TokenIndex& index, std::string* scratch, std::vector<TokenId>* out);
 
 }  // namespace jetserve::tokenizer
 

@@ -36,6 +36,14 @@ GGUF_MODELS = [
     # 262k-token vocabulary (> 5 MB): not committed; extract it with extract_vocab_gguf.py.
     ("gemma3-270m", "abs:/tmp/vocabs/gemma3-270m.vocab.gguf"),
 ]
+# GPT-2's vocabulary with each pre-tokenizer family (make_family_vocabs.py writes the files
+# to /tmp/vocabs/families; the C++ test rebuilds them in memory from the shared gpt-2 file).
+FAMILY_DIR = "/tmp/vocabs/families"
+FAMILIES = ["default", "llama3", "llama-bpe", "qwen2", "deepseek-llm", "deepseek-coder",
+            "deepseek-v3", "falcon", "mpt", "starcoder", "refact", "smollm", "command-r",
+            "stablelm2", "poro-chat", "bloom", "chatglm-bpe", "viking", "tekken", "dbrx", "olmo",
+            "phi-2"]
+
 HF_MODELS = [
     ("all-minilm-l6-v2", "data:hf/all-minilm-l6-v2/tokenizer.json"),
     ("gpt-2", "data:hf/gpt-2/tokenizer.json"),
@@ -71,6 +79,17 @@ def main():
             write_ids(os.path.join(DATA, "expected", f"{name}.llama_cpp.{mode}.ids"), rows)
         manifest.append(f"{name} llama_cpp {location}")
         print(f"{name}: llama.cpp ids written")
+    for pre in FAMILIES:
+        path = os.path.join(FAMILY_DIR, f"family-{pre}.gguf")
+        if not os.path.exists(path):
+            print(f"skip family {pre}: {path} not found", file=sys.stderr)
+            continue
+        llm = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
+        for mode, add_bos, special in (("plain", False, False), ("special", True, True)):
+            rows = [llm.tokenize(s, add_bos=add_bos, special=special) for s in corpus]
+            write_ids(os.path.join(DATA, "expected", f"family-{pre}.llama_cpp.{mode}.ids"), rows)
+        manifest.append(f"family-{pre} llama_cpp shared:ggml-vocab-gpt-2.gguf#pre={pre}")
+        print(f"family {pre}: llama.cpp ids written")
     import tokenizers
     for name, location in HF_MODELS:
         path = resolve(location)
