@@ -27,7 +27,7 @@ if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 
 build_pkgs=(
   build-essential cmake ninja-build pkg-config git ca-certificates
-  libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libonnx-dev libutf8proc-dev libpcre2-dev libhwy-dev libicu-dev nlohmann-json3-dev
