@@ -21,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/cuda/device.h"
 #include "jetserve/v1/encode.pb.h"
 #include "jetserve/v1/models.pb.h"
 #include "jetserve/worker/v1/worker.pb.h"
@@ -30,26 +31,14 @@
 
 namespace jetserve::worker {
 
-// Where the model runs.
-struct Device {
-  enum class Kind { kCpu, kCuda };
-  Kind kind = Kind::kCpu;
-  // CUDA device ordinal (kCuda only).
-  int index = 0;
-  // "cpu" or "cuda:N".
-  std::string ToString() const;
-};
-
-// Parses "cpu" or "cuda:N" (N a device ordinal in [0, 1024)).
-absl::StatusOr<Device> ParseDevice(absl::string_view text);
-
 // How to construct a backend.
 struct BackendOptions {
   // Model file (GGUF or ONNX) or directory.
   std::string model_path;
   // Name the model is served under (ModelInfo.name).
   std::string model_name;
-  Device device;
+  // "cpu" or "cuda:N" (engine/cuda/device.h).
+  DeviceSpec device;
   // Where the backend reports generation metrics; not owned, outlives the backend.
   // Never null (use NullGenerationMetrics).
   GenerationMetrics* metrics = nullptr;

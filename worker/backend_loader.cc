@@ -60,27 +60,28 @@ absl::StatusOr<std::unique_ptr<Backend>> LoadBackend(const BackendOptions& optio
     return absl::PermissionDeniedError(
         absl::StrCat("model file \"", path, "\" is not readable: ", std::strerror(errno)));
   }
-  if (options.device.kind == Device::Kind::kCuda) {
-#ifndef JETSERVE_HAVE_CUDA
-    return absl::FailedPreconditionError(absl::StrCat(
-        "--device ", options.device.ToString(),
-        ": this jetserve-worker was built without CUDA (JETSERVE_CUDA=OFF or no CUDA toolkit "
-        "at configure time); use --device cpu or a CUDA build"));
-#endif
+  if (options.device.kind == DeviceKind::kCuda) {
+    // Fails without a CUDA build, driver or device N, saying which.
+    absl::StatusOr<CudaDeviceInfo> device = QueryCudaDevice(options.device.ordinal);
+    if (!device.ok()) {
+      return absl::Status(
+          device.status().code(),
+          absl::StrCat("--device ", options.device.ToString(), ": ", device.status().message()));
+    }
   }
   absl::StatusOr<ModelFormat> format = DetectFormat(path, is_directory);
   if (!format.ok()) return format.status();
   switch (*format) {
     case ModelFormat::kGguf:
-      return absl::UnimplementedError(absl::StrCat(
-          "no engine can load \"", path,
-          "\" yet: GGUF decoders arrive with the decoder-engine issue; this build of "
-          "jetserve-worker serves no models"));
+      return absl::UnimplementedError(
+          absl::StrCat("no engine can load \"", path,
+                       "\" yet: GGUF decoders arrive with the decoder-engine issue; this build of "
+                       "jetserve-worker serves no models"));
     case ModelFormat::kOnnx:
-      return absl::UnimplementedError(absl::StrCat(
-          "no engine can load \"", path,
-          "\" yet: ONNX encoders arrive with the encoder-engine issue; this build of "
-          "jetserve-worker serves no models"));
+      return absl::UnimplementedError(
+          absl::StrCat("no engine can load \"", path,
+                       "\" yet: ONNX encoders arrive with the encoder-engine issue; this build of "
+                       "jetserve-worker serves no models"));
     case ModelFormat::kUnknown:
       break;
   }

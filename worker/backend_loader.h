@@ -18,8 +18,9 @@
 namespace jetserve::worker {
 
 // Errors: NOT_FOUND (no such file), PERMISSION_DENIED (unreadable), INVALID_ARGUMENT
-// (not a GGUF or ONNX model), FAILED_PRECONDITION (device not supported by this build),
-// UNIMPLEMENTED (no engine for the format yet).
+// (not a GGUF or ONNX model), FAILED_PRECONDITION (no CUDA in this build or no driver),
+// NOT_FOUND also for a CUDA ordinal this machine lacks, UNIMPLEMENTED (no engine for the
+// format yet).
 absl::StatusOr<std::unique_ptr<Backend>> LoadBackend(const BackendOptions& options);
 
 }  // namespace jetserve::worker

@@ -29,9 +29,9 @@ BackendOptions Options(const std::string& path) {
 }
 
 TEST(BackendLoaderTest, MissingFileIsNotFound) {
-  EXPECT_THAT(LoadBackend(Options("/nonexistent/x.gguf")),
-              StatusIs(absl::StatusCode::kNotFound,
-                       "model file \"/nonexistent/x.gguf\" does not exist"));
+  EXPECT_THAT(
+      LoadBackend(Options("/nonexistent/x.gguf")),
+      StatusIs(absl::StatusCode::kNotFound, "model file \"/nonexistent/x.gguf\" does not exist"));
 }
 
 TEST(BackendLoaderTest, GgufAndOnnxHaveNoEngineYet) {
@@ -60,15 +60,22 @@ TEST(BackendLoaderTest, UnreadableFileIsPermissionDenied) {
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("not readable")));
 }
 
-#ifndef JETSERVE_HAVE_CUDA
 TEST(BackendLoaderTest, CudaDeviceWithoutCudaBuild) {
+  if (CudaCompiledIn()) GTEST_SKIP() << "a CUDA build";
   BackendOptions options = Options(WriteTemp("c.gguf", "GGUF"));
-  options.device = {Device::Kind::kCuda, 0};
+  options.device = {DeviceKind::kCuda, 0};
   EXPECT_THAT(LoadBackend(options),
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("--device cuda:0: this jetserve-worker was built without CUDA")));
+                       HasSubstr("--device cuda:0: this build of jetserve has no CUDA backend")));
 }
-#endif
+
+TEST(BackendLoaderTest, MissingCudaDeviceIsNamed) {
+  if (!CudaCompiledIn()) GTEST_SKIP() << "not a CUDA build";
+  BackendOptions options = Options(WriteTemp("d.gguf", "GGUF"));
+  options.device = {DeviceKind::kCuda, 1023};
+  EXPECT_THAT(std::string(LoadBackend(options).status().message()),
+              HasSubstr("--device cuda:1023: "));
+}
 
 }  // namespace
 }  // namespace jetserve::worker

@@ -96,9 +96,8 @@ void CallTracker::DrainTimer() {
   absl::MutexLock lock(&mu_);
   while (true) {
     const absl::Time at = cancel_at_;
-    auto wake = [this, at]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return stopping_ || cancel_at_ != at;
-    };
+    auto wake = [this, at]()
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || cancel_at_ != at; };
     mu_.AwaitWithDeadline(absl::Condition(&wake), at);
     if (stopping_) return;
     if (absl::Now() < cancel_at_) continue;  // moved earlier, or woke early

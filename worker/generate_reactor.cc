@@ -68,9 +68,9 @@ bool GenerateReactor::Write(jetserve::v1::GenerateResponse response) {
       write_in_flight_ = true;
       start = true;
     } else if (static_cast<int>(queue_.size()) >= options_.hard_limit) {
-      failure_ = absl::ResourceExhaustedError(absl::StrCat(
-          "the backend queued more than ", options_.hard_limit,
-          " messages for a client that is not reading (it must respect Writable())"));
+      failure_ = absl::ResourceExhaustedError(
+          absl::StrCat("the backend queued more than ", options_.hard_limit,
+                       " messages for a client that is not reading (it must respect Writable())"));
       CancelLocked(failure_.message());
       overrun = true;
     } else {

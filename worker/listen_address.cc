@@ -18,18 +18,19 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text, absl::s
                                                  const ListenAddressOptions& options) {
   ListenAddress address;
   if (text.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, " is empty; expected host:port", options.allow_unix ? " or unix:/path" : ""));
+    return absl::InvalidArgumentError(absl::StrCat(flag, " is empty; expected host:port",
+                                                   options.allow_unix ? " or unix:/path" : ""));
   }
   if (absl::StartsWith(text, "unix:")) {
     if (!options.allow_unix) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(flag, " \"", text, "\": Unix sockets are not supported here; use host:port"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          flag, " \"", text, "\": Unix sockets are not supported here; use host:port"));
     }
     absl::string_view path = text.substr(5);
     if (absl::StartsWith(path, "//")) path.remove_prefix(2);  // unix:///abs/path
     if (path.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(flag, " \"", text, "\": the socket path is empty"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, " \"", text, "\": the socket path is empty"));
     }
     if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
       return absl::InvalidArgumentError(absl::StrCat(flag, " \"", text, "\": the socket path is ",
@@ -41,15 +42,15 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text, absl::s
   }
   const size_t colon = text.rfind(':');
   if (colon == absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        flag, " \"", text, "\" has no port; expected host:port (e.g. 127.0.0.1:0)",
-        options.allow_unix ? " or unix:/path" : ""));
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " \"", text, "\" has no port; expected host:port (e.g. 127.0.0.1:0)",
+                     options.allow_unix ? " or unix:/path" : ""));
   }
   absl::string_view host = text.substr(0, colon);
   absl::string_view port = text.substr(colon + 1);
   if (host.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, " \"", text, "\" has no host; use 0.0.0.0 to listen on every interface"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, " \"", text, "\" has no host; use 0.0.0.0 to listen on every interface"));
   }
   if (host.find(':') != absl::string_view::npos &&
       !(absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))) {

@@ -13,7 +13,7 @@ using prometheus::Histogram;
 // Call latency: from cache hits on Tokenize (sub-millisecond) to long generations.
 Histogram::BucketBoundaries DurationBuckets() {
   return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-          0.5,    1,     2.5,    5,     10,   30,    60,    120, 300};
+          0.5,    1,     2.5,    5,     10,   30,    60,   120, 300};
 }
 Histogram::BucketBoundaries TimeToFirstTokenBuckets() {
   return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};

@@ -23,9 +23,11 @@ TEST(WorkerMetricsTest, ExportsDocumentedNamesAndLabels) {
   metrics.SetKvCacheBlocks({.used = 3, .free = 5});
   const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
   for (const char* line : {
-           "jetserve_worker_requests_total{code=\"RESOURCE_EXHAUSTED\",method=\"Embed\",model=\"m\"} 1",
+           "jetserve_worker_requests_total{code=\"RESOURCE_EXHAUSTED\",method=\"Embed\",model="
+           "\"m\"} 1",
            "jetserve_worker_request_duration_seconds_count{method=\"Embed\",model=\"m\"} 1",
-           "jetserve_worker_request_duration_seconds_bucket{method=\"Embed\",model=\"m\",le=\"0.005\"} 1",
+           "jetserve_worker_request_duration_seconds_bucket{method=\"Embed\",model=\"m\",le=\"0."
+           "005\"} 1",
            "jetserve_worker_requests_in_flight{model=\"m\"} 0",
            "jetserve_worker_queue_depth{model=\"m\"} 2",
            "jetserve_worker_prompt_tokens_total{model=\"m\"} 10",

@@ -17,9 +17,9 @@ absl::Status ValidateName(const std::string& name) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '-' || c == '_' || c == '.' || c == ':' || c == '/';
     if (!ok) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--name \"", name, "\" contains '", std::string(1, c),
-          "'; allowed are letters, digits and - _ . : /"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--name \"", name, "\" contains '", std::string(1, c),
+                       "'; allowed are letters, digits and - _ . : /"));
     }
   }
   return absl::OkStatus();
@@ -43,8 +43,9 @@ absl::StatusOr<WorkerConfig> ParseWorkerFlags(const WorkerFlags& flags) {
       ParseListenAddress(flags.listen, "--listen", {.allow_unix = true});
   if (!listen.ok()) return listen.status();
   config.listen = *listen;
-  absl::StatusOr<Device> device = ParseDevice(flags.device);
-  if (!device.ok()) return absl::InvalidArgumentError(absl::StrCat("--", device.status().message()));
+  absl::StatusOr<DeviceSpec> device = ParseDeviceSpec(flags.device);
+  if (!device.ok())
+    return absl::InvalidArgumentError(absl::StrCat("--", device.status().message()));
   config.device = *device;
   if (!flags.metrics_listen.empty()) {
     absl::StatusOr<ListenAddress> metrics =
@@ -53,17 +54,17 @@ absl::StatusOr<WorkerConfig> ParseWorkerFlags(const WorkerFlags& flags) {
     config.metrics_listen = *metrics;
   }
   if (!ParseLogLevel(flags.log_level, &config.log_level)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--log-level \"", flags.log_level, "\" is not one of debug, info, warning, error"));
+    return absl::InvalidArgumentError(absl::StrCat("--log-level \"", flags.log_level,
+                                                   "\" is not one of debug, info, warning, error"));
   }
   if (flags.drain_grace < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--drain-grace ", absl::FormatDuration(flags.drain_grace), " is negative"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--drain-grace ", absl::FormatDuration(flags.drain_grace), " is negative"));
   }
   config.drain_grace = flags.drain_grace;
   if (flags.unary_threads < 0 || flags.unary_threads > 1024) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--unary-threads ", flags.unary_threads, " is not in [0, 1024] (0: from capacity)"));
+    return absl::InvalidArgumentError(absl::StrCat("--unary-threads ", flags.unary_threads,
+                                                   " is not in [0, 1024] (0: from capacity)"));
   }
   config.unary_threads = flags.unary_threads;
   if (flags.stream_queue < 1 || flags.stream_queue > 1024) {

@@ -34,7 +34,7 @@ struct WorkerConfig {
   std::string model_path;
   std::string model_name;
   ListenAddress listen;
-  Device device;
+  DeviceSpec device;
   std::optional<ListenAddress> metrics_listen;
   LogLevel log_level = LogLevel::kInfo;
   absl::Duration drain_grace;

@@ -25,8 +25,8 @@ TEST(WorkerConfigTest, AcceptsValidFlags) {
   flags.log_level = "debug";
   absl::StatusOr<WorkerConfig> config = ParseWorkerFlags(flags);
   ASSERT_OK(config);
-  EXPECT_EQ(config->device.kind, Device::Kind::kCuda);
-  EXPECT_EQ(config->device.index, 1);
+  EXPECT_EQ(config->device.kind, DeviceKind::kCuda);
+  EXPECT_EQ(config->device.ordinal, 1);
   EXPECT_EQ(config->device.ToString(), "cuda:1");
   EXPECT_EQ(config->metrics_listen->port, 9100);
   EXPECT_EQ(config->log_level, LogLevel::kDebug);
@@ -45,9 +45,10 @@ TEST(WorkerConfigTest, NamesTheBadFlag) {
       {[](WorkerFlags& f) { f.name = std::string(129, 'x'); }, "the limit is 128"},
       {[](WorkerFlags& f) { f.listen.clear(); }, "--listen is required"},
       {[](WorkerFlags& f) { f.listen = "x:y"; }, "--listen \"x:y\": port \"y\""},
-      {[](WorkerFlags& f) { f.device = "tpu"; }, "--device \"tpu\" is not \"cpu\" or \"cuda:N\""},
-      {[](WorkerFlags& f) { f.device = "cuda:"; }, "ordinal must be an integer"},
-      {[](WorkerFlags& f) { f.device = "cuda:-1"; }, "ordinal must be an integer"},
+      {[](WorkerFlags& f) { f.device = "tpu"; },
+       "--device \"tpu\": expected \"cpu\", \"cuda\" or \"cuda:N\""},
+      {[](WorkerFlags& f) { f.device = "cuda:"; }, "--device \"cuda:\": expected"},
+      {[](WorkerFlags& f) { f.device = "cuda:-1"; }, "--device \"cuda:-1\": expected"},
       {[](WorkerFlags& f) { f.metrics_listen = "unix:/m"; }, "--metrics-listen"},
       {[](WorkerFlags& f) { f.log_level = "loud"; }, "--log-level \"loud\""},
       {[](WorkerFlags& f) { f.drain_grace = absl::Seconds(-1); }, "--drain-grace -1s is negative"},

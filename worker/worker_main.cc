@@ -45,7 +45,8 @@ std::string_view Std(absl::string_view s) { return {s.data(), s.size()}; }
 
 int Fail(const char* program, const absl::Status& status, int code) {
   std::fprintf(stderr, "%s: %s\n", program, std::string(status.message()).c_str());
-  JETSERVE_LOG(kError, "exit").Add("code", absl::StatusCodeToString(status.code()))
+  JETSERVE_LOG(kError, "exit")
+      .Add("code", absl::StatusCodeToString(status.code()))
       .Add("message", Std(status.message()));
   return code;
 }
@@ -130,11 +131,11 @@ int WorkerMain(int argc, char** argv, const WorkerMainOptions& options) {
   }
 
   const absl::Time load_start = absl::Now();
-  absl::StatusOr<std::unique_ptr<Backend>> backend = options.factory(BackendOptions{
-      .model_path = config->model_path,
-      .model_name = config->model_name,
-      .device = config->device,
-      .metrics = &metrics});
+  absl::StatusOr<std::unique_ptr<Backend>> backend =
+      options.factory(BackendOptions{.model_path = config->model_path,
+                                     .model_name = config->model_name,
+                                     .device = config->device,
+                                     .metrics = &metrics});
   if (!backend.ok()) return Fail(options.program, backend.status(), 1);
   JETSERVE_LOG(kInfo, "model_loaded")
       .Add("model", config->model_name)
@@ -142,14 +143,14 @@ int WorkerMain(int argc, char** argv, const WorkerMainOptions& options) {
       .Add("device", config->device.ToString())
       .Add("load_ms", absl::ToDoubleMilliseconds(absl::Now() - load_start));
 
-  absl::StatusOr<std::unique_ptr<WorkerServer>> server = WorkerServer::Start(
-      *std::move(backend), &metrics,
-      WorkerServer::Options{.listen = config->listen,
-                            .model_name = config->model_name,
-                            .device = config->device.ToString(),
-                            .metrics_address = metrics_address,
-                            .unary_threads = config->unary_threads,
-                            .stream = {.max_queued = config->stream_queue}});
+  absl::StatusOr<std::unique_ptr<WorkerServer>> server =
+      WorkerServer::Start(*std::move(backend), &metrics,
+                          WorkerServer::Options{.listen = config->listen,
+                                                .model_name = config->model_name,
+                                                .device = config->device.ToString(),
+                                                .metrics_address = metrics_address,
+                                                .unary_threads = config->unary_threads,
+                                                .stream = {.max_queued = config->stream_queue}});
   if (!server.ok()) return Fail(options.program, server.status(), 1);
   std::printf("listening on %s\n", (*server)->address().c_str());
   if (!metrics_address.empty()) std::printf("metrics on %s\n", metrics_address.c_str());
@@ -169,7 +170,17 @@ int WorkerMain(int argc, char** argv, const WorkerMainOptions& options) {
       .Add("running_requests", int64_t{running})
       .Add("grace_ms", absl::ToDoubleMilliseconds(grace));
   // The drain timer cancels what is left at the grace period; cancelled calls end quickly.
-  const bool idle = (*server)->WaitForIdle(absl::Now() + grace + absl::Seconds(5));
+  // A second signal cancels at once (an operator pressing Ctrl-C twice).
+  const absl::Time give_up = absl::Now() + grace + absl::Seconds(5);
+  bool idle = false;
+  while (!(idle = (*server)->WaitForIdle(absl::Now() + absl::Milliseconds(50))) &&
+         absl::Now() < give_up) {
+    const timespec no_wait = {0, 0};
+    if (sigtimedwait(&signals, nullptr, &no_wait) > 0) {
+      JETSERVE_LOG(kWarning, "second_signal").Add("action", "cancelling running calls");
+      (*server)->CancelAll("worker shutting down (second signal)");
+    }
+  }
   (*server)->Shutdown(absl::Now() + absl::Seconds(1));
   JETSERVE_LOG(kInfo, "stopped").Add("clean", idle);
   server->reset();

@@ -6,7 +6,9 @@
 //   [--log-level info] [--drain-grace 30s] [--unary-threads N] [--stream-queue N]
 //
 // Once serving it prints "listening on ADDR" (and "metrics on ADDR") to stdout, with the
-// real port when port 0 was asked. Exit codes: 0 after a signal-initiated drain, 1 when
+// real port when port 0 was asked. SIGTERM/SIGINT: drain (health NOT_SERVING, new calls
+// UNAVAILABLE), wait up to --drain-grace for running calls, cancel the rest (a second
+// signal cancels at once), exit. Exit codes: 0 after a signal-initiated drain, 1 when
 // the backend cannot load or the address cannot be bound, 2 for invalid flags.
 //
 //   int main(int argc, char** argv) {

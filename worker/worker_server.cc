@@ -10,21 +10,21 @@
 
 namespace jetserve::worker {
 
-absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Start(
-    std::unique_ptr<Backend> backend, WorkerMetrics* metrics, Options options) {
+absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Start(std::unique_ptr<Backend> backend,
+                                                                  WorkerMetrics* metrics,
+                                                                  Options options) {
   std::unique_ptr<WorkerServer> self(new WorkerServer());
   Backend* raw_backend = backend.get();
   self->backend_ = std::move(backend);
 
   const int capacity = std::max(1, self->backend_->Capacity().max_concurrent_requests());
-  const int threads =
-      options.unary_threads > 0 ? options.unary_threads : std::min(capacity, 64);
+  const int threads = options.unary_threads > 0 ? options.unary_threads : std::min(capacity, 64);
   self->pool_ = std::make_unique<TaskPool>(threads);
   TaskPool* pool = self->pool_.get();
   self->tracker_ = std::make_unique<CallTracker>(CallTracker::Options{
-      .model = options.model_name,
-      .metrics = metrics,
-      .queued = [raw_backend, pool]() { return raw_backend->Load().queued + pool->Pending(); }});
+      .model = options.model_name, .metrics = metrics, .queued = [raw_backend, pool]() {
+        return raw_backend->Load().queued + pool->Pending();
+      }});
   self->service_ = std::make_unique<WorkerService>(
       raw_backend, self->tracker_.get(), pool,
       WorkerService::Options{.model_name = options.model_name,
@@ -47,9 +47,9 @@ absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Start(
   self->server_ = builder.BuildAndStart();
   if (self->server_ == nullptr || (!options.listen.is_unix() && selected_port == 0)) {
     self->server_.reset();
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", options.listen.ToString(),
-        " (address in use, or not an address of this machine?)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen.ToString(),
+                     " (address in use, or not an address of this machine?)"));
   }
   if (options.listen.is_unix()) {
     self->address_ = options.listen.ToString();
@@ -61,6 +61,7 @@ absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Start(
   if (health != nullptr) {
     health->SetServingStatus("", true);
     health->SetServingStatus(kWorkerServiceName, true);
+    health->SetServingStatus(options.model_name, true);
     self->service_->SetHealthService(health);
   }
   return self;

@@ -1,6 +1,6 @@
 // WorkerServer: one worker process's gRPC server — the Worker service over a Backend,
 // standard grpc.health.v1 (SERVING once started with a loaded backend, NOT_SERVING while
-// draining) and server reflection — plus the task pool and call tracker behind it.
+// draining; for "", "jetserve.worker.v1.Worker" and the model name) and server reflection — plus the task pool and call tracker behind it.
 //
 //   prometheus::Registry registry;
 //   WorkerMetrics metrics(registry, "m");
@@ -47,8 +47,8 @@ class WorkerServer {
 
   // Takes the backend, listens and serves. `metrics` is not owned and outlives the server.
   static absl::StatusOr<std::unique_ptr<WorkerServer>> Start(std::unique_ptr<Backend> backend,
-                                                            WorkerMetrics* metrics,
-                                                            Options options);
+                                                             WorkerMetrics* metrics,
+                                                             Options options);
   // Shuts down now (cancelling running calls) unless Shutdown ran.
   ~WorkerServer();
   WorkerServer(const WorkerServer&) = delete;

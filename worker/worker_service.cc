@@ -114,12 +114,11 @@ grpc::ServerUnaryReactor* WorkerService::Tokenize(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* WorkerService::Detokenize(grpc::CallbackServerContext* ctx,
                                                     const wv1::DetokenizeRequest* request,
                                                     jetserve::v1::DetokenizeResponse* response) {
-  return UnaryCall::Start(
-      ctx, "Detokenize", request->envelope(), tracker_, pool_,
-      MakeBody(backend_, &Backend::Detokenize, request, response,
-               [request](const jetserve::v1::DetokenizeResponse&) {
-                 return request->request().token_ids_size();
-               }));
+  return UnaryCall::Start(ctx, "Detokenize", request->envelope(), tracker_, pool_,
+                          MakeBody(backend_, &Backend::Detokenize, request, response,
+                                   [request](const jetserve::v1::DetokenizeResponse&) {
+                                     return request->request().token_ids_size();
+                                   }));
 }
 
 grpc::ServerUnaryReactor* WorkerService::GetInfo(grpc::CallbackServerContext* ctx,

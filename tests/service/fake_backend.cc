@@ -30,12 +30,10 @@ std::optional<absl::StatusCode> CodeFromName(absl::string_view name) {
   return std::nullopt;
 }
 
-absl::Status ParseInt(absl::string_view key, absl::string_view value, int min, int max,
-                      int* out) {
+absl::Status ParseInt(absl::string_view key, absl::string_view value, int min, int max, int* out) {
   if (!absl::SimpleAtoi(value, out) || *out < min || *out > max) {
-    return absl::InvalidArgumentError(absl::StrCat("fake directive ", key, "=", value,
-                                                   ": expected an integer in [", min, ", ", max,
-                                                   "]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fake directive ", key, "=", value, ": expected an integer in [", min, ", ", max, "]"));
   }
   return absl::OkStatus();
 }
@@ -60,7 +58,8 @@ struct UnaryScript {
 absl::StatusOr<UnaryScript> ParseUnaryScript(absl::string_view text) {
   UnaryScript script;
   for (absl::string_view word : absl::StrSplit(text, absl::ByAnyChar(" \t\n"), absl::SkipEmpty())) {
-    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(word, absl::MaxSplits('=', 1));
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(word, absl::MaxSplits('=', 1));
     if (kv.first == "delay_ms") {
       if (absl::Status s = ParseInt(kv.first, kv.second, 0, 3600000, &script.delay_ms); !s.ok()) {
         return s;
@@ -134,8 +133,8 @@ FakeBackend::FakeBackend(FakeBackendOptions options)
     : options_(std::move(options)),
       metrics_(options_.metrics != nullptr ? options_.metrics : &null_metrics_) {
   if (!options_.event_log_path.empty()) {
-    event_fd_ = open(options_.event_log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                     0644);
+    event_fd_ =
+        open(options_.event_log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   }
   metrics_->SetKvCacheBlocks({.used = 0, .free = 1024});
   scheduler_ = std::thread([this] { Schedule(); });
@@ -329,8 +328,8 @@ bool FakeBackend::Step(Sequence& seq, absl::Time now) {
     }
     if (seq.next == seq.script.fail_at) {
       Record("failed", seq.request_id, "Generate", seq.next);
-      stream.Finish(absl::Status(seq.script.fail_code,
-                                 absl::StrCat("fake failure at token ", seq.next)));
+      stream.Finish(
+          absl::Status(seq.script.fail_code, absl::StrCat("fake failure at token ", seq.next)));
       return false;
     }
     v1::GenerateResponse response;
@@ -393,7 +392,8 @@ absl::Status FakeBackend::RunUnaryScript(const worker::CallContext& ctx, absl::s
 absl::StatusOr<v1::ClassifyResponse> FakeBackend::Classify(const worker::CallContext& ctx,
                                                            const wv1::ClassifyRequest& request) {
   const v1::ClassifyRequest& r = request.request();
-  if (r.inputs().empty()) return absl::InvalidArgumentError("inputs: at least one input is required");
+  if (r.inputs().empty())
+    return absl::InvalidArgumentError("inputs: at least one input is required");
   if (absl::Status s = RunUnaryScript(ctx, "Classify", r.inputs(0).text()); !s.ok()) return s;
   std::vector<std::string> labels(r.candidate_labels().begin(), r.candidate_labels().end());
   if (labels.empty()) labels = {"negative", "positive"};
@@ -434,14 +434,13 @@ absl::StatusOr<v1::RerankResponse> FakeBackend::Rerank(const worker::CallContext
     v1::RerankResult result;
     result.set_index(i);
     result.set_score(1.0f / (1.0f + std::fabs(static_cast<float>(doc.size()) -
-                                               static_cast<float>(r.query().size()))));
+                                              static_cast<float>(r.query().size()))));
     if (r.return_documents()) result.set_document(doc);
     results.push_back(std::move(result));
   }
-  std::stable_sort(results.begin(), results.end(),
-                   [](const v1::RerankResult& a, const v1::RerankResult& b) {
-                     return a.score() > b.score();
-                   });
+  std::stable_sort(
+      results.begin(), results.end(),
+      [](const v1::RerankResult& a, const v1::RerankResult& b) { return a.score() > b.score(); });
   const size_t keep = r.top_n() > 0 ? std::min<size_t>(r.top_n(), results.size()) : results.size();
   for (size_t i = 0; i < keep; ++i) *response.add_results() = std::move(results[i]);
   response.mutable_usage()->set_prompt_tokens(static_cast<int32_t>(tokens));
@@ -452,7 +451,8 @@ absl::StatusOr<v1::RerankResponse> FakeBackend::Rerank(const worker::CallContext
 absl::StatusOr<v1::EmbedResponse> FakeBackend::Embed(const worker::CallContext& ctx,
                                                      const wv1::EmbedRequest& request) {
   const v1::EmbedRequest& r = request.request();
-  if (r.inputs().empty()) return absl::InvalidArgumentError("inputs: at least one input is required");
+  if (r.inputs().empty())
+    return absl::InvalidArgumentError("inputs: at least one input is required");
   if (absl::Status s = RunUnaryScript(ctx, "Embed", r.inputs(0)); !s.ok()) return s;
   if (r.has_dimensions() && (r.dimensions() < 1 || r.dimensions() > 4096)) {
     return absl::InvalidArgumentError(
@@ -505,8 +505,8 @@ absl::StatusOr<v1::DetokenizeResponse> FakeBackend::Detokenize(
   const auto& ids = request.request().token_ids();
   for (int i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || ids[i] >= 256) {
-      return absl::InvalidArgumentError(absl::StrCat("token_ids[", i, "] = ", ids[i],
-                                                     " is out of range [0, 256)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("token_ids[", i, "] = ", ids[i], " is out of range [0, 256)"));
     }
     text.push_back(static_cast<char>(ids[i]));
   }

@@ -24,11 +24,11 @@ int main(int argc, char** argv) {
       return absl::InvalidArgumentError("--fake-capacity must be at least 1");
     }
     absl::SleepFor(absl::Milliseconds(absl::GetFlag(FLAGS_fake_start_delay_ms)));
-    return std::make_unique<jetserve::testing::FakeBackend>(jetserve::testing::FakeBackendOptions{
-        .name = options.model_name,
-        .capacity = capacity,
-        .event_log_path = absl::GetFlag(FLAGS_fake_event_log),
-        .metrics = options.metrics});
+    return std::make_unique<jetserve::testing::FakeBackend>(
+        jetserve::testing::FakeBackendOptions{.name = options.model_name,
+                                              .capacity = capacity,
+                                              .event_log_path = absl::GetFlag(FLAGS_fake_event_log),
+                                              .metrics = options.metrics});
   };
   return jetserve::worker::WorkerMain(argc, argv,
                                       {.program = "jetserve-fake-worker", .factory = factory});

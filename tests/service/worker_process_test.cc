@@ -79,7 +79,9 @@ TEST(FakeWorkerProcessTest, ServesGetInfoGenerateAndEventsThenDrainsOnSigterm) {
                        "{\"event\":\"start\",\"request_id\":\"p1\",\"method\":\"Generate\","
                        "\"n\":0,",
                        pid, ",\"model\":\"alpha\"}")));
-  EXPECT_THAT(log, HasSubstr("{\"event\":\"finished\",\"request_id\":\"p2\",\"method\":\"Generate\",\"n\":20,"));
+  EXPECT_THAT(
+      log,
+      HasSubstr("{\"event\":\"finished\",\"request_id\":\"p2\",\"method\":\"Generate\",\"n\":20,"));
   // One structured log line per request, joined by the request id.
   EXPECT_THAT(worker->Stderr(), HasSubstr("\"event\":\"request\",\"request_id\":\"p1\""));
   unlink(events.c_str());
@@ -88,10 +90,10 @@ TEST(FakeWorkerProcessTest, ServesGetInfoGenerateAndEventsThenDrainsOnSigterm) {
 TEST(FakeWorkerProcessTest, DrainGraceExpiryCancelsAndExitsZero) {
   const std::string events = TempPath("grace.jsonl");
   unlink(events.c_str());
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ChildProcess> worker,
-                       ChildProcess::Start({FakeWorker(), "--model=m", "--name=beta",
-                                            "--listen=127.0.0.1:0", "--drain-grace=300ms",
-                                            "--fake-event-log=" + events}));
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<ChildProcess> worker,
+      ChildProcess::Start({FakeWorker(), "--model=m", "--name=beta", "--listen=127.0.0.1:0",
+                           "--drain-grace=300ms", "--fake-event-log=" + events}));
   ASSERT_OK_AND_ASSIGN(std::string address, worker->WaitForListening(absl::Seconds(20)));
   auto stub = ConnectWorker(address);
   grpc::ClientContext ctx;
@@ -109,6 +111,26 @@ TEST(FakeWorkerProcessTest, DrainGraceExpiryCancelsAndExitsZero) {
   unlink(events.c_str());
 }
 
+TEST(FakeWorkerProcessTest, SecondSignalCancelsAtOnce) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ChildProcess> worker,
+                       ChildProcess::Start({FakeWorker(), "--model=m", "--name=delta",
+                                            "--listen=127.0.0.1:0", "--drain-grace=10m"}));
+  ASSERT_OK_AND_ASSIGN(std::string address, worker->WaitForListening(absl::Seconds(20)));
+  auto stub = ConnectWorker(address);
+  grpc::ClientContext ctx;
+  auto reader = stub->Generate(&ctx, MakeGenerateRequest("stuck", "tokens=1000000 delay_ms=5"));
+  jetserve::v1::GenerateResponse response;
+  ASSERT_TRUE(reader->Read(&response));
+  worker->Signal(SIGTERM);
+  EXPECT_FALSE(worker->Wait(absl::Milliseconds(300)).has_value()) << "drain must wait";
+  worker->Signal(SIGINT);
+  EXPECT_EQ(worker->Wait(absl::Seconds(10)), 0) << worker->Stderr();
+  while (reader->Read(&response)) {
+  }
+  EXPECT_FALSE(reader->Finish().ok());
+  EXPECT_THAT(worker->Stderr(), HasSubstr("\"event\":\"second_signal\""));
+}
+
 TEST(FakeWorkerProcessTest, CrashAtStartExitsOneWithMessage) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<ChildProcess> worker,
                        ChildProcess::Start({FakeWorker(), "--model=m", "--name=c",
@@ -118,10 +140,10 @@ TEST(FakeWorkerProcessTest, CrashAtStartExitsOneWithMessage) {
 }
 
 TEST(FakeWorkerProcessTest, MetricsScrapePassesPromtool) {
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<ChildProcess> worker,
-                       ChildProcess::Start({FakeWorker(), "--model=m", "--name=gamma",
-                                            "--listen=127.0.0.1:0",
-                                            "--metrics-listen=127.0.0.1:0"}));
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<ChildProcess> worker,
+      ChildProcess::Start({FakeWorker(), "--model=m", "--name=gamma", "--listen=127.0.0.1:0",
+                           "--metrics-listen=127.0.0.1:0"}));
   ASSERT_OK_AND_ASSIGN(std::string address, worker->WaitForListening(absl::Seconds(20)));
   ASSERT_OK_AND_ASSIGN(std::string metrics_address,
                        worker->WaitForStdoutLine("metrics on ", absl::Seconds(5)));
@@ -206,7 +228,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "--listen \"127.0.0.1\" has no port"},
         BadStart{{"--model=m.gguf", "--name=m", "--listen=127.0.0.1:0", "--device=gpu"},
                  2,
-                 "--device \"gpu\" is not \"cpu\" or \"cuda:N\""},
+                 "--device \"gpu\": expected \"cpu\", \"cuda\" or \"cuda:N\""},
         BadStart{{"--model=m.gguf", "--name=bad name", "--listen=127.0.0.1:0"},
                  2,
                  "--name \"bad name\" contains ' '"},

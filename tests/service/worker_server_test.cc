@@ -22,9 +22,9 @@ namespace jetserve::testing {
 namespace {
 
 namespace wv1 = ::jetserve::worker::v1;
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::Contains;
 
 constexpr char kModel[] = "test-model";
 
@@ -78,8 +78,8 @@ TEST_F(WorkerServerTest, GenerateStreamsTokensInOrderAndCompletes) {
   for (int i = 0; i < 20; ++i) {
     EXPECT_THAT(r.messages[i].token_ids(), ElementsAre(i));
     EXPECT_EQ(r.messages[i].text(), absl::StrCat("[test-model #", i, "]"));
-    EXPECT_EQ(r.messages[i].finish_reason(),
-              i == 19 ? jetserve::v1::FINISH_REASON_LENGTH : jetserve::v1::FINISH_REASON_UNSPECIFIED);
+    EXPECT_EQ(r.messages[i].finish_reason(), i == 19 ? jetserve::v1::FINISH_REASON_LENGTH
+                                                     : jetserve::v1::FINISH_REASON_UNSPECIFIED);
   }
   EXPECT_EQ(r.messages.back().usage().completion_tokens(), 20);
   EXPECT_EQ(r.messages.back().usage().prompt_tokens(), 15);  // bytes of the prompt
@@ -260,6 +260,7 @@ TEST_F(WorkerServerTest, GetInfoReportsModelCapacityAndState) {
 TEST_F(WorkerServerTest, HealthAndReflection) {
   EXPECT_EQ(*HealthStatus(channel_, ""), kServing);
   EXPECT_EQ(*HealthStatus(channel_, "jetserve.worker.v1.Worker"), kServing);
+  EXPECT_EQ(*HealthStatus(channel_, kModel), kServing);
   absl::StatusOr<std::vector<std::string>> services = ReflectionServices(channel_);
   ASSERT_OK(services);
   EXPECT_THAT(*services, Contains("jetserve.worker.v1.Worker"));
@@ -280,6 +281,7 @@ TEST_F(WorkerServerTest, DrainRefusesNewCallsAndLetsRunningOnesFinish) {
 
   EXPECT_EQ(*HealthStatus(channel_, ""), kNotServing);
   EXPECT_EQ(*HealthStatus(channel_, "jetserve.worker.v1.Worker"), kNotServing);
+  EXPECT_EQ(*HealthStatus(channel_, kModel), kNotServing);
   GenerateResult refused = RunGenerate(*stub_, MakeGenerateRequest("new", "tokens=1"));
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(refused.status.error_message(), "worker is draining");
@@ -321,7 +323,8 @@ TEST_F(WorkerServerTest, DrainGracePeriodCancelsWhatIsLeft) {
 
 TEST_F(WorkerServerTest, MetricsCountExactly) {
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(RunGenerate(*stub_, MakeGenerateRequest(absl::StrCat("ok", i), "tokens=5")).status.ok());
+    ASSERT_TRUE(
+        RunGenerate(*stub_, MakeGenerateRequest(absl::StrCat("ok", i), "tokens=5")).status.ok());
   }
   EXPECT_EQ(RunGenerate(*stub_, MakeGenerateRequest("f", "tokens=5 fail_at=2")).status.error_code(),
             grpc::StatusCode::INTERNAL);
@@ -349,7 +352,8 @@ TEST_F(WorkerServerTest, MetricsCountExactly) {
   EXPECT_EQ(count("Detokenize", "INVALID_ARGUMENT"), 1.0);
   EXPECT_EQ(count("Embed", "OK"), std::nullopt);
   auto duration = [&](const char* method) {
-    return Metric("jetserve_worker_request_duration_seconds", {{"model", kModel}, {"method", method}});
+    return Metric("jetserve_worker_request_duration_seconds",
+                  {{"model", kModel}, {"method", method}});
   };
   EXPECT_EQ(duration("Generate"), 4.0);
   EXPECT_EQ(duration("Tokenize"), 2.0);

@@ -41,7 +41,8 @@ std::string FromByteBuffer(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
   std::string out;
   if (!buffer.Dump(&slices).ok()) return out;
-  for (const grpc::Slice& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& s : slices)
+    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
   return out;
 }
 
@@ -93,8 +94,7 @@ absl::StatusOr<int> HealthStatus(const std::shared_ptr<grpc::Channel>& channel,
   grpc::Status status = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
       channel.get(), method, &ctx, ToByteBuffer(request), &response);
   if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   }
   google::protobuf::UnknownFieldSet fields;
   if (!fields.ParseFromString(FromByteBuffer(response))) {
@@ -143,8 +143,7 @@ absl::StatusOr<std::vector<std::string>> ReflectionServices(
   }
   grpc::Status status = stream->Finish();
   if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   }
   return names;
 }
@@ -190,8 +189,8 @@ absl::StatusOr<std::string> HttpGet(const std::string& host_port, const std::str
     close(fd);
     return absl::UnavailableError("HttpGet: cannot connect to " + host_port);
   }
-  const std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: ", host_port,
-                                           "\r\nConnection: close\r\n\r\n");
+  const std::string request =
+      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: ", host_port, "\r\nConnection: close\r\n\r\n");
   if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
     close(fd);
     return absl::UnavailableError("HttpGet: write failed");
@@ -260,8 +259,8 @@ absl::StatusOr<std::string> ChildProcess::WaitForStdoutLine(const std::string& p
     }
     absl::SleepFor(absl::Milliseconds(10));
   }
-  return absl::DeadlineExceededError(absl::StrCat("no line \"", prefix, "\" on stdout; stderr: ",
-                                                  Stderr()));
+  return absl::DeadlineExceededError(
+      absl::StrCat("no line \"", prefix, "\" on stdout; stderr: ", Stderr()));
 }
 
 absl::StatusOr<std::string> ChildProcess::WaitForListening(absl::Duration timeout) {

@@ -77,8 +77,7 @@ class ChildProcess {
   // Waits for the "listening on ADDR" line on stdout; returns ADDR.
   absl::StatusOr<std::string> WaitForListening(absl::Duration timeout);
   // Waits for stdout to contain a line starting with `prefix`; returns the rest of it.
-  absl::StatusOr<std::string> WaitForStdoutLine(const std::string& prefix,
-                                                absl::Duration timeout);
+  absl::StatusOr<std::string> WaitForStdoutLine(const std::string& prefix, absl::Duration timeout);
   void Signal(int signal);
   // The exit code (or 128 + signal), or nullopt if still running after `timeout`.
   std::optional<int> Wait(absl::Duration timeout);
