@@ -66,7 +66,7 @@ TEST(QuantizeModelTest, Q4KMixAndValues) {
   o.output = Tmp("q_src.gguf");
   o.n_layer = 8;
   o.n_embd = 256;
-  o.n_ff = 512;
+  o.n_ff = 256;
   o.n_vocab = 64;
   ASSERT_OK(GenerateModel(o));
   const std::string out = Tmp("q_q4km.gguf");
