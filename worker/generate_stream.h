@@ -22,7 +22,12 @@
 //
 // Cancellation (client cancelled, deadline passed, drain grace expired) is visible through
 // Cancelled() at once and also runs the wake callback, so a paused sequence is woken to
-// free its resources.
+// free its resources. After cancellation Write drops messages (returns false); the backend
+// still calls Finish (its status is then replaced by CANCELLED / DEADLINE_EXCEEDED).
+//
+// Threads: Write, Writable and Finish may be called from any thread, but for one stream
+// from one thread at a time (a sequence belongs to one scheduler thread); messages are
+// sent in the order written.
 #ifndef JETSERVE_WORKER_GENERATE_STREAM_H_
 #define JETSERVE_WORKER_GENERATE_STREAM_H_
 

@@ -6,8 +6,8 @@
 //
 //   jetserve_worker_requests_total{model,method,code}              counter
 //       Calls finished, by method (Generate, Classify, Rerank, Embed, Tokenize,
-//       Detokenize, GetInfo and Drain are not counted) and gRPC status code name
-//       (OK, CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE, ...).
+//       Detokenize; the control calls GetInfo and Drain are not counted) and gRPC status
+//       code name (OK, CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE while draining, ...).
 //   jetserve_worker_request_duration_seconds{model,method}         histogram
 //       Time from the worker receiving a call to its end (last message for Generate).
 //   jetserve_worker_requests_in_flight{model}                      gauge
