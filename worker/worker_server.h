@@ -1,6 +1,7 @@
 // WorkerServer: one worker process's gRPC server — the Worker service over a Backend,
 // standard grpc.health.v1 (SERVING once started with a loaded backend, NOT_SERVING while
-// draining; for "", "jetserve.worker.v1.Worker" and the model name) and server reflection — plus the task pool and call tracker behind it.
+// draining; for "", "jetserve.worker.v1.Worker" and the model name) and server reflection — plus
+// the task pool and call tracker behind it.
 //
 //   prometheus::Registry registry;
 //   WorkerMetrics metrics(registry, "m");
