@@ -192,6 +192,18 @@ absl::Status ValidateModel(const std::string& f, const Limits& limits,
                             "names must be non-empty without '=' or NUL");
         }
       }
+      if (!local->metrics_listen().empty()) {
+        std::string host;
+        int port = 0;
+        const std::string field = f + ".local.metrics_listen";
+        absl::Status st = CheckHostPort(field, local->metrics_listen(), true);
+        if (!st.ok()) return st;
+        SplitHostPort(local->metrics_listen(), &host, &port);
+        if (port > 0 && port + local->replicas() - 1 > 65535) {
+          return FieldError(field, absl::StrCat("ports ", port, "..", port + local->replicas() - 1,
+                                                " exceed 65535"));
+        }
+      }
       // The longest socket path the gateway will create must fit in sockaddr_un.
       if (!runtime_dir.empty()) {
         size_t longest = runtime_dir.size() + 1 + m->name().size() + 1 +

@@ -121,6 +121,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{R"({"listen": "0.0.0.0",
                       "models": [{"name": "a", "path": "/m", "local": {}}]})",
                   "listen: expected \"host:port\""},
+        BadConfig{R"({"models": [{"name": "a", "path": "/m",
+                                  "local": {"replicas": 2, "metricsListen": "h:65535"}}]})",
+                  "models[0].local.metrics_listen: ports 65535..65536 exceed 65535"},
         BadConfig{R"({"runtimeDir": "rel",
                       "models": [{"name": "a", "path": "/m", "local": {}}]})",
                   "runtime_dir: must be an absolute path"}));

@@ -45,6 +45,14 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayConfig config) {
   absl::Status valid = ValidateGatewayConfig(ConfigOptions{}, &c);
   if (!valid.ok()) return valid;
 
+  bool any_local = false;
+  for (const auto& m : c.models()) any_local = any_local || m.has_local();
+  if (any_local && c.worker_binary().find('/') != std::string::npos &&
+      access(c.worker_binary().c_str(), X_OK) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "worker_binary: cannot execute \"", c.worker_binary(), "\": ", strerror(errno)));
+  }
+
   g->registry_ = std::make_shared<prometheus::Registry>();
   g->metrics_ = std::make_unique<GatewayMetrics>(*g->registry_);
   if (!c.metrics_listen().empty()) {

@@ -95,6 +95,10 @@ absl::StatusOr<pid_t> Supervisor::Spawn() {
                                    "unix:" + options_.socket_path,
                                    "--device",
                                    options_.device};
+  if (!options_.metrics_listen.empty()) {
+    args.push_back("--metrics-listen");
+    args.push_back(options_.metrics_listen);
+  }
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   std::map<std::string, std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
@@ -222,6 +226,7 @@ void Supervisor::Run() {
     Exit exit;
     bool ready = false;
     bool stop = false;
+    int failed_probes = 0;
     absl::StatusOr<pid_t> pid = Spawn();
     if (!pid.ok()) {
       exit.exited = true;
@@ -245,14 +250,15 @@ void Supervisor::Run() {
           break;
         }
         if (now >= next_probe) {
-          auto info = endpoint->Probe(std::clamp(options_.health_interval, absl::Milliseconds(100),
-                                                 absl::Seconds(1)));
+          auto info = endpoint->Probe(ProbeTimeout(options_.health_interval));
+          failed_probes = info.ok() ? 0 : failed_probes + 1;
           if (info.ok()) {
             if (!ready) {
               JETSERVE_LOG(kInfo, "worker_ready")
                   .Add("worker", id_)
                   .Add("pid", int64_t{*pid})
                   .Add("capacity", info->capacity().max_concurrent_requests())
+                  .Add("metrics_address", info->metrics_address())
                   .Add("startup_ms", absl::ToDoubleMilliseconds(absl::Now() - started));
             }
             ready = true;
@@ -263,7 +269,8 @@ void Supervisor::Run() {
             }
             router_->SetWorker(options_.model, endpoint, true,
                                info->capacity().max_concurrent_requests());
-          } else if (ready) {
+          } else if (ready && (failed_probes >= kFailedProbesToUnready ||
+                               info.status().code() == absl::StatusCode::kFailedPrecondition)) {
             ready = false;
             JETSERVE_LOG(kWarning, "worker_not_ready")
                 .Add("worker", id_)

@@ -1,5 +1,6 @@
 // Supervises one local worker process (one replica of one model): spawns
-// `jetserve-worker --model PATH --name NAME --listen unix:SOCK --device D [args...]`,
+// `jetserve-worker --model PATH --name NAME --listen unix:SOCK --device D
+// [--metrics-listen ADDR] [args...]`,
 // waits for grpc.health.v1 SERVING, registers it with the router, polls its health and
 // capacity every health_interval, and restarts it with exponential backoff when it exits.
 // Stop() drains it (Drain RPC, then up to drain_grace_period for running calls), sends
@@ -37,6 +38,8 @@ struct SupervisorOptions {
   std::string model_path;
   std::string device;
   std::string socket_path;  // without the "unix:" prefix
+  // --metrics-listen for this replica; empty: none.
+  std::string metrics_listen;
   std::vector<std::string> extra_args;
   std::map<std::string, std::string> env;
   absl::Duration health_interval = absl::Seconds(2);

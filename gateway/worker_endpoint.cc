@@ -94,7 +94,7 @@ absl::StatusOr<jetserve::worker::v1::WorkerInfo> WorkerEndpoint::Probe(absl::Dur
   absl::StatusOr<HealthStatus> health = CheckHealth(channel_, "", timeout);
   if (!health.ok()) return health.status();
   if (*health != HealthStatus::kServing) {
-    return absl::UnavailableError(
+    return absl::FailedPreconditionError(
         absl::StrCat("health: not SERVING (status ", static_cast<int>(*health), ")"));
   }
   grpc::ClientContext context;

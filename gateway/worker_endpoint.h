@@ -7,6 +7,7 @@
 #ifndef JETSERVE_GATEWAY_WORKER_ENDPOINT_H_
 #define JETSERVE_GATEWAY_WORKER_ENDPOINT_H_
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,15 @@ enum class HealthStatus { kUnknown = 0, kServing = 1, kNotServing = 2, kServiceU
 absl::StatusOr<HealthStatus> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
                                          const std::string& service, absl::Duration timeout);
 
+// A ready worker is taken out of routing after this many failed probes in a row (one slow
+// answer on a loaded machine is not an outage), or at once when it reports NOT_SERVING.
+inline constexpr int kFailedProbesToUnready = 2;
+
+// How long one probe may take: generous, independent of short test intervals.
+inline absl::Duration ProbeTimeout(absl::Duration health_interval) {
+  return std::clamp(2 * health_interval, absl::Seconds(1), absl::Seconds(10));
+}
+
 class WorkerEndpoint {
  public:
   // `id` names the worker in logs ("model/replica" or the address).
@@ -36,7 +46,8 @@ class WorkerEndpoint {
   jetserve::worker::v1::Worker::Stub& stub() { return *stub_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
-  // Health "" must be SERVING; then returns GetInfo. Errors say which step failed.
+  // Health "" must be SERVING; then returns GetInfo. Errors say which step failed;
+  // FAILED_PRECONDITION means the worker answered but is not SERVING (e.g. draining).
   absl::StatusOr<jetserve::worker::v1::WorkerInfo> Probe(absl::Duration timeout);
 
   // Asks the worker to stop taking requests (grace_period_ms for its running ones).

@@ -60,6 +60,14 @@ WorkerPool::WorkerPool(const GatewayConfig& config, Router* router, GatewayMetri
         o.model_path = model.path();
         o.device = model.device();
         o.socket_path = absl::StrCat(config_.runtime_dir(), "/", model.name(), "-", i, ".sock");
+        if (!model.local().metrics_listen().empty()) {
+          std::string host;
+          int port = 0;
+          SplitHostPort(model.local().metrics_listen(), &host, &port);
+          const bool v6 = host.find(':') != std::string::npos;
+          o.metrics_listen = absl::StrCat(v6 ? "[" : "", host, v6 ? "]" : "", ":",
+                                          port == 0 ? 0 : port + i);
+        }
         o.extra_args.assign(model.local().args().begin(), model.local().args().end());
         o.env.insert(model.local().env().begin(), model.local().env().end());
         o.health_interval = ToAbslDuration(sup.health_interval());
@@ -120,10 +128,10 @@ void WorkerPool::MonitorRemote(RemoteModel* remote) {
   const auto& r = model.remote();
   const absl::Duration health_interval = ToAbslDuration(config_.supervision().health_interval());
   const absl::Duration resolve_interval = ToAbslDuration(r.resolve_interval());
-  const absl::Duration probe_timeout =
-      std::clamp(health_interval, absl::Milliseconds(100), absl::Seconds(1));
+  const absl::Duration probe_timeout = ProbeTimeout(health_interval);
   std::map<std::string, std::shared_ptr<WorkerEndpoint>> endpoints;
   std::map<std::string, bool> ready;
+  std::map<std::string, int> failed_probes;
   for (const auto& address : r.addresses()) {
     endpoints[address] = WorkerEndpoint::Create(address, address);
   }
@@ -147,6 +155,7 @@ void WorkerPool::MonitorRemote(RemoteModel* remote) {
           JETSERVE_LOG(kInfo, "worker_removed").Add("model", model.name()).Add("worker", it->first);
           router_->RemoveWorker(model.name(), it->first);
           ready.erase(it->first);
+          failed_probes.erase(it->first);
           it = endpoints.erase(it);
         }
         for (const auto& address : fresh) {
@@ -159,6 +168,12 @@ void WorkerPool::MonitorRemote(RemoteModel* remote) {
     std::optional<ModelInfo> reported;
     for (auto& [address, endpoint] : endpoints) {
       absl::StatusOr<jetserve::worker::v1::WorkerInfo> info = endpoint->Probe(probe_timeout);
+      int& failures = failed_probes[address];
+      failures = info.ok() ? 0 : failures + 1;
+      if (!info.ok() && ready[address] && failures < kFailedProbesToUnready &&
+          info.status().code() != absl::StatusCode::kFailedPrecondition) {
+        continue;  // one failed probe of a ready worker: wait for the next
+      }
       const bool ok = info.ok();
       if (ok != ready[address]) {
         ::jetserve::LogLine(ok ? LogLevel::kInfo : LogLevel::kWarning,

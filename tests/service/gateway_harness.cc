@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -22,6 +23,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gateway/worker_endpoint.h"
+#include "google/protobuf/util/json_util.h"
+#include "jetserve/config/v1/gateway_config.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -89,8 +92,10 @@ absl::StatusOr<std::unique_ptr<GatewayProcess>> GatewayProcess::Start(
   gw->log_path_ = dir.File("gateway.log");
   gw->pid_ = SpawnGateway(config_path, gw->log_path_);
   if (gw->pid_ < 0) return absl::InternalError("fork failed");
-  const bool want_metrics = absl::StrContains(config_json, "metricsListen") ||
-                            absl::StrContains(config_json, "metrics_listen");
+  jetserve::config::v1::GatewayConfig parsed;
+  const bool want_metrics =
+      google::protobuf::util::JsonStringToMessage(config_json, &parsed).ok() &&
+      !parsed.metrics_listen().empty();
   const absl::Time until = absl::Now() + absl::Seconds(30);
   while (absl::Now() < until) {
     for (const auto& line : gw->LogLines({"\"event\":\"listening\""})) {
@@ -160,6 +165,10 @@ int GatewayProcess::Stop(absl::Duration timeout) {
       break;
     }
     if (absl::Now() > until) {
+      std::string text = log();
+      fprintf(stderr, "gateway %d did not exit within %s of SIGTERM; killing it. Log tail:\n%s\n",
+              static_cast<int>(pid_), absl::FormatDuration(timeout).c_str(),
+              text.substr(text.size() > 4000 ? text.size() - 4000 : 0).c_str());
       kill(pid_, SIGKILL);
       waitpid(pid_, &status, 0);
       break;

@@ -37,6 +37,7 @@ class GatewayRoutingTest : public ::testing::Test {
               {"name": "alpha", "path": "/models/alpha", "local": {"replicas": 2,
                "args": ["--fake-capacity=4", "--fake-event-log=%s"]}},
               {"name": "beta", "path": "/models/beta", "local": {
+               "metricsListen": "127.0.0.1:0",
                "args": ["--fake-capacity=4", "--fake-event-log=%s"]}}]})",
         FakeWorkerBinary(), dir_->path(), dir_->File("alpha.events"), dir_->File("beta.events"));
     auto gw = GatewayProcess::Start(*dir_, config);
@@ -136,6 +137,17 @@ TEST_F(GatewayRoutingTest, RequestIdAndTraceparentReachTheWorker) {
   EXPECT_EQ(generated.request_id.size(), 32u);
   EXPECT_TRUE(WaitForEvent(dir_->File("beta.events"), "finished", generated.request_id,
                            absl::Seconds(5)));
+}
+
+TEST_F(GatewayRoutingTest, LocalWorkersGetMetricsListen) {
+  EXPECT_EQ(gateway_->LogLines({"\"event\":\"worker_ready\"", "\"worker\":\"beta/0\"",
+                               "\"metrics_address\":\"127.0.0.1:"})
+                .size(),
+            1u);
+  EXPECT_EQ(gateway_->LogLines({"\"event\":\"worker_ready\"", "\"worker\":\"alpha/0\"",
+                               "\"metrics_address\":\"\""})
+                .size(),
+            1u);
 }
 
 TEST_F(GatewayRoutingTest, UnknownModelIsNotFound) {
