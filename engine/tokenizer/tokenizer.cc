@@ -64,6 +64,34 @@ int ParseByteToken(std::string_view text) {
   return value;
 }
 
+// Length of the run of Unicode whitespace at the start of `text`.
+size_t LeadingWhitespaceLength(std::string_view text) {
+  size_t offset = 0;
+  while (offset < text.size()) {
+    size_t next = offset;
+    uint32_t cp = 0;
+    if (!DecodeOneLenient(text, &next, &cp) || !IsWhitespace(cp)) break;
+    offset = next;
+  }
+  return offset;
+}
+
+// Where the run of Unicode whitespace ending `text` starts (text.size() if none).
+size_t TrailingWhitespaceStart(std::string_view text) {
+  size_t end = text.size();
+  while (end > 0) {
+    size_t start = end - 1;
+    while (start > 0 && end - start < 4 && (static_cast<uint8_t>(text[start]) & 0xC0) == 0x80) {
+      --start;
+    }
+    size_t next = start;
+    uint32_t cp = 0;
+    if (!DecodeOneLenient(text, &next, &cp) || next != end || !IsWhitespace(cp)) break;
+    end = start;
+  }
+  return end;
+}
+
 absl::Status CheckId(TokenId id, size_t n, std::string_view what) {
   if (id == kNoToken || (id >= 0 && static_cast<size_t>(id) < n)) return absl::OkStatus();
   return absl::InvalidArgumentError(
@@ -233,17 +261,12 @@ void Tokenizer::Partition(std::string_view text, bool parse_special,
         if (hit == std::string_view::npos) break;
         any = true;
         size_t left_end = hit;
-        if (special.lstrip) {
-          while (left_end > begin && IsWhitespace(static_cast<uint8_t>(text[left_end - 1]))) {
-            --left_end;
-          }
-        }
+        if (special.lstrip)
+          left_end = begin + TrailingWhitespaceStart(text.substr(begin, hit - begin));
         if (left_end > begin) next.push_back({kNoToken, begin, left_end - begin});
         next.push_back({special.id, hit, needle.size()});
         begin = hit + needle.size();
-        if (special.rstrip) {
-          while (begin < end && IsWhitespace(static_cast<uint8_t>(text[begin]))) ++begin;
-        }
+        if (special.rstrip) begin += LeadingWhitespaceLength(text.substr(begin, end - begin));
       }
       if (begin < end) next.push_back({kNoToken, begin, end - begin});
     }
@@ -471,7 +494,8 @@ ModelInput Tokenizer::EncodeForModel(std::string_view text) const {
 
 bool Tokenizer::StripsLeadingSpace() const {
   return (vocab_.model == ModelKind::kSpm && vocab_.add_space_prefix) ||
-         vocab_.model == ModelKind::kWordPiece;
+         vocab_.model == ModelKind::kWordPiece ||
+         (vocab_.model == ModelKind::kBpe && vocab_.hf_add_prefix_space);
 }
 
 std::string Tokenizer::Decode(std::span<const TokenId> ids, const DecodeOptions& options) const {

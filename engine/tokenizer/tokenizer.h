@@ -36,7 +36,8 @@ struct EncodeOptions {
 struct DecodeOptions {
   // Render control tokens (BOS, "<|im_end|>", …) as their text instead of nothing.
   bool special = false;
-  // Drop the leading space the encoder adds (SPM "▁" prefix, WordPiece word spacing).
+  // Drop the leading space the encoder adds (SPM "▁" prefix, WordPiece word spacing, HF
+  // ByteLevel add_prefix_space).
   bool strip_leading_space = true;
 };
 

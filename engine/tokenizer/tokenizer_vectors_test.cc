@@ -123,7 +123,8 @@ bool AllBytesHaveTokens(const Tokenizer& tokenizer, std::string_view text) {
 // represent: valid UTF-8 (invalid bytes become U+FFFD in byte-level BPE, and llama.cpp's
 // SPM symbol split glues a truncated sequence to the next "▁"), without a literal "▁" for
 // SPM (it decodes as a space, as in SentencePiece), and with only bytes the vocabulary
-// has a token for (Falcon has none for \v). WordPiece normalizes, so it is left out.
+// has a token for (Falcon has none for \v), not starting with a space where HF ByteLevel
+// adds a prefix space. WordPiece normalizes, so it is left out.
 TEST(TokenizerVectorsTest, CorpusRoundTripsExactly) {
   const std::optional<std::string> data = CommittedTokenizerTestData();
   if (!data) GTEST_SKIP() << "JETSERVE_SOURCE_DIR is not set";
@@ -143,6 +144,8 @@ TEST(TokenizerVectorsTest, CorpusRoundTripsExactly) {
       if (!IsValidUtf8(text)) continue;
       if (model == ModelKind::kSpm && text.find("\xE2\x96\x81") != std::string::npos) continue;
       if (model == ModelKind::kBpe && !AllBytesHaveTokens(**tokenizer, text)) continue;
+      // A prefix space is added only to text not starting with one: decoding cannot know.
+      if ((*tokenizer)->vocab().hf_add_prefix_space && !text.empty() && text[0] == ' ') continue;
       ++tried;
       const std::vector<TokenId> ids = (*tokenizer)->Encode(text, {});
       const std::string back = (*tokenizer)->Decode(ids, {});

@@ -48,6 +48,7 @@ HF_MODELS = [
     ("all-minilm-l6-v2", "data:hf/all-minilm-l6-v2/tokenizer.json"),
     ("gpt-2", "data:hf/gpt-2/tokenizer.json"),
     ("smollm2-135m", "data:hf/smollm2-135m/tokenizer.json"),
+    ("roberta-style-gpt-2", "data:hf/roberta-style-gpt-2/tokenizer.json"),
 ]
 
 

@@ -8,6 +8,8 @@ tokenizer.json path of the BPE model is checked against HF on real vocabularies:
 
 gpt2: pre-tokenizer ByteLevel(add_prefix_space=False) (GPT-2's own tokenizer.json).
 smollm: Sequence[Digits(individual_digits=True), ByteLevel] (SmolLM2's / StarCoder's).
+roberta: ByteLevel(add_prefix_space=True) + RobertaProcessing, with "<mask>" added as a
+  special token with lstrip (RoBERTa's layout, on GPT-2's vocabulary).
 Control tokens of the GGUF become special added tokens.
 """
 import sys
@@ -28,6 +30,8 @@ def main():
     tok = Tokenizer(models.BPE(vocab, pairs, fuse_unk=False))
     if flavor == "gpt2":
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    elif flavor == "roberta":
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
     else:
         tok.pre_tokenizer = pre_tokenizers.Sequence([
             pre_tokenizers.Digits(individual_digits=True),
@@ -36,8 +40,14 @@ def main():
     tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
     specials = [AddedToken(t, special=True, normalized=False) for t, ty in zip(tokens, types) if ty == 3]
+    if flavor == "roberta":
+        eot = "<|endoftext|>"
+        specials = [AddedToken(eot, special=True, normalized=False),
+                    AddedToken("<mask>", special=True, normalized=False, lstrip=True)]
+        tok.post_processor = processors.RobertaProcessing((eot, vocab[eot]), (eot, vocab[eot]),
+                                                          add_prefix_space=True)
     tok.add_special_tokens(specials)
-    tok.save(dst)
+    tok.save(dst, pretty=False)
 
 
 if __name__ == "__main__":
