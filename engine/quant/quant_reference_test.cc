@@ -55,14 +55,14 @@ TEST(QuantReferenceTest, RmseNoWorseThanLlamaCpp) {
       for (size_t i = 0; i < x.size(); ++i)
         err += (double{x[i]} - back[i]) * (double{x[i]} - back[i]);
       const double ours = std::sqrt(err / x.size());
-      std::printf("rmse %-10s %-5s ours %.6g llama.cpp %.6g ratio %.4f\n", input.c_str(),
+      std::printf("rmse %-18s %-5s ours %.6g llama.cpp %.6g ratio %.4f\n", input.c_str(),
                   name.c_str(), ours, llama, ours / llama);
       // Legacy types are bit-exact with the reference; allow rounding of the RMSE sum.
       EXPECT_LE(ours, llama * (1 + 1e-6)) << input << " " << name;
       ++compared;
     }
   }
-  EXPECT_EQ(compared, 40);
+  EXPECT_GE(compared, 40);  // 10 types x (4 synthetic + trained-weight) inputs
 }
 
 TEST(QuantReferenceTest, MixesMatchLlamaQuantize) {

