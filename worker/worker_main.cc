@@ -13,6 +13,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "prometheus/exposer.h"
@@ -73,7 +75,14 @@ std::vector<std::string> NormalizeFlagNames(int argc, char** argv) {
 int WorkerMain(int argc, char** argv, const WorkerMainOptions& options) {
   absl::SetProgramUsageMessage(absl::StrCat(
       "serves one model over the internal worker gRPC API.\n  ", options.program,
-      " --model PATH --name NAME --listen ADDR [--device cpu|cuda:N] [--metrics-listen ADDR]"));
+      " --model PATH --name NAME --listen ADDR [--device cpu|cuda:N] [--metrics-listen ADDR]\n"
+      "  (flag names take dashes or underscores: --metrics-listen = --metrics_listen)"));
+  absl::FlagsUsageConfig usage;
+  // --help lists the flags of this file and of the fake's main (fake_worker_main.cc).
+  usage.contains_help_flags = [](absl::string_view path) {
+    return absl::EndsWith(path, "worker_main.cc");
+  };
+  absl::SetFlagsUsageConfig(usage);
   std::vector<std::string> args = NormalizeFlagNames(argc, argv);
   std::vector<char*> arg_pointers;
   for (std::string& arg : args) arg_pointers.push_back(arg.data());
