@@ -144,6 +144,19 @@ TEST(QuantizeTest, ZeroAndConstantRows) {
   }
 }
 
+TEST(QuantizeTest, MatrixThreadsGiveTheSameBytes) {
+  const std::vector<float> x = RandomRow(256 * 13, 11);
+  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ8_0, GgmlType::kF16}) {
+    ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> one, QuantizeMatrix(type, x, 256, 1));
+    ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> many, QuantizeMatrix(type, x, 256, 4));
+    ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> flat, QuantizeFloats(type, x));
+    EXPECT_EQ(one, many) << GgmlTypeName(type);
+    EXPECT_EQ(one, flat) << GgmlTypeName(type);
+  }
+  EXPECT_THAT(QuantizeMatrix(GgmlType::kQ4_K, x, 128, 2),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("block size 256")));
+}
+
 TEST(QuantizeTest, RejectsBadLengthsAndTypes) {
   float x[16] = {};
   uint8_t out[64];

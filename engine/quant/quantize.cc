@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "engine/quant/blocks.h"
@@ -233,6 +234,43 @@ absl::StatusOr<std::vector<uint8_t>> QuantizeFloats(GgmlType type, absl::Span<co
   std::vector<uint8_t> out(RowBytes(type, n));
   absl::Status s = QuantizeRow(type, src.data(), out.data(), n);
   if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<uint8_t>> QuantizeMatrix(GgmlType type, absl::Span<const float> src,
+                                                    int64_t n_per_row, int threads) {
+  QuantizeRowFn fn = GetQuantizeRowFn(type);
+  if (fn == nullptr) {
+    return absl::UnimplementedError(
+        absl::StrCat("cannot quantize to tensor type ", Sv(GgmlTypeName(type))));
+  }
+  const int64_t block = GetGgmlTypeTraits(type)->block_size;
+  const int64_t n = static_cast<int64_t>(src.size());
+  if (n_per_row <= 0 || n_per_row % block != 0 || n % n_per_row != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("rows of ", n_per_row, " elements (", n,
+                                                   " in all) do not fit the ",
+                                                   Sv(GgmlTypeName(type)), " block size ", block));
+  }
+  const int64_t rows = n / n_per_row;
+  const uint64_t row_bytes = RowBytes(type, n_per_row);
+  std::vector<uint8_t> out(row_bytes * rows);
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads = static_cast<int>(std::min<int64_t>(threads, rows));
+  auto work = [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      fn(src.data() + r * n_per_row, out.data() + r * row_bytes, n_per_row);
+    }
+  };
+  if (threads <= 1) {
+    work(0, rows);
+    return out;
+  }
+  std::vector<std::thread> pool;
+  const int64_t chunk = (rows + threads - 1) / threads;
+  for (int64_t begin = 0; begin < rows; begin += chunk) {
+    pool.emplace_back(work, begin, std::min(rows, begin + chunk));
+  }
+  for (std::thread& t : pool) t.join();
   return out;
 }
 

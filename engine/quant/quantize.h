@@ -34,6 +34,11 @@ absl::Status QuantizeRow(GgmlType type, const float* src, void* dst, int64_t n);
 // Quantizes a whole tensor's floats (n a multiple of the block size).
 absl::StatusOr<std::vector<uint8_t>> QuantizeFloats(GgmlType type, absl::Span<const float> src);
 
+// Quantizes a matrix of rows of n_per_row elements, splitting the rows over `threads`
+// threads (<= 0: the hardware's thread count). For tools (quantize, gen-model).
+absl::StatusOr<std::vector<uint8_t>> QuantizeMatrix(GgmlType type, absl::Span<const float> src,
+                                                    int64_t n_per_row, int threads);
+
 // Per-type row quantizers, also used by the kernel table.
 void QuantizeRowQ8_0(const float* src, void* dst, int64_t n);
 void QuantizeRowQ8_K(const float* src, void* dst, int64_t n);

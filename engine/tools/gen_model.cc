@@ -127,7 +127,8 @@ absl::Status GenerateModel(const GenModelOptions& options) {
     std::vector<float> values(static_cast<size_t>(n));
     for (float& v : values) v = s.is_norm ? 1.0f : normal(rng);
     const GgmlType type = planner.TypeFor(s.name, s.dims, GgmlType::kF32);
-    absl::StatusOr<std::vector<uint8_t>> bytes = quant::QuantizeFloats(type, values);
+    absl::StatusOr<std::vector<uint8_t>> bytes =
+        quant::QuantizeMatrix(type, values, s.dims[0], o.threads);
     if (!bytes.ok()) {
       return absl::Status(bytes.status().code(),
                           absl::StrCat("tensor '", s.name, "': ", bytes.status().message()));

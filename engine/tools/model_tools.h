@@ -19,6 +19,7 @@ struct QuantizeOptions {
   std::string output;
   // A file-level mix or type: Q4_K_M, Q6_K, Q8_0, Q4_0, F16, ... (see quant/quantize_mix.h).
   std::string type;
+  int threads = 0;  // quantization threads; <= 0: the hardware's thread count
 };
 
 // Re-encodes every tensor of `input` with the type the mix gives it (dequantizing the source
@@ -42,6 +43,7 @@ struct GenModelOptions {
   bool tie_embeddings = false;  // no output.weight (the output reuses token_embd.weight)
   float rope_freq_base = 10000.0f;
   float rms_eps = 1e-5f;
+  int threads = 0;  // quantization threads; <= 0: the hardware's thread count
 };
 
 // Writes a model of the given architecture and shape with seeded N(0, 0.02) weights (norm

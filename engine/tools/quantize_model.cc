@@ -46,7 +46,8 @@ absl::Status QuantizeModel(const QuantizeOptions& options) {
       return absl::Status(floats.status().code(),
                           absl::StrCat("tensor '", Sv(t.name), "': ", floats.status().message()));
     }
-    absl::StatusOr<std::vector<uint8_t>> encoded = quant::QuantizeFloats(target, *floats);
+    absl::StatusOr<std::vector<uint8_t>> encoded =
+        quant::QuantizeMatrix(target, *floats, t.dims[0], options.threads);
     if (!encoded.ok()) {
       return absl::Status(encoded.status().code(),
                           absl::StrCat("tensor '", Sv(t.name), "': ", encoded.status().message()));
