@@ -1,0 +1,133 @@
+// A decoder-only transformer on the CPU: loads a GGUF file (weights stay in the mapping),
+// and runs the forward pass for a batch of token rows against per-sequence KV caches.
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<Decoder> model, Decoder::Open("smollm2.gguf"));
+//   ThreadPool pool(4);
+//   KvCache cache(model->config(), /*n_ctx=*/2048);
+//   RunState state(*model, {.max_rows = 64, .n_ctx = 2048, .threads = pool.num_threads()});
+//   std::vector<float> logits(model->config().n_vocab);
+//   RETURN_IF_ERROR(model->Eval(prompt_ids, /*all_logits=*/false, &cache, &state, &pool,
+//                               logits.data()));
+//
+// Forward() takes rows of several sequences at once (the batching runtime's step): every
+// weight matrix is read once per chunk of rows, and each row's result depends only on its
+// own sequence (fixed reduction order per row), never on the other rows or the chunking.
+// The Decoder is immutable after Open and may be shared by threads; RunState and KvCache
+// belong to one caller at a time.
+#ifndef JETSERVE_ENGINE_MODEL_DECODER_H_
+#define JETSERVE_ENGINE_MODEL_DECODER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "engine/format/gguf_reader.h"
+#include "engine/model/model_config.h"
+#include "engine/model/thread_pool.h"
+#include "engine/model/weights.h"
+
+namespace jetserve::model {
+
+// Keys and values of one sequence, all layers: [layer][position][n_head_kv * head size],
+// float. Positions [0, size()) are filled.
+class KvCache {
+ public:
+  KvCache(const ModelConfig& config, int64_t n_ctx);
+
+  int64_t n_ctx() const { return n_ctx_; }
+  int64_t size() const { return size_; }
+  // Forgets positions >= n (n <= size()).
+  void Truncate(int64_t n) { size_ = n < size_ ? n : size_; }
+  // Copies the first n positions of `other` (same model and shape); size() becomes n.
+  void CopyPrefixFrom(const KvCache& other, int64_t n);
+
+  float* K(int64_t layer, int64_t pos) { return k_.data() + (layer * n_ctx_ + pos) * k_dim_; }
+  float* V(int64_t layer, int64_t pos) { return v_.data() + (layer * n_ctx_ + pos) * v_dim_; }
+  const float* K(int64_t layer, int64_t pos) const {
+    return k_.data() + (layer * n_ctx_ + pos) * k_dim_;
+  }
+  const float* V(int64_t layer, int64_t pos) const {
+    return v_.data() + (layer * n_ctx_ + pos) * v_dim_;
+  }
+
+ private:
+  friend class Decoder;
+  int64_t n_layer_, n_ctx_, k_dim_, v_dim_;
+  int64_t size_ = 0;
+  std::vector<float> k_, v_;
+};
+
+// One token to run: sequence index (into the caches span), token id, its position (must
+// be the sequence's next position), and whether its next-token logits are wanted.
+struct ForwardRow {
+  int32_t seq = 0;
+  int32_t token = 0;
+  int64_t pos = 0;
+  bool logits = false;
+};
+
+struct RunStateOptions {
+  int64_t max_rows = 64;  // rows per chunk (prefill matrix-matrix width)
+  int64_t n_ctx = 2048;   // longest cache it serves
+  int threads = 1;        // the pool's thread count
+};
+
+class Decoder;
+
+// Activation buffers sized once for a chunk of rows; the token loop never allocates.
+class RunState {
+ public:
+  RunState(const Decoder& decoder, const RunStateOptions& options);
+  const RunStateOptions& options() const { return options_; }
+
+ private:
+  friend class Decoder;
+  RunStateOptions options_;
+  std::vector<float> x_, h_, q_, k_, v_, att_, ff_a_, ff_b_, scores_;
+  std::vector<uint8_t> scratch_;
+  std::vector<int64_t> logit_rows_;
+};
+
+class Decoder {
+ public:
+  static absl::StatusOr<std::unique_ptr<Decoder>> Open(const std::string& path);
+  static absl::StatusOr<std::unique_ptr<Decoder>> FromFile(std::unique_ptr<GgufFile> file);
+
+  const ModelConfig& config() const { return config_; }
+  const GgufFile& file() const { return *file_; }
+  const ModelWeights& weights() const { return weights_; }
+
+  // Runs rows (any mix of sequences; a sequence's rows in position order). Appends their
+  // keys/values to caches[row.seq] and writes n_vocab logits for each row with
+  // row.logits, in row order, to `logits`.
+  absl::Status Forward(absl::Span<const ForwardRow> rows, absl::Span<KvCache* const> caches,
+                       RunState* state, ThreadPool* pool, float* logits) const;
+
+  // One sequence: tokens at positions cache->size()... Logits of every token (all_logits,
+  // tokens.size() * n_vocab floats) or of the last one only (n_vocab floats).
+  absl::Status Eval(absl::Span<const int32_t> tokens, bool all_logits, KvCache* cache,
+                    RunState* state, ThreadPool* pool, float* logits) const;
+
+ private:
+  Decoder() = default;
+  void ForwardChunk(absl::Span<const ForwardRow> rows, absl::Span<KvCache* const> caches,
+                    RunState* s, ThreadPool* pool, float* logits) const;
+  void Attention(int64_t il, absl::Span<const ForwardRow> rows,
+                 absl::Span<KvCache* const> caches, RunState* s, ThreadPool* pool) const;
+
+  std::unique_ptr<GgufFile> file_;
+  ModelConfig config_;
+  ModelWeights weights_;
+  struct RopeLayer {
+    float base;
+    float scale;
+  };
+  std::vector<RopeLayer> rope_;  // per layer (sliding-window layers may differ)
+};
+
+}  // namespace jetserve::model
+
+#endif  // JETSERVE_ENGINE_MODEL_DECODER_H_

@@ -1,0 +1,97 @@
+#include "engine/model/ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/quant/quantize.h"
+
+namespace jetserve::model {
+
+void RmsNorm(const float* x, const float* w, int64_t n, float eps, float* out) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  const float scale = 1.0f / std::sqrt(mean + eps);
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * (w != nullptr ? w[i] : 1.f);
+}
+
+void LayerNorm(const float* x, const float* w, const float* b, int64_t n, float eps, float* out) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += x[i];
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  double var = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float d = x[i] - mean;
+    var += static_cast<double>(d) * d;
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(var / static_cast<double>(n)) + eps);
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = (x[i] - mean) * scale * (w != nullptr ? w[i] : 1.f) + (b != nullptr ? b[i] : 0.f);
+  }
+}
+
+void Rope(float* x, int64_t pos, const RopeParams& p) {
+  const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.dims));
+  float theta = static_cast<float>(pos);
+  const int64_t half = p.dims / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    const float ff = p.freq_factors != nullptr ? p.freq_factors[i] : 1.f;
+    const float angle = p.freq_scale * (theta / ff);
+    const float c = std::cos(angle);
+    const float s = std::sin(angle);
+    float* a = p.neox ? x + i : x + 2 * i;
+    float* b = p.neox ? x + i + half : x + 2 * i + 1;
+    const float x0 = *a;
+    const float x1 = *b;
+    *a = x0 * c - x1 * s;
+    *b = x0 * s + x1 * c;
+    theta *= theta_scale;
+  }
+}
+
+float Silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+float Gelu(float x) {
+  constexpr float kA = 0.044715f;
+  constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kA * x * x)));
+}
+
+void Softmax(float* x, int64_t n) {
+  float mx = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+uint64_t MatMulScratchBytes(const MatrixView& w, int64_t n) {
+  return quant::RowBytes(w.kernels->vec_dot_type, w.cols) * static_cast<uint64_t>(n);
+}
+
+void MatMul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy,
+            uint8_t* scratch, ThreadPool* pool) {
+  const quant::TypeKernels& k = *w.kernels;
+  const uint64_t qrow = quant::RowBytes(k.vec_dot_type, w.cols);
+  pool->ParallelFor(n, [&](int64_t begin, int64_t end, int) {
+    for (int64_t t = begin; t < end; ++t) {
+      k.quantize_activation(x + t * ldx, scratch + static_cast<uint64_t>(t) * qrow, w.cols);
+    }
+  });
+  pool->ParallelFor(w.rows, [&](int64_t begin, int64_t end, int) {
+    for (int64_t r = begin; r < end; ++r) {
+      const uint8_t* row = w.Row(r);
+      for (int64_t t = 0; t < n; ++t) {
+        y[t * ldy + r] = k.vec_dot(w.cols, row, scratch + static_cast<uint64_t>(t) * qrow);
+      }
+    }
+  });
+}
+
+void GetRow(const MatrixView& w, int64_t r, float* out) { w.kernels->to_float(w.Row(r), out, w.cols); }
+
+}  // namespace jetserve::model

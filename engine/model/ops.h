@@ -1,0 +1,52 @@
+// The decoder's scalar building blocks: norms, RoPE, activations, softmax, and the
+// matrix product of a (possibly quantized) weight matrix with a block of activation rows.
+// Each output element has a fixed reduction order, independent of how many rows are
+// processed together or which thread computes it, so batching never changes results.
+// Numerics follow ggml's CPU ops (double accumulation in norms, RoPE angles by repeated
+// multiplication) to stay close to llama.cpp.
+#ifndef JETSERVE_ENGINE_MODEL_OPS_H_
+#define JETSERVE_ENGINE_MODEL_OPS_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/model/thread_pool.h"
+#include "engine/model/weights.h"
+
+namespace jetserve::model {
+
+// out = x / rms(x) * w  (w may be empty: no weight). In place allowed.
+void RmsNorm(const float* x, const float* w, int64_t n, float eps, float* out);
+// out = (x - mean) / sqrt(var + eps) * w + b  (b may be empty).
+void LayerNorm(const float* x, const float* w, const float* b, int64_t n, float eps, float* out);
+
+struct RopeParams {
+  int64_t dims;        // rotated dimensions (<= head size, even)
+  float freq_base;
+  float freq_scale;    // linear scaling: angle *= freq_scale
+  const float* freq_factors;  // [dims/2] divisors or nullptr
+  bool neox;           // rotate (x[i], x[i+dims/2]) instead of (x[2i], x[2i+1])
+};
+// Rotates one head vector in place at position pos.
+void Rope(float* x, int64_t pos, const RopeParams& p);
+
+float Silu(float x);
+float Gelu(float x);  // tanh approximation, as ggml_gelu
+
+// In-place softmax over n values.
+void Softmax(float* x, int64_t n);
+
+// Bytes of scratch MatMul needs for n activation rows of w.cols inputs.
+uint64_t MatMulScratchBytes(const MatrixView& w, int64_t n);
+// y[t * ldy + r] = sum_c W[r][c] * x[t * ldx + c] for t < n, r < w.rows. The activation
+// rows are converted once to the weight type's dot type in `scratch` (at least
+// MatMulScratchBytes), then each weight row is read once for all n rows.
+void MatMul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy,
+            uint8_t* scratch, ThreadPool* pool);
+
+// Dequantizes row r of a matrix into out[w.cols] (embedding lookup).
+void GetRow(const MatrixView& w, int64_t r, float* out);
+
+}  // namespace jetserve::model
+
+#endif  // JETSERVE_ENGINE_MODEL_OPS_H_

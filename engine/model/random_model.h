@@ -1,0 +1,37 @@
+// Random-weight decoder models of every supported architecture, written as GGUF files by a
+// deterministic generator (SplitMix64 stream, our quantizers): the same name always gives
+// the same bytes, so tests regenerate the files llama.cpp's reference outputs were made
+// from (tests/oracles/decoder/make_refs.py) instead of committing model files.
+//
+//   for (const RandomDecoderSpec& s : RandomDecoderSpecs()) WriteRandomDecoder(s, dir + s.name);
+#ifndef JETSERVE_ENGINE_MODEL_RANDOM_MODEL_H_
+#define JETSERVE_ENGINE_MODEL_RANDOM_MODEL_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "engine/format/gguf_types.h"
+
+namespace jetserve::model {
+
+struct RandomDecoderSpec {
+  std::string name;  // file name, "llama-Q4_K.gguf"
+  std::string arch;  // general.architecture
+  GgmlType type;     // type of the matrices (vectors stay F32)
+  uint64_t seed;
+};
+
+// The set the reference files cover: every architecture in F32, Q8_0 and Q4_K, and llama in
+// F16, Q4_0, Q4_1 and Q6_K as well.
+std::vector<RandomDecoderSpec> RandomDecoderSpecs();
+
+// Small real-shaped models: n_embd 256, 4 heads (2 KV heads), n_ff 512, vocab 512 (a
+// byte-level SentencePiece-style vocabulary so llama.cpp loads it), 2 layers (Gemma 3: 6,
+// with sliding window 8 so both layer kinds are exercised).
+absl::Status WriteRandomDecoder(const RandomDecoderSpec& spec, const std::string& path);
+
+}  // namespace jetserve::model
+
+#endif  // JETSERVE_ENGINE_MODEL_RANDOM_MODEL_H_
