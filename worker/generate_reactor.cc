@@ -126,8 +126,10 @@ void GenerateReactor::OnWriteDone(bool ok) {
     absl::MutexLock lock(&mu_);
     write_in_flight_ = false;
     if (!ok) {
+      // The client is gone: it cancelled, or its deadline expired first on its side.
       if (!cancelled_) {
-        CancelLocked("the client went away (write failed)");
+        CancelLocked(call_.NearDeadline() ? "deadline exceeded" : "the client went away",
+                     /*deadline_exceeded=*/call_.NearDeadline());
         wake = true;
       }
     } else if (!queue_.empty()) {

@@ -4,9 +4,11 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -368,6 +370,52 @@ TEST_F(WorkerServerTest, MetricsCountExactly) {
             3 * 4.0 + 1.0);
   EXPECT_EQ(Metric("jetserve_worker_kv_cache_blocks", {{"model", kModel}, {"state", "free"}}),
             1024.0);
+}
+
+TEST_F(WorkerServerTest, ManyConcurrentStreamsWithCancelsAndDeadlinesAllEnd) {
+  constexpr int kStreams = 48;
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0}, cancelled{0}, deadline{0};
+  for (int i = 0; i < kStreams; ++i) {
+    clients.emplace_back([&, i] {
+      const std::string id = absl::StrCat("s", i);
+      grpc::ClientContext ctx;
+      if (i % 3 == 2)
+        ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(50 + i)));
+      auto reader =
+          stub_->Generate(&ctx, MakeGenerateRequest(id, i % 3 == 0 ? "tokens=30 delay_ms=1"
+                                                                   : "tokens=100000 delay_ms=1"));
+      jetserve::v1::GenerateResponse response;
+      int read = 0;
+      while (reader->Read(&response)) {
+        if (i % 3 == 1 && ++read == 1 + i % 7) ctx.TryCancel();
+      }
+      const grpc::Status status = reader->Finish();
+      if (status.ok()) ok.fetch_add(1);
+      if (status.error_code() == grpc::StatusCode::CANCELLED) cancelled.fetch_add(1);
+      if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) deadline.fetch_add(1);
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(ok.load(), kStreams / 3);
+  EXPECT_EQ(cancelled.load(), kStreams / 3);
+  EXPECT_EQ(deadline.load(), kStreams / 3);
+  WaitForNoCallsInFlight();
+  EXPECT_TRUE(server_->WaitForIdle(absl::Now() + absl::Seconds(5)));
+  for (int i = 0; i < kStreams; ++i) {
+    const std::string id = absl::StrCat("s", i);
+    const char* end = i % 3 == 0 ? "finished" : i % 3 == 1 ? "cancelled" : "deadline";
+    std::string seen;
+    for (const FakeEvent& e : backend_->events()) {
+      if (e.request_id == id && e.event != "token") absl::StrAppend(&seen, e.event, "@", e.n, " ");
+    }
+    EXPECT_TRUE(backend_->WaitForEvent(end, id, absl::Seconds(5)).has_value())
+        << id << " expected " << end << ", saw " << seen;
+  }
+  grpc::ClientContext ctx;
+  wv1::WorkerInfo info;
+  ASSERT_TRUE(stub_->GetInfo(&ctx, wv1::GetInfoRequest(), &info).ok());
+  EXPECT_EQ(info.running_requests(), 0);
 }
 
 class WorkerServerUnixTest : public WorkerServerTest {
