@@ -2,6 +2,8 @@
 // deterministic generator): agreement with llama.cpp's committed reference outputs,
 // invariance of results to chunking, batching and thread count, and precise errors for
 // inconsistent metadata and tensors.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -36,8 +38,19 @@ RandomDecoderSpec SpecNamed(const std::string& name) {
   return {};
 }
 
+// A fresh directory per test process, so no file of an earlier run is ever reused.
+const std::string& ModelDir() {
+  static const std::string* dir = [] {
+    auto* d = new std::string(::testing::TempDir() + "/decoder_test_" +
+                              std::to_string(::getpid()));
+    std::filesystem::create_directories(*d);
+    return d;
+  }();
+  return *dir;
+}
+
 std::string WriteModel(const std::string& name) {
-  const std::string path = ::testing::TempDir() + "/" + name;
+  const std::string path = ModelDir() + "/" + name;
   if (!std::filesystem::exists(path)) {
     absl::Status s = WriteRandomDecoder(SpecNamed(name), path);
     EXPECT_OK(s);
@@ -177,7 +190,7 @@ absl::StatusOr<std::unique_ptr<Decoder>> LoadEdited(const Edit& e) {
     absl::Status s = w.AddTensor(t.name, t.type, t.dims, t.data);
     if (!s.ok()) return s;
   }
-  const std::string path = ::testing::TempDir() + "/edited.gguf";
+  const std::string path = ModelDir() + "/edited.gguf";
   absl::Status s = w.WriteFile(path);
   if (!s.ok()) return s;
   return Decoder::Open(path);

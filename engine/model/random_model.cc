@@ -104,7 +104,6 @@ void SetVocab(GgufWriter& w) {
 
 std::vector<RandomDecoderSpec> RandomDecoderSpecs() {
   std::vector<RandomDecoderSpec> specs;
-  uint64_t seed = 1000;
   for (const char* arch : {"llama", "qwen2", "qwen3", "gemma3", "phi3", "gpt2"}) {
     std::vector<GgmlType> types = {GgmlType::kF32, GgmlType::kQ8_0, GgmlType::kQ4_K};
     if (std::string(arch) == "llama") {
@@ -112,8 +111,10 @@ std::vector<RandomDecoderSpec> RandomDecoderSpecs() {
     }
     for (GgmlType t : types) {
       const std::string_view tn = GgmlTypeName(t);
-      specs.push_back({absl::StrCat(arch, "-", absl::string_view(tn.data(), tn.size()), ".gguf"),
-                       arch, t, seed++});
+      std::string name = absl::StrCat(arch, "-", absl::string_view(tn.data(), tn.size()), ".gguf");
+      uint64_t seed = 0xCBF29CE484222325ull;  // FNV-1a of the name: stable as the list grows
+      for (const char ch : name) seed = (seed ^ static_cast<uint8_t>(ch)) * 0x100000001B3ull;
+      specs.push_back({std::move(name), arch, t, seed});
     }
   }
   return specs;
