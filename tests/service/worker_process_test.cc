@@ -157,12 +157,14 @@ TEST(FakeWorkerProcessTest, MetricsScrapePassesPromtool) {
   EXPECT_EQ(info.metrics_address(), metrics_address);
 
   // The request counter is bumped when the server finishes the call, just after the client
-  // sees the status: poll.
+  // sees the status: poll until nothing is in flight.
   std::string scrape;
   const absl::Time until = absl::Now() + absl::Seconds(10);
   while (absl::Now() < until) {
     ASSERT_OK_AND_ASSIGN(scrape, HttpGet(metrics_address, "/metrics"));
-    if (scrape.find("code=\"INTERNAL\"") != std::string::npos) break;
+    if (scrape.find("jetserve_worker_requests_in_flight{model=\"gamma\"} 0") != std::string::npos) {
+      break;
+    }
     absl::SleepFor(absl::Milliseconds(20));
   }
   EXPECT_THAT(scrape, HasSubstr("jetserve_worker_requests_total{code=\"OK\",method=\"Generate\","
