@@ -83,7 +83,30 @@ absl::Status LoadNormalizer(const Json* normalizer, Vocab* vocab) {
     return absl::OkStatus();
   }
   if (type == "NFC" || type == "NFD" || type == "NFKC" || type == "NFKD") {
-    vocab->unicode_normalization = type;
+    vocab->hf_normalizers.push_back({HfNormalizerStep::Kind::kUnicode, type, ""});
+    return absl::OkStatus();
+  }
+  if (type == "Lowercase") {
+    vocab->hf_normalizers.push_back({HfNormalizerStep::Kind::kLowercase, "", ""});
+    return absl::OkStatus();
+  }
+  if (type == "Prepend") {
+    std::string text;
+    JETSERVE_RETURN_IF_ERROR(GetString(*normalizer, "prepend", "normalizer", &text));
+    vocab->hf_normalizers.push_back({HfNormalizerStep::Kind::kPrepend, text, ""});
+    return absl::OkStatus();
+  }
+  if (type == "Replace") {
+    const Json* pattern = Member(*normalizer, "pattern");
+    std::string from, to;
+    if (pattern == nullptr || Member(*pattern, "String") == nullptr) {
+      return absl::UnimplementedError(
+          "tokenizer.json normalizer Replace is only supported with a String pattern");
+    }
+    JETSERVE_RETURN_IF_ERROR(GetString(*pattern, "String", "normalizer Replace", &from));
+    JETSERVE_RETURN_IF_ERROR(GetString(*normalizer, "content", "normalizer Replace", &to));
+    if (from.empty()) return Bad("normalizer Replace", "empty pattern");
+    vocab->hf_normalizers.push_back({HfNormalizerStep::Kind::kReplace, from, to});
     return absl::OkStatus();
   }
   return absl::UnimplementedError(
@@ -157,6 +180,33 @@ absl::Status LoadPreTokenizer(const Json* pre, Vocab* vocab) {
     }
     vocab->pre = PreTokenizerKind::kHfCustom;
     return AddSplitPattern(*pre, vocab);
+  }
+  if (type == "Metaspace") {
+    HfMetaspace& meta = vocab->hf_metaspace;
+    meta.enabled = true;
+    if (Member(*pre, "replacement") != nullptr) {
+      JETSERVE_RETURN_IF_ERROR(GetString(*pre, "replacement", "pre_tokenizer", &meta.replacement));
+    }
+    if (meta.replacement.empty()) return Bad("pre_tokenizer Metaspace", "empty replacement");
+    JETSERVE_RETURN_IF_ERROR(GetBool(*pre, "split", "pre_tokenizer", &meta.split));
+    bool add_prefix_space = true;  // older files
+    JETSERVE_RETURN_IF_ERROR(GetBool(*pre, "add_prefix_space", "pre_tokenizer", &add_prefix_space));
+    meta.prepend = add_prefix_space ? HfMetaspace::Prepend::kAlways : HfMetaspace::Prepend::kNever;
+    if (Member(*pre, "prepend_scheme") != nullptr) {
+      std::string scheme;
+      JETSERVE_RETURN_IF_ERROR(GetString(*pre, "prepend_scheme", "pre_tokenizer", &scheme));
+      if (scheme == "always") {
+        meta.prepend = HfMetaspace::Prepend::kAlways;
+      } else if (scheme == "first") {
+        meta.prepend = HfMetaspace::Prepend::kFirst;
+      } else if (scheme == "never") {
+        meta.prepend = HfMetaspace::Prepend::kNever;
+      } else {
+        return Bad("pre_tokenizer Metaspace",
+                   absl::StrCat("unknown prepend_scheme '", scheme, "'"));
+      }
+    }
+    return absl::OkStatus();
   }
   if (type == "Digits") {
     bool individual = false;
@@ -269,6 +319,33 @@ absl::Status LoadModel(const Json& model, Vocab* vocab,
       }
       vocab->merges.emplace_back(std::move(left), std::move(right));
     }
+  } else if (type == "Unigram") {
+    vocab->model = ModelKind::kUnigram;
+    vocab->pre = PreTokenizerKind::kNone;
+    vocab->byte_level = false;
+    vocab->byte_fallback = false;
+    JETSERVE_RETURN_IF_ERROR(GetBool(model, "byte_fallback", "model", &vocab->byte_fallback));
+    const Json* pieces = Member(model, "vocab");
+    if (pieces == nullptr || !pieces->is_array()) return Bad("model", "\"vocab\" is not a list");
+    if (pieces->size() > static_cast<size_t>(kMaxVocabSize)) return Bad("model", "vocab too large");
+    for (size_t i = 0; i < pieces->size(); ++i) {
+      const Json& piece = (*pieces)[i];
+      if (!piece.is_array() || piece.size() != 2 || !piece[0].is_string() ||
+          !piece[1].is_number()) {
+        return Bad("model.vocab", absl::StrCat("entry ", i, " is not [piece, score]"));
+      }
+      vocab->tokens.push_back(piece[0].get<std::string>());
+      vocab->scores.push_back(piece[1].get<float>());
+    }
+    if (const Json* unk_id = Member(model, "unk_id"); unk_id != nullptr) {
+      int64_t id = 0;
+      JETSERVE_RETURN_IF_ERROR(GetId(*unk_id, "model.unk_id", &id));
+      if (static_cast<size_t>(id) >= vocab->tokens.size()) {
+        return Bad("model", absl::StrCat("unk_id ", id, " is not in the vocabulary"));
+      }
+      vocab->special.unk = static_cast<TokenId>(id);
+    }
+    return absl::OkStatus();
   } else {
     return absl::UnimplementedError(
         absl::StrCat("tokenizer.json model type \"", type, "\" is not supported"));
@@ -476,20 +553,13 @@ absl::StatusOr<Vocab> Convert(const Json& root) {
   JETSERVE_RETURN_IF_ERROR(LoadModel(*model, &vocab, &by_text));
   JETSERVE_RETURN_IF_ERROR(LoadAddedTokens(Member(root, "added_tokens"), &vocab));
   vocab.types.resize(vocab.tokens.size(), TokenType::kNormal);
+  if (!vocab.scores.empty()) vocab.scores.resize(vocab.tokens.size(), 0.0f);
   for (size_t t = 0; t < vocab.tokens.size(); ++t) {
     if (vocab.tokens[t].empty())
       return Bad("model.vocab", absl::StrCat("token id ", t, " has no text"));
   }
   JETSERVE_RETURN_IF_ERROR(LoadNormalizer(Member(root, "normalizer"), &vocab));
   JETSERVE_RETURN_IF_ERROR(LoadPreTokenizer(Member(root, "pre_tokenizer"), &vocab));
-  if (vocab.model == ModelKind::kBpe && vocab.pre == PreTokenizerKind::kNone && vocab.byte_level) {
-    vocab.pre = PreTokenizerKind::kNone;
-  }
-  if (vocab.model == ModelKind::kBpe && !vocab.byte_level) {
-    return absl::UnimplementedError(
-        "tokenizer.json BPE without a ByteLevel pre-tokenizer (SentencePiece-style) is not "
-        "supported");
-  }
   JETSERVE_RETURN_IF_ERROR(LoadPostProcessor(Member(root, "post_processor"), &vocab));
   JETSERVE_RETURN_IF_ERROR(LoadTruncationAndPadding(root, &vocab));
   // Name the usual special tokens for callers (pooling, padding, chat).

