@@ -209,19 +209,27 @@ float DotQ6_KQ8_K(int64_t n, const void* vx, const void* vy) {
   const auto* y = static_cast<const BlockQ8_K*>(vy);
   float sum = 0;
   for (int64_t i = 0; i < n / kQKK; ++i) {
-    int acc = 0;
-    for (int g = 0; g < 16; ++g) {
-      int s = 0;
-      for (int l = 0; l < 16; ++l) {
-        const int e = g * 16 + l;
-        const int h = e / 128;
-        const int r = e % 128;
-        const int lo = (x[i].ql[h * 64 + r % 64] >> (4 * (r / 64))) & 0xf;
-        const int hi = (x[i].qh[h * 32 + r % 32] >> (2 * (r / 32))) & 3;
-        s += ((lo | (hi << 4)) - 32) * y[i].qs[e];
+    int group_sums[16] = {};
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* ql = x[i].ql + 64 * h;
+      const uint8_t* qh = x[i].qh + 32 * h;
+      const int8_t* q8 = y[i].qs + 128 * h;
+      int* gs = group_sums + 8 * h;
+      // Element r of this half: low nibble r / 64 of ql[r % 64], high bits 2 * (r / 32) of
+      // qh[r % 32]; so one ql/qh pair feeds elements l, l + 32, l + 64, l + 96.
+      for (int l = 0; l < 32; ++l) {
+        const int q1 = ((ql[l] & 0xf) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        const int q2 = ((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        gs[l / 16] += q1 * q8[l];
+        gs[2 + l / 16] += q2 * q8[l + 32];
+        gs[4 + l / 16] += q3 * q8[l + 64];
+        gs[6 + l / 16] += q4 * q8[l + 96];
       }
-      acc += x[i].scales[g] * s;
     }
+    int acc = 0;
+    for (int g = 0; g < 16; ++g) acc += x[i].scales[g] * group_sums[g];
     sum += y[i].d * F16ToF32(x[i].d) * static_cast<float>(acc);
   }
   return sum;
