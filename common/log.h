@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "absl/strings/string_view.h"
+
 namespace jetserve {
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
@@ -38,6 +40,10 @@ class LogLine {
   }
   LogLine& Add(std::string_view key, const std::string& value) {
     return Add(key, std::string_view(value));
+  }
+  // Debian 12's Abseil has its own string_view type (not std::string_view).
+  LogLine& Add(std::string_view key, absl::string_view value) {
+    return Add(key, std::string_view(value.data(), value.size()));
   }
   LogLine& Add(std::string_view key, int64_t value);
   LogLine& Add(std::string_view key, int value) { return Add(key, int64_t{value}); }
