@@ -6,9 +6,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace jetserve::gateway {
@@ -31,8 +31,8 @@ absl::Status FieldError(absl::string_view field, absl::string_view message) {
 bool ValidModelName(absl::string_view name) {
   if (name.empty() || name.size() > 128) return false;
   for (char c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' &&
-        c != ':' && c != '-') {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != ':' &&
+        c != '-') {
       return false;
     }
   }
@@ -55,15 +55,15 @@ absl::Status DurationField(absl::string_view field, absl::Duration def, absl::Du
         absl::ToInt64Nanoseconds(def - absl::Seconds(absl::ToInt64Seconds(def)))));
     return absl::OkStatus();
   }
-  if (d->nanos() < -999999999 || d->nanos() > 999999999 ||
-      (d->seconds() > 0 && d->nanos() < 0) || (d->seconds() < 0 && d->nanos() > 0)) {
+  if (d->nanos() < -999999999 || d->nanos() > 999999999 || (d->seconds() > 0 && d->nanos() < 0) ||
+      (d->seconds() < 0 && d->nanos() > 0)) {
     return FieldError(field, "malformed duration");
   }
   absl::Duration v = ToAbslDuration(*d);
   if (v < lo || v > hi) {
-    return FieldError(field, absl::StrCat("must be in [", absl::FormatDuration(lo), ", ",
-                                          absl::FormatDuration(hi), "], got ",
-                                          absl::FormatDuration(v)));
+    return FieldError(field,
+                      absl::StrCat("must be in [", absl::FormatDuration(lo), ", ",
+                                   absl::FormatDuration(hi), "], got ", absl::FormatDuration(v)));
   }
   return absl::OkStatus();
 }
@@ -72,8 +72,7 @@ absl::Status CheckHostPort(absl::string_view field, absl::string_view address,
                            bool allow_port_zero) {
   std::string host;
   int port = 0;
-  if (!SplitHostPort(address, &host, &port) || host.empty() ||
-      (!allow_port_zero && port == 0)) {
+  if (!SplitHostPort(address, &host, &port) || host.empty() || (!allow_port_zero && port == 0)) {
     return FieldError(field, absl::StrCat("expected \"host:port\"",
                                           allow_port_zero ? "" : " with port in [1, 65535]",
                                           ", got \"", address, "\""));
@@ -114,11 +113,11 @@ absl::Status ValidateSupervision(Supervision* s) {
   JETSERVE_DURATION(kill_grace_period, absl::Seconds(5), absl::ZeroDuration(), kDay);
 #undef JETSERVE_DURATION
   if (ToAbslDuration(s->backoff_max()) < ToAbslDuration(s->backoff_initial())) {
-    return FieldError("supervision.backoff_max",
-                      absl::StrCat("must be at least backoff_initial (",
-                                   absl::FormatDuration(ToAbslDuration(s->backoff_initial())),
-                                   "), got ",
-                                   absl::FormatDuration(ToAbslDuration(s->backoff_max()))));
+    return FieldError(
+        "supervision.backoff_max",
+        absl::StrCat("must be at least backoff_initial (",
+                     absl::FormatDuration(ToAbslDuration(s->backoff_initial())), "), got ",
+                     absl::FormatDuration(ToAbslDuration(s->backoff_max()))));
   }
   return absl::OkStatus();
 }
@@ -136,13 +135,12 @@ absl::Status ValidateLimits(Limits* l) {
                       absl::StrCat("must be in [1, 1000000], got ", l->default_queue_limit()));
   }
   if (l->has_max_tokens() && l->max_tokens() < 1) {
-    return FieldError("limits.max_tokens", absl::StrCat("must be positive, got ",
-                                                        l->max_tokens()));
+    return FieldError("limits.max_tokens", absl::StrCat("must be positive, got ", l->max_tokens()));
   }
   if (l->has_default_deadline()) {
-    absl::Status st = DurationField("limits.default_deadline", absl::ZeroDuration(),
-                                    absl::Milliseconds(1), absl::Hours(24), true,
-                                    l->mutable_default_deadline());
+    absl::Status st =
+        DurationField("limits.default_deadline", absl::ZeroDuration(), absl::Milliseconds(1),
+                      absl::Hours(24), true, l->mutable_default_deadline());
     if (!st.ok()) return st;
   }
   return absl::OkStatus();
@@ -151,9 +149,9 @@ absl::Status ValidateLimits(Limits* l) {
 absl::Status ValidateModel(const std::string& f, const Limits& limits,
                            const std::string& runtime_dir, ModelConfig* m) {
   if (!ValidModelName(m->name())) {
-    return FieldError(f + ".name",
-                      absl::StrCat("must be 1-128 characters of [A-Za-z0-9_.:-], got \"",
-                                   m->name(), "\""));
+    return FieldError(
+        f + ".name",
+        absl::StrCat("must be 1-128 characters of [A-Za-z0-9_.:-], got \"", m->name(), "\""));
   }
   if (m->device().empty()) m->set_device("cpu");
   if (!ValidDevice(m->device())) {
@@ -168,8 +166,7 @@ absl::Status ValidateModel(const std::string& f, const Limits& limits,
   if (m->has_max_in_flight_per_worker() &&
       (m->max_in_flight_per_worker() < 1 || m->max_in_flight_per_worker() > 1000000)) {
     return FieldError(f + ".max_in_flight_per_worker",
-                      absl::StrCat("must be in [1, 1000000], got ",
-                                   m->max_in_flight_per_worker()));
+                      absl::StrCat("must be in [1, 1000000], got ", m->max_in_flight_per_worker()));
   }
   switch (m->placement_case()) {
     case ModelConfig::kLocal: {
@@ -231,8 +228,8 @@ absl::Status ValidateModel(const std::string& f, const Limits& limits,
         absl::Status st = CheckEndpoint(field, remote->addresses(i), false);
         if (!st.ok()) return st;
         if (!seen.insert(remote->addresses(i)).second) {
-          return FieldError(field, absl::StrCat("duplicate address \"", remote->addresses(i),
-                                                "\""));
+          return FieldError(field,
+                            absl::StrCat("duplicate address \"", remote->addresses(i), "\""));
         }
       }
       if (has_dns) {
@@ -307,8 +304,7 @@ absl::Status ValidateGatewayConfig(const ConfigOptions& options, GatewayConfig* 
   std::set<std::string> names;
   for (int i = 0; i < config->models_size(); ++i) {
     std::string field = absl::StrCat("models[", i, "]");
-    st = ValidateModel(field, config->limits(), config->runtime_dir(),
-                       config->mutable_models(i));
+    st = ValidateModel(field, config->limits(), config->runtime_dir(), config->mutable_models(i));
     if (!st.ok()) return st;
     if (!names.insert(config->models(i).name()).second) {
       return FieldError(field + ".name",

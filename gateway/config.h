@@ -9,10 +9,10 @@
 #define JETSERVE_GATEWAY_CONFIG_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/duration.pb.h"
 #include "jetserve/config/v1/gateway_config.pb.h"

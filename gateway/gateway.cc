@@ -29,17 +29,17 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayConfig config) {
 
   if (c.runtime_dir().empty()) {
     const char* tmp = getenv("TMPDIR");
-    std::string pattern = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp",
-                                       "/jetserve-gateway-XXXXXX");
+    std::string pattern =
+        absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/jetserve-gateway-XXXXXX");
     if (mkdtemp(pattern.data()) == nullptr) {
-      return absl::InternalError(absl::StrCat("runtime_dir: cannot create ", pattern, ": ",
-                                              strerror(errno)));
+      return absl::InternalError(
+          absl::StrCat("runtime_dir: cannot create ", pattern, ": ", strerror(errno)));
     }
     c.set_runtime_dir(pattern);
     g->owns_runtime_dir_ = true;
   } else if (mkdir(c.runtime_dir().c_str(), 0700) != 0 && errno != EEXIST) {
-    return absl::InternalError(absl::StrCat("runtime_dir: cannot create \"", c.runtime_dir(),
-                                            "\": ", strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("runtime_dir: cannot create \"", c.runtime_dir(), "\": ", strerror(errno)));
   }
   // Re-check socket path lengths now that runtime_dir is known.
   absl::Status valid = ValidateGatewayConfig(ConfigOptions{}, &c);
@@ -49,8 +49,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayConfig config) {
   for (const auto& m : c.models()) any_local = any_local || m.has_local();
   if (any_local && c.worker_binary().find('/') != std::string::npos &&
       access(c.worker_binary().c_str(), X_OK) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "worker_binary: cannot execute \"", c.worker_binary(), "\": ", strerror(errno)));
+    return absl::FailedPreconditionError(absl::StrCat("worker_binary: cannot execute \"",
+                                                      c.worker_binary(), "\": ", strerror(errno)));
   }
 
   g->registry_ = std::make_shared<prometheus::Registry>();
@@ -59,8 +59,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayConfig config) {
     try {  // prometheus-cpp reports bind failures by exception; keep them at this boundary
       g->exposer_ = std::make_unique<prometheus::Exposer>(c.metrics_listen());
     } catch (const std::exception& e) {
-      return absl::UnavailableError(
-          absl::StrCat("metrics_listen: cannot listen on \"", c.metrics_listen(), "\": ", e.what()));
+      return absl::UnavailableError(absl::StrCat("metrics_listen: cannot listen on \"",
+                                                 c.metrics_listen(), "\": ", e.what()));
     }
     g->exposer_->RegisterCollectable(g->registry_);
     auto ports = g->exposer_->GetListeningPorts();
@@ -84,8 +84,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayConfig config) {
     service_options.default_deadline = ToAbslDuration(c.limits().default_deadline());
   }
   if (c.limits().has_max_tokens()) service_options.max_tokens = c.limits().max_tokens();
-  g->service_ = std::make_unique<PublicService>(g->router_.get(), g->pool_.get(),
-                                                g->metrics_.get(), service_options);
+  g->service_ = std::make_unique<PublicService>(g->router_.get(), g->pool_.get(), g->metrics_.get(),
+                                                service_options);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

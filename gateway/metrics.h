@@ -4,8 +4,10 @@
 // Metrics (all labels are bounded: model names come from the config; calls naming an
 // unknown model are counted under model="_unknown"):
 //   jetserve_gateway_requests_total{model,method,code}        counter
-//       Finished public calls, by gRPC status code name ("OK", "NOT_FOUND", ...).
-//       method is the RPC name ("Generate", "Embed", ...).
+//       Finished routed calls (Generate, Classify, Rerank, Embed, Tokenize, Detokenize;
+//       not ListModels/GetModel), by gRPC status code name ("OK", "NOT_FOUND", ...).
+//       method is the RPC name. Calls rejected before routing (bad model name, queue
+//       full) count too.
 //   jetserve_gateway_request_duration_seconds{model,method}   histogram
 //       Time from the call's arrival to its final status, queueing included; every
 //       finished call is observed once (buckets 1 ms .. 10 min).
@@ -42,8 +44,8 @@ class GatewayMetrics {
   // `registry` must outlive this object.
   explicit GatewayMetrics(prometheus::Registry& registry);
 
-  void RecordRequest(const std::string& model, const std::string& method,
-                     grpc::StatusCode code, double duration_seconds);
+  void RecordRequest(const std::string& model, const std::string& method, grpc::StatusCode code,
+                     double duration_seconds);
   prometheus::Gauge& InFlight(const std::string& model);
   prometheus::Gauge& QueueDepth(const std::string& model);
   prometheus::Gauge& WorkersUp(const std::string& model);

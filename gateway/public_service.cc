@@ -36,8 +36,7 @@ bool ValidRequestId(absl::string_view id) {
 
 std::string NewRequestId() {
   absl::BitGen gen;
-  return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen),
-                         absl::Uniform<uint64_t>(gen));
+  return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen), absl::Uniform<uint64_t>(gen));
 }
 
 bool IsLowerHex(absl::string_view s) {
@@ -112,7 +111,8 @@ class CallBase {
 
   void StartAcquire() {
     uint64_t ticket = service_->router()->Acquire(
-        model_, deadline_, [this](absl::StatusOr<WorkerLease> lease) { Granted(std::move(lease)); });
+        model_, deadline_,
+        [this](absl::StatusOr<WorkerLease> lease) { Granted(std::move(lease)); });
     bool cancel_now = false;
     {
       absl::MutexLock lock(&mu_);
@@ -168,7 +168,8 @@ class CallBase {
   }
 
   void SetupClientContext() {
-    if (deadline_ != absl::InfiniteFuture()) client_context_.set_deadline(absl::ToChronoTime(deadline_));
+    if (deadline_ != absl::InfiniteFuture())
+      client_context_.set_deadline(absl::ToChronoTime(deadline_));
     client_context_.AddMetadata("x-request-id", request_id_);
     if (!traceparent_.empty()) client_context_.AddMetadata("traceparent", traceparent_);
     if (!tracestate_.empty()) client_context_.AddMetadata("tracestate", tracestate_);
@@ -354,17 +355,17 @@ class GenerateCall final : public grpc::ServerWriteReactor<v1::GenerateResponse>
 };
 
 // Describes one unary method of the worker API for UnaryCall.
-#define JETSERVE_UNARY_METHOD(NAME)                                                         \
-  struct NAME##Method {                                                                     \
-    static constexpr const char* kName = #NAME;                                             \
-    using Request = v1::NAME##Request;                                                      \
-    using Response = v1::NAME##Response;                                                    \
-    using WorkerRequest = wv1::NAME##Request;                                               \
-    static void Call(wv1::Worker::Stub& stub, grpc::ClientContext* context,                 \
-                     const WorkerRequest* request, Response* response,                      \
-                     std::function<void(grpc::Status)> done) {                              \
-      stub.async()->NAME(context, request, response, std::move(done));                      \
-    }                                                                                       \
+#define JETSERVE_UNARY_METHOD(NAME)                                         \
+  struct NAME##Method {                                                     \
+    static constexpr const char* kName = #NAME;                             \
+    using Request = v1::NAME##Request;                                      \
+    using Response = v1::NAME##Response;                                    \
+    using WorkerRequest = wv1::NAME##Request;                               \
+    static void Call(wv1::Worker::Stub& stub, grpc::ClientContext* context, \
+                     const WorkerRequest* request, Response* response,      \
+                     std::function<void(grpc::Status)> done) {              \
+      stub.async()->NAME(context, request, response, std::move(done));      \
+    }                                                                       \
   };
 JETSERVE_UNARY_METHOD(Classify)
 JETSERVE_UNARY_METHOD(Rerank)
@@ -420,8 +421,7 @@ class UnaryCall final : public grpc::ServerUnaryReactor, private CallBase {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
 PublicService::PublicService(Router* router, WorkerPool* pool, GatewayMetrics* metrics,

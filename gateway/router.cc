@@ -111,9 +111,8 @@ uint64_t Router::Acquire(const std::string& model, absl::Time deadline, Grant gr
       Model& m = *it->second;
       std::shared_ptr<Slot> slot = m.queue.empty() ? PickLocked(m) : nullptr;
       if (!m.serving) {
-        out.push_back({std::move(grant),
-                       absl::UnavailableError(
-                           absl::StrCat("no ready worker for model \"", model, "\""))});
+        out.push_back({std::move(grant), absl::UnavailableError(absl::StrCat(
+                                             "no ready worker for model \"", model, "\""))});
       } else if (slot != nullptr) {
         out.push_back({std::move(grant), LeaseLocked(model, m, slot)});
       } else if (deadline <= absl::Now()) {
@@ -180,8 +179,8 @@ void Router::Shutdown() {
     wake_ = true;
     for (auto& [name, m] : models_) {
       for (auto& e : m->queue.TakeAll()) {
-        out.push_back({std::move(e.value.grant),
-                       absl::UnavailableError("the gateway is shutting down")});
+        out.push_back(
+            {std::move(e.value.grant), absl::UnavailableError("the gateway is shutting down")});
       }
     }
   }
@@ -235,9 +234,8 @@ void Router::DispatchLocked(const std::string& name, Model& m, std::vector<Ready
   for (const auto& [id, slot] : m.workers) any_ready = any_ready || slot->ready;
   if (!any_ready) {
     for (auto& e : m.queue.TakeAll()) {
-      out->push_back({std::move(e.value.grant),
-                      absl::UnavailableError(
-                          absl::StrCat("no ready worker for model \"", name, "\""))});
+      out->push_back({std::move(e.value.grant), absl::UnavailableError(absl::StrCat(
+                                                    "no ready worker for model \"", name, "\""))});
     }
     return;
   }
@@ -264,8 +262,7 @@ void Router::UpdateLocked(const std::string& name, Model& m,
   }
 }
 
-void Router::Deliver(std::vector<Ready> ready,
-                     std::vector<std::pair<std::string, bool>> changes) {
+void Router::Deliver(std::vector<Ready> ready, std::vector<std::pair<std::string, bool>> changes) {
   if (!changes.empty()) {
     absl::MutexLock order(&listener_mu_);
     for (const auto& change : changes) {
@@ -287,7 +284,8 @@ void Router::DeadlineLoop() {
   absl::MutexLock lock(&mu_);
   while (!shutdown_) {
     absl::Time earliest = absl::InfiniteFuture();
-    for (const auto& [name, m] : models_) earliest = std::min(earliest, m->queue.EarliestDeadline());
+    for (const auto& [name, m] : models_)
+      earliest = std::min(earliest, m->queue.EarliestDeadline());
     wake_ = false;
     mu_.AwaitWithDeadline(absl::Condition(&wake_), earliest);
     if (shutdown_) break;

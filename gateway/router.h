@@ -98,8 +98,8 @@ class Router {
   // Adds or updates the worker `endpoint->id()`. A different endpoint object under the same
   // id (a restarted process) replaces the old one; calls still on the old one end by
   // themselves. `capacity` (advertised max_concurrent_requests) is ignored unless ready.
-  void SetWorker(const std::string& model, std::shared_ptr<WorkerEndpoint> endpoint,
-                 bool ready, int capacity);
+  void SetWorker(const std::string& model, std::shared_ptr<WorkerEndpoint> endpoint, bool ready,
+                 int capacity);
   void RemoveWorker(const std::string& model, const std::string& worker_id);
 
   // Returns a ticket for Cancel (0 when `grant` already ran).

@@ -57,7 +57,9 @@ Supervisor::Supervisor(SupervisorOptions options, Router* router, GatewayMetrics
 
 Supervisor::~Supervisor() { Stop(); }
 
-void Supervisor::Start() { thread_ = std::thread([this] { Run(); }); }
+void Supervisor::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Supervisor::RequestStop() {
   absl::MutexLock lock(&mu_);
@@ -171,8 +173,8 @@ bool Supervisor::Reaped(pid_t pid, Exit* exit) {
   } while (r < 0 && errno == EINTR);
   if (r == 0) return false;
   exit->exited = true;
-  exit->description = r == pid ? DescribeWaitStatus(status)
-                               : absl::StrCat("waitpid failed: ", strerror(errno));
+  exit->description =
+      r == pid ? DescribeWaitStatus(status) : absl::StrCat("waitpid failed: ", strerror(errno));
   return true;
 }
 
@@ -278,12 +280,12 @@ void Supervisor::Run() {
             SetStatus(State::kNotServing, std::string(info.status().message()));
             router_->SetWorker(options_.model, endpoint, false, 0);
           }
-          next_probe = absl::Now() + (ready ? options_.health_interval
-                                            : std::min(options_.health_interval,
-                                                       kStartupProbeInterval));
+          next_probe =
+              absl::Now() + (ready ? options_.health_interval
+                                   : std::min(options_.health_interval, kStartupProbeInterval));
         }
-        stop = SleepFor(std::min(kReapInterval, std::max(next_probe - absl::Now(),
-                                                          absl::ZeroDuration())));
+        stop = SleepFor(
+            std::min(kReapInterval, std::max(next_probe - absl::Now(), absl::ZeroDuration())));
       }
       if (stop && !exit.exited) {
         SetStatus(State::kStopping, "");
@@ -296,11 +298,10 @@ void Supervisor::Run() {
     router_->SetWorker(options_.model, endpoint, false, 0);
     const absl::Duration uptime = absl::Now() - started;
     const absl::Duration delay = backoff.OnExit(uptime);
-    std::string detail =
-        absl::StrCat("worker ", id_, " ", exit.description, " after ",
-                     absl::FormatDuration(absl::Trunc(uptime, absl::Milliseconds(1))), " (",
-                     backoff.consecutive_failures(), " in a row); restarting in ",
-                     absl::FormatDuration(delay));
+    std::string detail = absl::StrCat(
+        "worker ", id_, " ", exit.description, " after ",
+        absl::FormatDuration(absl::Trunc(uptime, absl::Milliseconds(1))), " (",
+        backoff.consecutive_failures(), " in a row); restarting in ", absl::FormatDuration(delay));
     JETSERVE_LOG(kWarning, "worker_exit")
         .Add("worker", id_)
         .Add("reason", exit.description)

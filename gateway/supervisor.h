@@ -55,7 +55,7 @@ class Supervisor {
   struct Status {
     State state = State::kStarting;
     int consecutive_failures = 0;
-    std::string detail;  // last failure, for ModelInfo.state_detail
+    std::string detail;                            // last failure, for ModelInfo.state_detail
     std::optional<jetserve::v1::ModelInfo> model;  // as the worker reported it
   };
 

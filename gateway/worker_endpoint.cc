@@ -105,13 +105,13 @@ absl::StatusOr<jetserve::worker::v1::WorkerInfo> WorkerEndpoint::Probe(absl::Dur
   return info;
 }
 
-absl::StatusOr<jetserve::worker::v1::DrainResponse> WorkerEndpoint::Drain(
-    absl::Duration grace, absl::Duration timeout) {
+absl::StatusOr<jetserve::worker::v1::DrainResponse> WorkerEndpoint::Drain(absl::Duration grace,
+                                                                          absl::Duration timeout) {
   grpc::ClientContext context;
   context.set_deadline(DeadlineAfter(timeout));
   jetserve::worker::v1::DrainRequest request;
-  request.set_grace_period_ms(static_cast<int32_t>(
-      std::min<int64_t>(absl::ToInt64Milliseconds(grace), int64_t{1} << 30)));
+  request.set_grace_period_ms(
+      static_cast<int32_t>(std::min<int64_t>(absl::ToInt64Milliseconds(grace), int64_t{1} << 30)));
   jetserve::worker::v1::DrainResponse response;
   grpc::Status status = stub_->Drain(&context, request, &response);
   if (!status.ok()) return FromGrpc(status, "Drain");

@@ -35,8 +35,8 @@ absl::StatusOr<std::vector<std::string>> ResolveHostPort(const std::string& host
   std::set<std::string> out;
   for (struct addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
     char text[NI_MAXHOST];
-    if (getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof(text), nullptr, 0,
-                    NI_NUMERICHOST) != 0) {
+    if (getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof(text), nullptr, 0, NI_NUMERICHOST) !=
+        0) {
       continue;
     }
     out.insert(ai->ai_family == AF_INET6 ? absl::StrCat("[", text, "]:", port)
@@ -65,8 +65,8 @@ WorkerPool::WorkerPool(const GatewayConfig& config, Router* router, GatewayMetri
           int port = 0;
           SplitHostPort(model.local().metrics_listen(), &host, &port);
           const bool v6 = host.find(':') != std::string::npos;
-          o.metrics_listen = absl::StrCat(v6 ? "[" : "", host, v6 ? "]" : "", ":",
-                                          port == 0 ? 0 : port + i);
+          o.metrics_listen =
+              absl::StrCat(v6 ? "[" : "", host, v6 ? "]" : "", ":", port == 0 ? 0 : port + i);
         }
         o.extra_args.assign(model.local().args().begin(), model.local().args().end());
         o.env.insert(model.local().env().begin(), model.local().env().end());
@@ -200,10 +200,10 @@ void WorkerPool::MonitorRemote(RemoteModel* remote) {
                            ? absl::StrCat("no addresses for ", r.dns_name())
                            : detail;
     }
-  } while (!SleepFor(r.dns_name().empty()
-                         ? health_interval
-                         : std::min(health_interval,
-                                    std::max(next_resolve - absl::Now(), absl::ZeroDuration()))));
+  } while (!SleepFor(
+      r.dns_name().empty()
+          ? health_interval
+          : std::min(health_interval, std::max(next_resolve - absl::Now(), absl::ZeroDuration()))));
   for (const auto& [address, endpoint] : endpoints) router_->RemoveWorker(model.name(), address);
 }
 

@@ -24,10 +24,10 @@
 #include "absl/time/clock.h"
 #include "gateway/worker_endpoint.h"
 #include "google/protobuf/util/json_util.h"
-#include "jetserve/config/v1/gateway_config.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "jetserve/config/v1/gateway_config.pb.h"
 
 namespace jetserve::testing {
 namespace {
@@ -215,8 +215,8 @@ absl::StatusOr<std::string> GatewayProcess::Scrape() const {
 absl::StatusOr<std::unique_ptr<FakeWorkerProcess>> FakeWorkerProcess::Start(
     const TempDir& dir, const std::string& name, const std::vector<std::string>& args) {
   const std::string log_path = dir.File(name + ".worker.log");
-  std::vector<std::string> argv = {FakeWorkerBinary(), "--model", "/models/" + name, "--name",
-                                   name, "--listen", "127.0.0.1:0"};
+  std::vector<std::string> argv = {
+      FakeWorkerBinary(), "--model", "/models/" + name, "--name", name, "--listen", "127.0.0.1:0"};
   argv.insert(argv.end(), args.begin(), args.end());
   std::unique_ptr<FakeWorkerProcess> w(new FakeWorkerProcess());
   const pid_t parent = getpid();
@@ -388,7 +388,8 @@ int64_t JsonInt(const std::string& line, const std::string& key) {
   if (at == std::string::npos) return -1;
   size_t start = at + needle.size();
   size_t end = start;
-  while (end < line.size() && (isdigit(static_cast<unsigned char>(line[end])) || line[end] == '-')) {
+  while (end < line.size() &&
+         (isdigit(static_cast<unsigned char>(line[end])) || line[end] == '-')) {
     ++end;
   }
   int64_t v = -1;

@@ -89,7 +89,7 @@ class FakeWorkerProcess {
  public:
   static absl::StatusOr<std::unique_ptr<FakeWorkerProcess>> Start(
       const TempDir& dir, const std::string& name, const std::vector<std::string>& args);
-  ~FakeWorkerProcess();  // Kill()
+  ~FakeWorkerProcess();                                    // Kill()
   const std::string& address() const { return address_; }  // "127.0.0.1:PORT"
   int port() const { return port_; }
   void Kill();

@@ -22,6 +22,13 @@
 namespace jetserve::testing {
 namespace {
 
+#if defined(__SANITIZE_ADDRESS__)
+// AddressSanitizer keeps freed memory in quarantine: RSS says nothing about buffering.
+constexpr bool kCheckRss = false;
+#else
+constexpr bool kCheckRss = true;
+#endif
+
 using ::testing::Optional;
 
 class GatewayLimitsTest : public ::testing::Test {
@@ -72,9 +79,9 @@ TEST_F(GatewayLimitsTest, CapacityPlusQueueThenExactlyTheExcessIsRejected) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kCalls; ++i) {
     threads.emplace_back([&, i] {
-      results[i] = RunGenerate(gateway_->stub(), "q", "tokens=20 delay_ms=100",
-                               {.timeout = absl::Seconds(60),
-                                .request_id = absl::StrCat("cap-", i)});
+      results[i] =
+          RunGenerate(gateway_->stub(), "q", "tokens=20 delay_ms=100",
+                      {.timeout = absl::Seconds(60), .request_id = absl::StrCat("cap-", i)});
     });
   }
   for (auto& t : threads) t.join();
@@ -113,9 +120,9 @@ TEST_F(GatewayLimitsTest, QueuedCallDeadlineExpiresBeforeReachingTheWorker) {
     }
     absl::SleepFor(absl::Milliseconds(10));
   }
-  GenerateResult late = RunGenerate(gateway_->stub(), "q", "tokens=1",
-                                    {.timeout = absl::Milliseconds(200),
-                                     .request_id = "queued-deadline"});
+  GenerateResult late =
+      RunGenerate(gateway_->stub(), "q", "tokens=1",
+                  {.timeout = absl::Milliseconds(200), .request_id = "queued-deadline"});
   EXPECT_EQ(late.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   for (auto& t : busy) t.join();
   EXPECT_EQ(CountEvents(dir_->File("q.events"), "start", "queued-deadline"), 0);
@@ -144,20 +151,30 @@ TEST_F(GatewayLimitsTest, SlowReaderPausesTheWorkerAndGatewayMemoryStaysFlat) {
   // Nothing more was produced while the client did not read.
   EXPECT_EQ(CountEvents(events, "token", "slow-reader"), tokens_paused);
   EXPECT_LT(tokens_paused, kTokens / 4);
-  EXPECT_LT(rss_later - rss_paused, 4 * 1024);
+  if (kCheckRss) {
+    EXPECT_LT(rss_later - rss_paused, 4 * 1024);
+  }
 
   int received = 1;
   int64_t rss_max = rss_later;
   while (reader->Read(&response)) {
-    ASSERT_THAT(response.token_ids(), ::testing::ElementsAre(received % 256));  // the fake wraps ids
+    ASSERT_THAT(response.token_ids(),
+                ::testing::ElementsAre(received % 256));  // the fake wraps ids
     ++received;
     if (received % 100 == 0) rss_max = std::max(rss_max, gateway_->RssKib());
   }
   ASSERT_TRUE(reader->Finish().ok());
   EXPECT_EQ(received, kTokens);
+  fprintf(stderr,
+          "slow reader: %d of %d tokens produced while paused; gateway RSS %lld KiB "
+          "paused, %lld KiB max while streaming\n",
+          tokens_paused, kTokens, static_cast<long long>(rss_paused),
+          static_cast<long long>(rss_max));
   // Streaming 64 MiB through the gateway grows it by far less than that.
-  EXPECT_LT(rss_max - rss_paused, 24 * 1024) << "paused " << rss_paused << " KiB, max "
-                                             << rss_max << " KiB";
+  if (kCheckRss) {
+    EXPECT_LT(rss_max - rss_paused, 24 * 1024)
+        << "paused " << rss_paused << " KiB, max " << rss_max << " KiB";
+  }
 }
 
 // Scripted calls on m1/m2 (no other test touches them) and one unknown model.
@@ -196,11 +213,12 @@ TEST_F(GatewayLimitsTest, MetricsCountExactlyAndPassPromtool) {
   const char* kCount = "jetserve_gateway_request_duration_seconds_count";
   EXPECT_THAT(MetricValue(s, kTotal, {{"model", "m1"}, {"method", "Generate"}, {"code", "OK"}}),
               Optional(3.0));
-  EXPECT_THAT(MetricValue(s, kTotal, {{"model", "m1"}, {"method", "Generate"},
-                                      {"code", "FAILED_PRECONDITION"}}),
-              Optional(1.0));
-  EXPECT_THAT(MetricValue(s, kTotal, {{"model", "_unknown"}, {"method", "Generate"},
-                                      {"code", "NOT_FOUND"}}),
+  EXPECT_THAT(
+      MetricValue(s, kTotal,
+                  {{"model", "m1"}, {"method", "Generate"}, {"code", "FAILED_PRECONDITION"}}),
+      Optional(1.0));
+  EXPECT_THAT(MetricValue(s, kTotal,
+                          {{"model", "_unknown"}, {"method", "Generate"}, {"code", "NOT_FOUND"}}),
               Optional(1.0));
   EXPECT_THAT(MetricValue(s, kTotal, {{"model", "m2"}, {"method", "Tokenize"}, {"code", "OK"}}),
               Optional(2.0));

@@ -49,15 +49,14 @@ TEST(GatewayRemoteTest, StaticAndDnsWorkersServeAndHealthFollowsThem) {
   EXPECT_EQ(info.state(), jetserve::v1::MODEL_STATE_READY);
   EXPECT_EQ(info.ready_replicas(), 1);
   EXPECT_GE(info.total_replicas(), 1);  // localhost may also resolve to ::1
-  EXPECT_TRUE(g.WaitForLog({"\"event\":\"worker_added\"", "\"model\":\"dns\"",
-                            absl::StrCat("127.0.0.1:", (*b)->port())},
-                           absl::Seconds(5)));
+  EXPECT_TRUE(g.WaitForLog(
+      {"\"event\":\"worker_added\"", "\"model\":\"dns\"", absl::StrCat("127.0.0.1:", (*b)->port())},
+      absl::Seconds(5)));
 
   // The static worker goes away: the model stops serving, calls fail fast.
   (*a)->Kill();
   ASSERT_TRUE(WaitForHealth(g.channel(), "static", 2, absl::Seconds(30))) << g.log();
-  GenerateResult gone = RunGenerate(g.stub(), "static", "tokens=1",
-                                    {.timeout = absl::Seconds(20)});
+  GenerateResult gone = RunGenerate(g.stub(), "static", "tokens=1", {.timeout = absl::Seconds(20)});
   EXPECT_EQ(gone.status.error_code(), grpc::StatusCode::UNAVAILABLE);
   grpc::ClientContext context2;
   request.set_name("static");

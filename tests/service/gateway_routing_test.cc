@@ -7,15 +7,15 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
-#include "google/protobuf/unknown_field_set.h"
 #include "tests/service/gateway_harness.h"
 
 namespace jetserve::testing {
@@ -98,16 +98,17 @@ TEST_F(GatewayRoutingTest, SpreadsLoadOverReplicas) {
   std::vector<GenerateResult> results(4);
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&, i] {
-      results[i] = RunGenerate(gateway_->stub(), "alpha", "tokens=5 delay_ms=100",
-                               {.timeout = absl::Seconds(30),
-                                .request_id = absl::StrCat("spread-", i)});
+      results[i] =
+          RunGenerate(gateway_->stub(), "alpha", "tokens=5 delay_ms=100",
+                      {.timeout = absl::Seconds(30), .request_id = absl::StrCat("spread-", i)});
     });
   }
   for (auto& t : threads) t.join();
   std::map<int64_t, int> per_pid;
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(results[i].status.ok()) << results[i].status.error_message();
-    for (absl::string_view line : absl::StrSplit(ReadFileOrEmpty(dir_->File("alpha.events")), '\n')) {
+    for (absl::string_view line :
+         absl::StrSplit(ReadFileOrEmpty(dir_->File("alpha.events")), '\n')) {
       if (absl::StrContains(line, "\"event\":\"start\"") &&
           absl::StrContains(line, absl::StrCat("\"request_id\":\"spread-", i, "\""))) {
         per_pid[JsonInt(std::string(line), "pid")]++;
@@ -120,9 +121,9 @@ TEST_F(GatewayRoutingTest, SpreadsLoadOverReplicas) {
 
 TEST_F(GatewayRoutingTest, RequestIdAndTraceparentReachTheWorker) {
   const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-  GenerateResult r = RunGenerate(gateway_->stub(), "beta", "tokens=1",
-                                 {.timeout = absl::Seconds(20), .request_id = "rid-trace-1",
-                                  .traceparent = traceparent});
+  GenerateResult r = RunGenerate(
+      gateway_->stub(), "beta", "tokens=1",
+      {.timeout = absl::Seconds(20), .request_id = "rid-trace-1", .traceparent = traceparent});
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
   EXPECT_EQ(r.request_id, "rid-trace-1");
   EXPECT_TRUE(WaitForEvent(dir_->File("beta.events"), "finished", "rid-trace-1", absl::Seconds(5)));
@@ -131,28 +132,30 @@ TEST_F(GatewayRoutingTest, RequestIdAndTraceparentReachTheWorker) {
        "\"method\":\"Generate\"", "\"code\":\"OK\"", "\"worker\":\"beta/0\""},
       absl::Seconds(5)));
   // Without an id the gateway makes one and returns it.
-  GenerateResult generated = RunGenerate(gateway_->stub(), "beta", "tokens=1",
-                                         {.timeout = absl::Seconds(20)});
+  GenerateResult generated =
+      RunGenerate(gateway_->stub(), "beta", "tokens=1", {.timeout = absl::Seconds(20)});
   ASSERT_TRUE(generated.status.ok());
   EXPECT_EQ(generated.request_id.size(), 32u);
-  EXPECT_TRUE(WaitForEvent(dir_->File("beta.events"), "finished", generated.request_id,
-                           absl::Seconds(5)));
+  EXPECT_TRUE(
+      WaitForEvent(dir_->File("beta.events"), "finished", generated.request_id, absl::Seconds(5)));
 }
 
 TEST_F(GatewayRoutingTest, LocalWorkersGetMetricsListen) {
-  EXPECT_EQ(gateway_->LogLines({"\"event\":\"worker_ready\"", "\"worker\":\"beta/0\"",
-                               "\"metrics_address\":\"127.0.0.1:"})
+  EXPECT_EQ(gateway_
+                ->LogLines({"\"event\":\"worker_ready\"", "\"worker\":\"beta/0\"",
+                            "\"metrics_address\":\"127.0.0.1:"})
                 .size(),
             1u);
-  EXPECT_EQ(gateway_->LogLines({"\"event\":\"worker_ready\"", "\"worker\":\"alpha/0\"",
-                               "\"metrics_address\":\"\""})
+  EXPECT_EQ(gateway_
+                ->LogLines({"\"event\":\"worker_ready\"", "\"worker\":\"alpha/0\"",
+                            "\"metrics_address\":\"\""})
                 .size(),
             1u);
 }
 
 TEST_F(GatewayRoutingTest, UnknownModelIsNotFound) {
-  GenerateResult r = RunGenerate(gateway_->stub(), "gamma", "tokens=1",
-                                 {.timeout = absl::Seconds(10)});
+  GenerateResult r =
+      RunGenerate(gateway_->stub(), "gamma", "tokens=1", {.timeout = absl::Seconds(10)});
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(r.status.error_message(), HasSubstr("gamma"));
   grpc::ClientContext context;
@@ -170,8 +173,9 @@ TEST_F(GatewayRoutingTest, OversizedRequestIsRejected) {
   GenerateResult r = RunGenerate(gateway_->stub(), "alpha", std::string(100000, 'x'),
                                  {.timeout = absl::Seconds(10)});
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  GenerateResult fits = RunGenerate(gateway_->stub(), "alpha", "tokens=1 " + std::string(50000, 'x'),
-                                    {.timeout = absl::Seconds(10)});
+  GenerateResult fits =
+      RunGenerate(gateway_->stub(), "alpha", "tokens=1 " + std::string(50000, 'x'),
+                  {.timeout = absl::Seconds(10)});
   EXPECT_TRUE(fits.status.ok()) << fits.status.error_message();
 }
 
@@ -198,13 +202,13 @@ TEST_F(GatewayRoutingTest, CancellingAStreamStopsTheWorker) {
 }
 
 TEST_F(GatewayRoutingTest, DeadlineReachesTheWorker) {
-  GenerateResult r = RunGenerate(gateway_->stub(), "beta", "tokens=1000 delay_ms=10",
-                                 {.timeout = absl::Milliseconds(300),
-                                  .request_id = "rid-deadline-1"});
+  GenerateResult r =
+      RunGenerate(gateway_->stub(), "beta", "tokens=1000 delay_ms=10",
+                  {.timeout = absl::Milliseconds(300), .request_id = "rid-deadline-1"});
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_FALSE(r.messages.empty());
-  EXPECT_TRUE(WaitForEvent(dir_->File("beta.events"), "deadline", "rid-deadline-1",
-                           absl::Seconds(10)));
+  EXPECT_TRUE(
+      WaitForEvent(dir_->File("beta.events"), "deadline", "rid-deadline-1", absl::Seconds(10)));
   EXPECT_EQ(CountEvents(dir_->File("beta.events"), "finished", "rid-deadline-1"), 0);
 }
 
@@ -242,9 +246,8 @@ TEST_F(GatewayRoutingTest, ReflectionListsTheServices) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
   grpc::CompletionQueue cq;
-  auto call = stub.PrepareCall(&context,
-                               "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-                               &cq);
+  auto call = stub.PrepareCall(
+      &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
   void* tag;
   bool ok;
   call->StartCall(reinterpret_cast<void*>(1));

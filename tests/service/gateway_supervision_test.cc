@@ -68,19 +68,20 @@ TEST(GatewaySupervisionTest, WorkerKilledMidStreamIsRestartedAndHealthFollows) {
                                        {.timeout = absl::Seconds(30), .request_id = "crash-1"});
   EXPECT_EQ(crashed.status.error_code(), grpc::StatusCode::UNAVAILABLE)
       << crashed.status.error_message();
-  EXPECT_EQ(crashed.messages.size(), 5u);
+  // Tokens 0..4 were sent; the last ones may die in the worker's buffers with it.
+  EXPECT_GE(crashed.messages.size(), 1u);
+  EXPECT_LE(crashed.messages.size(), 5u);
 
-  EXPECT_TRUE(g.WaitForLog({"\"event\":\"model_health\"", "\"model\":\"solid\"",
-                            "\"serving\":false"},
-                           absl::Seconds(10)));
-  EXPECT_TRUE(g.WaitForLog({"\"event\":\"worker_exit\"", "\"worker\":\"solid/0\""},
-                           absl::Seconds(10)));
+  EXPECT_TRUE(
+      g.WaitForLog({"\"event\":\"model_health\"", "\"model\":\"solid\"", "\"serving\":false"},
+                   absl::Seconds(10)));
+  EXPECT_TRUE(
+      g.WaitForLog({"\"event\":\"worker_exit\"", "\"worker\":\"solid/0\""}, absl::Seconds(10)));
   ASSERT_TRUE(WaitForHealth(g.channel(), "solid", 1, absl::Seconds(30))) << g.log();
-  EXPECT_EQ(g.LogLines({"\"event\":\"model_health\"", "\"model\":\"solid\"", "\"serving\":true"})
-                .size(),
-            2u);
-  GenerateResult next = RunGenerate(g.stub(), "solid", "tokens=3",
-                                    {.timeout = absl::Seconds(30)});
+  EXPECT_EQ(
+      g.LogLines({"\"event\":\"model_health\"", "\"model\":\"solid\"", "\"serving\":true"}).size(),
+      2u);
+  GenerateResult next = RunGenerate(g.stub(), "solid", "tokens=3", {.timeout = absl::Seconds(30)});
   EXPECT_TRUE(next.status.ok()) << next.status.error_message();
   EXPECT_EQ(next.messages.size(), 3u);
 
