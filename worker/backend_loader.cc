@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "worker/decoder_backend.h"
 
 namespace jetserve::worker {
 namespace {
@@ -73,10 +74,7 @@ absl::StatusOr<std::unique_ptr<Backend>> LoadBackend(const BackendOptions& optio
   if (!format.ok()) return format.status();
   switch (*format) {
     case ModelFormat::kGguf:
-      return absl::UnimplementedError(
-          absl::StrCat("no engine can load \"", path,
-                       "\" yet: GGUF decoders arrive with the decoder-engine issue; this build of "
-                       "jetserve-worker serves no models"));
+      return LoadDecoderBackend(options);
     case ModelFormat::kOnnx:
       return absl::UnimplementedError(
           absl::StrCat("no engine can load \"", path,

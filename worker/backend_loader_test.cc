@@ -34,10 +34,9 @@ TEST(BackendLoaderTest, MissingFileIsNotFound) {
       StatusIs(absl::StatusCode::kNotFound, "model file \"/nonexistent/x.gguf\" does not exist"));
 }
 
-TEST(BackendLoaderTest, GgufAndOnnxHaveNoEngineYet) {
+TEST(BackendLoaderTest, DamagedGgufFailsInTheDecoderAndOnnxHasNoEngineYet) {
   EXPECT_THAT(LoadBackend(Options(WriteTemp("a.gguf", "GGUF\x03\x00"))),
-              StatusIs(absl::StatusCode::kUnimplemented,
-                       HasSubstr("yet: GGUF decoders arrive with the decoder-engine issue")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("a.gguf")));
   EXPECT_THAT(LoadBackend(Options(WriteTemp("a.onnx", "\x08\x07"))),
               StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("ONNX encoders arrive")));
 }
