@@ -42,17 +42,22 @@ std::string ToValidUtf8(std::string_view bytes) {
 }
 
 StreamingDetokenizer::StreamingDetokenizer(const Tokenizer& tokenizer, const DecodeOptions& options)
-    : tokenizer_(tokenizer),
-      options_(options),
-      strip_pending_(options.strip_leading_space && tokenizer.StripsLeadingSpace()) {}
+    : tokenizer_(tokenizer), options_(options) {}
 
 std::string StreamingDetokenizer::Push(TokenId id) {
-  std::string piece = tokenizer_.TokenToPiece(id, options_.special);
-  if (strip_pending_ && !piece.empty()) {
-    if (piece[0] == ' ') piece.erase(0, 1);
-    strip_pending_ = false;
+  std::string out;
+  if (tokenizer_.GroupsByteRuns()) {
+    const int byte = tokenizer_.ByteOfToken(id);
+    if (byte >= 0) {  // held until the run ends: HF decides on the run as a whole
+      byte_run_.push_back(static_cast<char>(byte));
+      ++byte_run_count_;
+      first_ = false;
+      return out;
+    }
+    out = FlushByteRun();
   }
-  return PushBytes(piece);
+  out += PushBytes(tokenizer_.PieceInText(id, options_, &first_));
+  return out;
 }
 
 std::string StreamingDetokenizer::PushBytes(std::string_view bytes) {
@@ -64,11 +69,20 @@ std::string StreamingDetokenizer::PushBytes(std::string_view bytes) {
   return out;
 }
 
+std::string StreamingDetokenizer::FlushByteRun() {
+  if (byte_run_count_ == 0) return std::string();
+  std::string resolved;
+  Tokenizer::AppendByteRun(byte_run_, byte_run_count_, &resolved);
+  byte_run_.clear();
+  byte_run_count_ = 0;
+  return PushBytes(resolved);
+}
+
 std::string StreamingDetokenizer::Finish() {
-  std::string out;
+  std::string out = FlushByteRun();
   AppendValid(pending_, /*final=*/true, &out);
   pending_.clear();
-  strip_pending_ = options_.strip_leading_space && tokenizer_.StripsLeadingSpace();
+  first_ = true;
   return out;
 }
 

@@ -33,9 +33,13 @@ class StreamingDetokenizer {
   std::string Finish();
 
  private:
+  std::string FlushByteRun();
+
   const Tokenizer& tokenizer_;
   DecodeOptions options_;
-  bool strip_pending_;
+  bool first_ = true;     // nothing rendered yet
+  std::string byte_run_;  // HF byte fallback: bytes of the current run of byte tokens
+  size_t byte_run_count_ = 0;
   std::string pending_;  // bytes of a character not yet complete (at most 3)
 };
 

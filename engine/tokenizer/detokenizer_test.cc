@@ -44,16 +44,8 @@ void CheckStream(const Tokenizer& tokenizer, const std::vector<TokenId>& ids, st
   ASSERT_EQ(joined, expected);
 
   // The same bytes cut at random points (inside characters too).
-  std::string raw;
-  bool first = true;
-  for (const TokenId id : ids) {
-    std::string piece = tokenizer.TokenToPiece(id, false);
-    if (first && !piece.empty()) {
-      if (tokenizer.StripsLeadingSpace() && piece[0] == ' ') piece.erase(0, 1);
-      first = false;
-    }
-    raw += piece;
-  }
+  // The bytes the per-token stream saw (byte runs resolved as Decode does).
+  const std::string raw = tokenizer.Decode(ids, {});
   StreamingDetokenizer bytes_stream(tokenizer, {});
   std::string rejoined;
   size_t pos = 0;

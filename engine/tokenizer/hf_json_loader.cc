@@ -561,6 +561,17 @@ absl::StatusOr<Vocab> Convert(const Json& root) {
   JETSERVE_RETURN_IF_ERROR(LoadNormalizer(Member(root, "normalizer"), &vocab));
   JETSERVE_RETURN_IF_ERROR(LoadPreTokenizer(Member(root, "pre_tokenizer"), &vocab));
   JETSERVE_RETURN_IF_ERROR(LoadPostProcessor(Member(root, "post_processor"), &vocab));
+  if (const Json* decoder = Member(root, "decoder"); decoder != nullptr) {
+    std::string type;
+    if (Member(*decoder, "type") != nullptr) {
+      JETSERVE_RETURN_IF_ERROR(GetString(*decoder, "type", "decoder", &type));
+    }
+    if (type == "WordPiece") {
+      vocab.hf_wordpiece_cleanup = true;
+      JETSERVE_RETURN_IF_ERROR(
+          GetBool(*decoder, "cleanup", "decoder", &vocab.hf_wordpiece_cleanup));
+    }
+  }
   JETSERVE_RETURN_IF_ERROR(LoadTruncationAndPadding(root, &vocab));
   // Name the usual special tokens for callers (pooling, padding, chat).
   for (size_t t = 0; t < vocab.tokens.size(); ++t) {

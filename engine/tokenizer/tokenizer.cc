@@ -92,6 +92,8 @@ size_t TrailingWhitespaceStart(std::string_view text) {
   return end;
 }
 
+void ReplaceAll(std::string_view from, std::string_view to, std::string* text);
+
 absl::Status CheckId(TokenId id, size_t n, std::string_view what) {
   if (id == kNoToken || (id >= 0 && static_cast<size_t>(id) < n)) return absl::OkStatus();
   return absl::InvalidArgumentError(
@@ -590,28 +592,92 @@ ModelInput Tokenizer::EncodeForModel(std::string_view text) const {
   return input;
 }
 
+std::string Tokenizer::PieceInText(TokenId id, const DecodeOptions& options,
+                                   bool* first_piece) const {
+  const bool first = *first_piece;
+  const bool hf_wordpiece =
+      vocab_.model == ModelKind::kWordPiece && vocab_.flavor == Flavor::kHuggingFace;
+  if (first && hf_wordpiece && Type(id) == TokenType::kNormal) {
+    const std::string& text = vocab_.tokens[static_cast<size_t>(id)];
+    if (text.compare(0, vocab_.wordpiece_continuing_prefix.size(),
+                     vocab_.wordpiece_continuing_prefix) == 0) {
+      *first_piece = false;
+      return text;  // HF leaves the prefix of a text's first token
+    }
+  }
+  std::string piece = TokenToPiece(id, options.special);
+  if (!piece.empty()) *first_piece = false;
+  if (first && options.strip_leading_space && StripsLeadingSpace() && !piece.empty() &&
+      piece[0] == ' ') {
+    piece.erase(0, 1);
+  }
+  if (hf_wordpiece && vocab_.hf_wordpiece_cleanup && !piece.empty()) {
+    // tokenizers' decoders::wordpiece::cleanup, applied to each token as HF does.
+    static constexpr std::pair<std::string_view, std::string_view> kCleanup[] = {
+        {" .", "."},   {" ?", "?"},     {" !", "!"},     {" ,", ","},
+        {" ' ", "'"},  {" n't", "n't"}, {" 'm", "'m"},   {" do not", " don't"},
+        {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"},
+    };
+    for (const auto& [from, to] : kCleanup) ReplaceAll(from, to, &piece);
+  }
+  return piece;
+}
+
 bool Tokenizer::StripsLeadingSpace() const {
   for (const HfNormalizerStep& step : vocab_.hf_normalizers) {
     if (step.kind == HfNormalizerStep::Kind::kPrepend && step.text == kSpmSpace) return true;
   }
   return (vocab_.model == ModelKind::kSpm && vocab_.add_space_prefix) ||
          vocab_.model == ModelKind::kWordPiece ||
-         (vocab_.model == ModelKind::kBpe && vocab_.hf_add_prefix_space) ||
          (vocab_.hf_metaspace.enabled &&
           vocab_.hf_metaspace.prepend != HfMetaspace::Prepend::kNever);
 }
 
+bool Tokenizer::GroupsByteRuns() const {
+  return vocab_.flavor == Flavor::kHuggingFace && vocab_.byte_fallback &&
+         (vocab_.model == ModelKind::kUnigram ||
+          (vocab_.model == ModelKind::kBpe && !vocab_.byte_level));
+}
+
+int Tokenizer::ByteOfToken(TokenId id) const {
+  if (id < 0 || static_cast<size_t>(id) >= vocab_.tokens.size()) return -1;
+  const TokenType type = Type(id);
+  if (type == TokenType::kControl || type == TokenType::kUserDefined) return -1;
+  return ParseByteToken(vocab_.tokens[static_cast<size_t>(id)]);
+}
+
+void Tokenizer::AppendByteRun(std::string_view bytes, size_t count, std::string* out) {
+  if (IsValidUtf8(bytes)) {
+    out->append(bytes);
+    return;
+  }
+  for (size_t i = 0; i < count; ++i) out->append("\xEF\xBF\xBD");
+}
+
 std::string Tokenizer::Decode(std::span<const TokenId> ids, const DecodeOptions& options) const {
   std::string out;
-  bool strip = options.strip_leading_space && StripsLeadingSpace();
+  bool first = true;
+  const bool group = GroupsByteRuns();
+  std::string run;
+  size_t run_count = 0;
   for (const TokenId id : ids) {
-    std::string piece = TokenToPiece(id, options.special);
-    if (strip && !piece.empty()) {
-      if (piece[0] == ' ') piece.erase(0, 1);
-      strip = false;
+    if (group) {
+      const int byte = ByteOfToken(id);
+      if (byte >= 0) {
+        run.push_back(static_cast<char>(byte));
+        ++run_count;
+        first = false;
+        continue;
+      }
+      if (run_count > 0) {
+        AppendByteRun(run, run_count, &out);
+        run.clear();
+        run_count = 0;
+      }
     }
-    out += piece;
+    out += PieceInText(id, options, &first);
   }
+  if (run_count > 0) AppendByteRun(run, run_count, &out);
   return out;
 }
 

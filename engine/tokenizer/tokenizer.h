@@ -64,9 +64,23 @@ class Tokenizer {
   // "" unless `special`. Out-of-range ids give "".
   std::string TokenToPiece(TokenId id, bool special) const;
 
+  // The piece of `id` as rendered in a decoded text. *first: no earlier token has had a
+  // piece yet (there the encoder's leading space is dropped and HF WordPiece keeps a
+  // leading "##"); cleared once a token has one. Also applies the HF WordPiece decoder's
+  // cleanup (" ," -> ",").
+  std::string PieceInText(TokenId id, const DecodeOptions& options, bool* first) const;
+
   // Concatenated pieces (raw bytes: byte-fallback tokens may leave invalid UTF-8 when the
   // ids do not come from Encode).
   std::string Decode(std::span<const TokenId> ids, const DecodeOptions& options) const;
+
+  // HF byte fallback decoding (tokenizers' ByteFallback decoder): a run of <0xXX> tokens
+  // whose bytes are not valid UTF-8 as a whole gives one U+FFFD per token. True for HF
+  // vocabularies with byte fallback; ByteOfToken then says which tokens are bytes (-1: not).
+  bool GroupsByteRuns() const;
+  int ByteOfToken(TokenId id) const;
+  // Resolves a run of `count` byte tokens holding `bytes`, as the ByteFallback decoder does.
+  static void AppendByteRun(std::string_view bytes, size_t count, std::string* out);
 
   // Whether decoding strips one leading space from the first piece.
   bool StripsLeadingSpace() const;

@@ -154,6 +154,7 @@ struct Vocab {
   std::string wordpiece_continuing_prefix = "##";  // HF; GGUF uses a "▁" word prefix
   std::string wordpiece_word_prefix;               // GGUF: "▁"
   int wordpiece_max_input_chars = 100;             // HF only
+  bool hf_wordpiece_cleanup = false;               // HF WordPiece decoder "cleanup"
   std::vector<HfNormalizerStep> hf_normalizers;    // applied in order (HF flavour)
   HfMetaspace hf_metaspace;
   std::vector<std::string> hf_split_patterns;          // for PreTokenizerKind::kHfCustom

@@ -6,6 +6,8 @@ vocabulary at hand, from the reference implementations, plus the manifest the C+
   llama.cpp (llama-cpp-python, vocab_only=True) for GGUF vocabularies:
     plain:   tokenize(bytes, add_bos=False, special=False)
     special: tokenize(bytes, add_bos=True,  special=True)
+  decode: llama.cpp detokenize(plain ids) (special=False), HF decode(plain ids,
+    skip_special_tokens=True), as hex lines.
   HuggingFace tokenizers for tokenizer.json files (input: the bytes decoded with
   errors="replace", which the test mirrors):
     plain:   encode_special_tokens=True,  encode(text, add_special_tokens=False)
@@ -66,6 +68,12 @@ def write_ids(path, rows):
             f.write(" ".join(str(i) for i in ids) + "\n")
 
 
+def write_hex(path, rows):
+    with open(path, "w") as f:
+        for data in rows:
+            f.write(data.hex() + "\n")
+
+
 def main():
     corpus = [bytes.fromhex(line.strip()) for line in open(os.path.join(DATA, "corpus.hex"))]
     os.makedirs(os.path.join(DATA, "expected"), exist_ok=True)
@@ -80,6 +88,9 @@ def main():
         for mode, add_bos, special in (("plain", False, False), ("special", True, True)):
             rows = [llm.tokenize(s, add_bos=add_bos, special=special) for s in corpus]
             write_ids(os.path.join(DATA, "expected", f"{name}.llama_cpp.{mode}.ids"), rows)
+            if mode == "plain":  # detokenization of the plain ids
+                write_hex(os.path.join(DATA, "expected", f"{name}.llama_cpp.decode.hex"),
+                          [llm.detokenize(ids) for ids in rows])
         manifest.append(f"{name} llama_cpp {location}")
         print(f"{name}: llama.cpp ids written")
     for pre in FAMILIES:
@@ -107,6 +118,9 @@ def main():
             tok.encode_special_tokens = encode_special
             rows = [tok.encode(t, add_special_tokens=add_special).ids for t in texts]
             write_ids(os.path.join(DATA, "expected", f"{name}.hf.{mode}.ids"), rows)
+            if mode == "plain":  # detokenization of the plain ids
+                write_hex(os.path.join(DATA, "expected", f"{name}.hf.decode.hex"),
+                          [tok.decode(ids, skip_special_tokens=True).encode() for ids in rows])
         manifest.append(f"{name} hf {location}")
         print(f"{name}: HF tokenizers ids written")
     with open(os.path.join(DATA, "corpus_manifest.txt"), "w") as f:

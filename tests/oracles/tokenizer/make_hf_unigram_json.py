@@ -8,12 +8,14 @@ itself, so the Unigram/Metaspace/normalizer paths are checked against HF:
 
 metaspace:   Metaspace(prepend_scheme="always", split=True), byte fallback, "<s> $A" template.
 normalizers: NFKC + Prepend("▁") + Replace(" ", "▁"), no pre-tokenizer, byte fallback.
+Both decode like HF's Llama tokenizer.json (Replace "▁" -> " ", ByteFallback, Fuse, Strip).
 Control tokens of the GGUF become special added tokens.
 """
 import sys
 
 import gguf
-from tokenizers import AddedToken, Tokenizer, models, normalizers, pre_tokenizers, processors
+from tokenizers import (AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers,
+                        processors)
 
 
 def main():
@@ -30,6 +32,9 @@ def main():
     else:
         tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Prepend("\u2581"),
                                                normalizers.Replace(" ", "\u2581")])
+    # The decoder of HF's Llama tokenizer.json.
+    tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(),
+                                     decoders.Fuse(), decoders.Strip(" ", 1, 0)])
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False)
                             for t, ty in zip(tokens, types) if ty == 3])
     tok.save(dst, pretty=False)
