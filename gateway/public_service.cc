@@ -182,6 +182,9 @@ class CallBase {
 
   // Records metrics and the log line, then finishes the server side.
   void FinishCall(const grpc::Status& status) {
+    // A call that fails before any message may be answered trailers-only, where clients
+    // see no initial metadata: repeat the id in the trailers.
+    if (!status.ok()) context_->AddTrailingMetadata("x-request-id", request_id_);
     const double seconds = absl::ToDoubleSeconds(absl::Now() - start_);
     const std::string label =
         service_->router()->HasModel(model_) ? model_ : std::string(kUnknownModelLabel);

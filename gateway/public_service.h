@@ -10,8 +10,8 @@
 // Client cancellation cancels the worker call; the client's deadline (or
 // limits.default_deadline) becomes the worker call's deadline and Envelope.deadline.
 // "x-request-id" (taken or generated) and "traceparent"/"tracestate" go to the worker;
-// x-request-id also returns in the initial metadata. One log line and one metrics record
-// per call.
+// x-request-id also returns in the initial metadata (and in the trailers of failed calls). One log
+// line and one metrics record per call.
 #ifndef JETSERVE_GATEWAY_PUBLIC_SERVICE_H_
 #define JETSERVE_GATEWAY_PUBLIC_SERVICE_H_
 

@@ -306,9 +306,12 @@ GenerateResult RunGenerate(jetserve::v1::Jetserve::Stub& stub, const std::string
   jetserve::v1::GenerateResponse response;
   while (reader->Read(&response)) result.messages.push_back(response);
   result.status = reader->Finish();
-  auto it = context.GetServerInitialMetadata().find("x-request-id");
-  if (it != context.GetServerInitialMetadata().end()) {
-    result.request_id = std::string(it->second.data(), it->second.size());
+  for (const auto* md :
+       {&context.GetServerInitialMetadata(), &context.GetServerTrailingMetadata()}) {
+    auto it = md->find("x-request-id");
+    if (it != md->end() && result.request_id.empty()) {
+      result.request_id = std::string(it->second.data(), it->second.size());
+    }
   }
   return result;
 }
@@ -324,6 +327,21 @@ bool WaitForHealth(const std::shared_ptr<grpc::Channel>& channel, const std::str
   const absl::Time until = absl::Now() + timeout;
   do {
     if (HealthOf(channel, service) == want) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  } while (absl::Now() < until);
+  return false;
+}
+
+bool WaitForReadyReplicas(jetserve::v1::Jetserve::Stub& stub, const std::string& model, int n,
+                          absl::Duration timeout) {
+  const absl::Time until = absl::Now() + timeout;
+  do {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+    jetserve::v1::GetModelRequest request;
+    request.set_name(model);
+    jetserve::v1::ModelInfo info;
+    if (stub.GetModel(&context, request, &info).ok() && info.ready_replicas() >= n) return true;
     absl::SleepFor(absl::Milliseconds(10));
   } while (absl::Now() < until);
   return false;

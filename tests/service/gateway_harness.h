@@ -117,7 +117,7 @@ struct GenerateOptions {
 struct GenerateResult {
   grpc::Status status;
   std::vector<jetserve::v1::GenerateResponse> messages;
-  std::string request_id;  // x-request-id of the response's initial metadata
+  std::string request_id;  // x-request-id of the response (initial or trailing metadata)
   std::string text() const;
 };
 GenerateResult RunGenerate(jetserve::v1::Jetserve::Stub& stub, const std::string& model,
@@ -128,6 +128,10 @@ int HealthOf(const std::shared_ptr<grpc::Channel>& channel, const std::string& s
 // Waits until HealthOf(service) == want.
 bool WaitForHealth(const std::shared_ptr<grpc::Channel>& channel, const std::string& service,
                    int want, absl::Duration timeout);
+
+// Waits until GetModel(model).ready_replicas >= n.
+bool WaitForReadyReplicas(jetserve::v1::Jetserve::Stub& stub, const std::string& model, int n,
+                          absl::Duration timeout);
 
 // The fake worker's event log (JSON lines): lines with "event":EVENT and
 // "request_id":ID (ID empty: any).

@@ -32,7 +32,7 @@ class GatewayRoutingTest : public ::testing::Test {
         R"({"listen": "127.0.0.1:0", "workerBinary": "%s", "runtimeDir": "%s/run",
             "supervision": {"healthInterval": "0.2s", "drainGracePeriod": "1s",
                             "killGracePeriod": "1s"},
-            "limits": {"maxRequestBytes": 65536},
+            "limits": {"maxRequestBytes": 65536, "maxTokens": 4096},
             "models": [
               {"name": "alpha", "path": "/models/alpha", "local": {"replicas": 2,
                "args": ["--fake-capacity=4", "--fake-event-log=%s"]}},
@@ -46,6 +46,9 @@ class GatewayRoutingTest : public ::testing::Test {
     ASSERT_TRUE(WaitForHealth(gateway_->channel(), "alpha", 1, absl::Seconds(30)))
         << gateway_->log();
     ASSERT_TRUE(WaitForHealth(gateway_->channel(), "beta", 1, absl::Seconds(30)))
+        << gateway_->log();
+    // Health turns SERVING with the first ready replica; wait for both of alpha's.
+    ASSERT_TRUE(WaitForReadyReplicas(gateway_->stub(), "alpha", 2, absl::Seconds(30)))
         << gateway_->log();
   }
   static void TearDownTestSuite() {
@@ -154,10 +157,11 @@ TEST_F(GatewayRoutingTest, LocalWorkersGetMetricsListen) {
 }
 
 TEST_F(GatewayRoutingTest, UnknownModelIsNotFound) {
-  GenerateResult r =
-      RunGenerate(gateway_->stub(), "gamma", "tokens=1", {.timeout = absl::Seconds(10)});
+  GenerateResult r = RunGenerate(gateway_->stub(), "gamma", "tokens=1",
+                                 {.timeout = absl::Seconds(10), .request_id = "rid-unknown"});
   EXPECT_EQ(r.status.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(r.status.error_message(), HasSubstr("gamma"));
+  EXPECT_EQ(r.request_id, "rid-unknown");
   grpc::ClientContext context;
   jetserve::v1::EmbedRequest request;
   request.set_model("gamma");
@@ -177,6 +181,20 @@ TEST_F(GatewayRoutingTest, OversizedRequestIsRejected) {
       RunGenerate(gateway_->stub(), "alpha", "tokens=1 " + std::string(50000, 'x'),
                   {.timeout = absl::Seconds(10)});
   EXPECT_TRUE(fits.status.ok()) << fits.status.error_message();
+}
+
+TEST_F(GatewayRoutingTest, MaxTokensLimitNamesTheField) {
+  grpc::ClientContext context;
+  jetserve::v1::GenerateRequest request;
+  request.set_model("alpha");
+  request.set_prompt("tokens=1");
+  request.mutable_stop()->set_max_tokens(5000);
+  auto reader = gateway_->stub().Generate(&context, request);
+  jetserve::v1::GenerateResponse response;
+  EXPECT_FALSE(reader->Read(&response));
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("stop.max_tokens: must be at most 4096, got 5000"));
 }
 
 TEST_F(GatewayRoutingTest, CancellingAStreamStopsTheWorker) {
