@@ -14,6 +14,7 @@ absl::Status BuildGemma3Config(const MetadataReader& md, ModelConfig* c) {
   JS_RETURN_IF_ERROR(ReadCommonConfig(md, c));
   c->norm = NormKind::kRms;
   c->rope = RopeKind::kNeox;
+  c->scale_q = true;
   c->ffn = FfnKind::kGeluGated;
   c->qk_norm = true;
   c->post_norms = true;

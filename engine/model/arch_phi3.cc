@@ -16,6 +16,7 @@ absl::Status BuildPhi3Config(const MetadataReader& md, ModelConfig* c) {
   }
   c->norm = NormKind::kRms;
   c->rope = RopeKind::kNeox;
+  c->scale_q = true;
   c->ffn = FfnKind::kSiluGatedFused;
   using R = TensorRole;
   using P = Presence;

@@ -260,6 +260,9 @@ void Decoder::ForwardChunk(absl::Span<const ForwardRow> rows, absl::Span<KvCache
         float* qh = q + t * qd + hh * c.head_dim;
         if (c.qk_norm) RmsNorm(qh, l.q_norm.data(), c.head_dim, c.norm_eps, qh);
         if (c.rope != RopeKind::kNone) Rope(qh, rows[t].pos, rope);
+        if (c.scale_q) {
+          for (int64_t i = 0; i < c.head_dim; ++i) qh[i] *= c.attn_scale;
+        }
       }
       for (int64_t hh = 0; hh < c.n_head_kv; ++hh) {
         float* kh = k + t * kd + hh * c.head_dim;
@@ -365,7 +368,7 @@ void Decoder::Attention(int64_t il, absl::Span<const ForwardRow> rows,
         const float* kp = kv.K(il, p) + kvh * c.head_dim;
         float dot = 0;
         for (int64_t i = 0; i < c.head_dim; ++i) dot += qh[i] * kp[i];
-        scores[p - lo] = dot * c.attn_scale;
+        scores[p - lo] = c.scale_q ? dot : dot * c.attn_scale;
       }
       Softmax(scores, pos - lo + 1);
       float* out = s->att_.data() + t * c.n_head * c.head_dim_v + hh * c.head_dim_v;

@@ -4,6 +4,7 @@
 // The model files come from PyPI packages (see DESIGN.md); the tests skip when absent.
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -29,6 +30,14 @@ std::string ModelPath(const std::string& name) {
   return std::string(dir != nullptr ? dir : "/work/cache/models") + "/" + name;
 }
 
+// Resident set size of this process (pages of the mapping count once touched).
+int64_t RssBytes() {
+  std::ifstream in("/proc/self/statm");
+  int64_t size = 0, resident = 0;
+  in >> size >> resident;
+  return resident * 4096;
+}
+
 struct RealModel {
   const char* file;
   const char* ref;
@@ -47,7 +56,9 @@ TEST_P(RealModelTest, TeacherForcedMatchesLlamaCpp) {
   ASSERT_OK_AND_ASSIGN(ReferenceFile ref, ReadReferenceFile(DataDir() + "/" + m.ref));
   ASSERT_EQ(static_cast<int64_t>(std::filesystem::file_size(path)), ref.file_size)
       << "model file differs from the one the references were made with";
+  const int64_t rss_before = RssBytes();
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Decoder> model, Decoder::Open(path));
+  const int64_t rss_loaded = RssBytes();
   const int64_t vocab = model->config().n_vocab;
   ThreadPool pool(2);
   RunState state(*model, {.max_rows = 32, .n_ctx = 128, .threads = pool.num_threads()});
@@ -89,6 +100,8 @@ TEST_P(RealModelTest, TeacherForcedMatchesLlamaCpp) {
       if (diverged) break;
       ASSERT_OK(model->Eval({&tok, 1}, false, &gcache, &state, &pool, last.data()));
     }
+    std::cout << "[greedy] prompt " << (&p - ref.prompts.data()) << ": " << matched << "/"
+              << p.greedy.size() << " tokens equal llama.cpp's before the first difference\n";
     greedy_match += static_cast<int64_t>(matched);
     greedy_total += static_cast<int64_t>(p.greedy.size());
   }
@@ -96,7 +109,10 @@ TEST_P(RealModelTest, TeacherForcedMatchesLlamaCpp) {
             << " mean_kl=" << total.mean_kl() << " max_kl=" << total.max_kl
             << " argmax_agree_clear=" << total.clear_agree << "/" << total.clear_positions
             << " argmax_agree_all=" << total.all_agree << "/" << total.positions
-            << " greedy_prefix_match=" << greedy_match << "/" << greedy_total << "\n";
+            << " greedy_prefix_match=" << greedy_match << "/" << greedy_total
+            << " rss_after_open_mb=" << (rss_loaded - rss_before) / 1048576
+            << " rss_after_eval_mb=" << (RssBytes() - rss_before) / 1048576
+            << " file_mb=" << ref.file_size / 1048576 << "\n";
   EXPECT_LT(total.mean_kl(), m.max_mean_kl);
   // Where llama.cpp's top-2 margin exceeds 0.1 the argmax agrees (allowing 1% of positions:
   // llama.cpp's own batched and one-token-at-a-time logits differ by a mean KL of ~4e-4).

@@ -85,6 +85,8 @@ struct ModelConfig {
   bool post_norms = false;     // RMSNorm of the attention and FFN outputs (Gemma 3)
   float embed_scale = 1.f;     // token embeddings multiplied by this (Gemma: sqrt(n_embd))
   float attn_scale = 0;        // multiplies q·k (default 1/sqrt(head_dim))
+  bool scale_q = false;        // apply attn_scale to q before the dot (as llama.cpp does for
+                               // Gemma 3 and Phi-3) instead of to q·k
   float final_logit_softcap = 0;  // 0: none
 
   std::vector<TensorSpec> tensors;  // the architecture's table

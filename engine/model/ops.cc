@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/quant/quantize.h"
+#include "engine/util/half.h"
 
 namespace jetserve::model {
 
@@ -51,10 +52,18 @@ void Rope(float* x, int64_t pos, const RopeParams& p) {
 
 float Silu(float x) { return x / (1.0f + std::exp(-x)); }
 
-float Gelu(float x) {
+float GeluExact(float x) {
   constexpr float kA = 0.044715f;
   constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
   return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kA * x * x)));
+}
+
+// As ggml's CPU backend (GGML_GELU_FP16): the input rounded to fp16 and the result looked
+// up in a table of fp16 values, saturating outside [-10, 10].
+float Gelu(float x) {
+  if (x <= -10.f) return 0.f;
+  if (x >= 10.f) return x;
+  return F16ToF32(F32ToF16(GeluExact(F16ToF32(F32ToF16(x)))));
 }
 
 void Softmax(float* x, int64_t n) {

@@ -31,7 +31,8 @@ struct RopeParams {
 void Rope(float* x, int64_t pos, const RopeParams& p);
 
 float Silu(float x);
-float Gelu(float x);  // tanh approximation, as ggml_gelu
+float GeluExact(float x);  // tanh approximation
+float Gelu(float x);       // GeluExact through ggml's fp16 table (what llama.cpp computes)
 
 // In-place softmax over n values.
 void Softmax(float* x, int64_t n);
