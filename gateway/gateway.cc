@@ -92,6 +92,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayConfig config) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(c.listen(), grpc::InsecureServerCredentials(), &g->port_);
   builder.SetMaxReceiveMessageSize(c.limits().max_request_bytes());
+  // A port another process holds is an error, not a silently shared SO_REUSEPORT socket.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(g->service_.get());
   g->server_ = builder.BuildAndStart();
   if (g->server_ == nullptr) {

@@ -23,6 +23,8 @@ namespace v1 = ::jetserve::v1;
 namespace wv1 = ::jetserve::worker::v1;
 
 constexpr size_t kMaxRequestIdLength = 128;
+// Configured names are at most 128 characters; longer ones are not echoed in errors.
+constexpr size_t kMaxModelNameLength = 128;
 
 bool ValidRequestId(absl::string_view id) {
   if (id.empty() || id.size() > kMaxRequestIdLength) return false;
@@ -106,6 +108,10 @@ class CallBase {
 
   absl::Status ValidateModel() const {
     if (model_.empty()) return absl::InvalidArgumentError("model: required");
+    if (model_.size() > kMaxModelNameLength) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model: at most ", kMaxModelNameLength, " characters, got ", model_.size()));
+    }
     return absl::OkStatus();
   }
 
@@ -479,8 +485,12 @@ grpc::ServerUnaryReactor* PublicService::GetModel(grpc::CallbackServerContext* c
                                                   const v1::GetModelRequest* request,
                                                   v1::ModelInfo* response) {
   auto* reactor = context->DefaultReactor();
-  if (request->name().empty()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "name: required"));
+  if (request->name().empty() || request->name().size() > kMaxModelNameLength) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 request->name().empty()
+                                     ? std::string("name: required")
+                                     : absl::StrCat("name: at most ", kMaxModelNameLength,
+                                                    " characters, got ", request->name().size())));
     return reactor;
   }
   std::optional<v1::ModelInfo> info = pool_->Describe(request->name());

@@ -170,7 +170,10 @@ TEST_F(GatewayRoutingTest, UnknownModelIsNotFound) {
             grpc::StatusCode::NOT_FOUND);
   GenerateResult empty = RunGenerate(gateway_->stub(), "", "tokens=1");
   EXPECT_EQ(empty.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(empty.status.error_message(), HasSubstr("model"));
+  EXPECT_THAT(empty.status.error_message(), HasSubstr("model: required"));
+  GenerateResult huge = RunGenerate(gateway_->stub(), std::string(5000, 'm'), "tokens=1");
+  EXPECT_EQ(huge.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(huge.status.error_message(), "model: at most 128 characters, got 5000");
 }
 
 TEST_F(GatewayRoutingTest, OversizedRequestIsRejected) {
