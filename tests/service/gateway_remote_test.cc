@@ -1,5 +1,6 @@
 // Multi-process test of remote workers: the gateway connects to workers it did not start,
-// by static address and by a DNS name it resolves itself, and follows their health.
+// by static address and by a DNS name it resolves itself, and follows their health; the
+// default deadline for calls that carry none.
 #include <memory>
 #include <string>
 
@@ -19,11 +20,12 @@ TEST(GatewayRemoteTest, StaticAndDnsWorkersServeAndHealthFollowsThem) {
   TempDir dir;
   auto a = FakeWorkerProcess::Start(dir, "ra", {});
   ASSERT_TRUE(a.ok()) << a.status();
-  auto b = FakeWorkerProcess::Start(dir, "rb", {});
+  auto b = FakeWorkerProcess::Start(dir, "rb", {"--fake-event-log=" + dir.File("rb.events")});
   ASSERT_TRUE(b.ok()) << b.status();
   const std::string config = absl::StrFormat(
       R"({"listen": "127.0.0.1:0",
           "supervision": {"healthInterval": "0.1s"},
+          "limits": {"defaultDeadline": "0.3s"},
           "models": [
             {"name": "static", "remote": {"addresses": ["%s"]}},
             {"name": "dns", "remote": {"dnsName": "localhost:%d", "resolveInterval": "1s"}}]})",
@@ -40,6 +42,13 @@ TEST(GatewayRemoteTest, StaticAndDnsWorkersServeAndHealthFollowsThem) {
   GenerateResult rb = RunGenerate(g.stub(), "dns", "tokens=1", {.timeout = absl::Seconds(20)});
   ASSERT_TRUE(rb.status.ok()) << rb.status.error_message();
   EXPECT_EQ(rb.text(), "[rb #0]");
+
+  // limits.default_deadline applies to calls without a deadline, and reaches the worker.
+  GenerateResult slow =
+      RunGenerate(g.stub(), "dns", "tokens=1000 delay_ms=10", {.request_id = "default-deadline"});
+  EXPECT_EQ(slow.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(
+      WaitForEvent(dir.File("rb.events"), "deadline", "default-deadline", absl::Seconds(10)));
 
   grpc::ClientContext context;
   jetserve::v1::GetModelRequest request;
