@@ -11,5 +11,5 @@ cmake -S . -B build-aarch64 -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 cmake --build build-aarch64 -j "$(nproc)"
 readelf -h build-aarch64/engine/format/gguf_reader_test | grep -q AArch64 \
   || { echo "engine-aarch64.sh: test binaries are not aarch64" >&2; exit 1; }
-QEMU_LD_PREFIX=/usr/aarch64-linux-gnu \
+QEMU_LD_PREFIX=/ \
   ctest --test-dir build-aarch64 --output-on-failure -j "$(nproc)" -L engine

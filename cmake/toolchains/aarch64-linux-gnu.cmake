@@ -21,8 +21,11 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 set(CMAKE_PREFIX_PATH /usr/lib/aarch64-linux-gnu/cmake)
 set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig)
 
+# Run against the multiarch arm64 runtime (/lib/aarch64-linux-gnu: libc6:arm64, libstdc++6:arm64,
+# pulled in by the :arm64 -dev packages), not the cross toolchain's /usr/aarch64-linux-gnu copy:
+# mixing that older glibc with the multiarch libstdc++ makes qemu 7.2 hang in the first
+# pthread_create.
 find_program(JETSERVE_QEMU_AARCH64 NAMES qemu-aarch64-static qemu-aarch64)
 if(JETSERVE_QEMU_AARCH64)
-  set(CMAKE_CROSSCOMPILING_EMULATOR "${JETSERVE_QEMU_AARCH64};-L;/usr/aarch64-linux-gnu"
-      CACHE STRING "Runs aarch64 test binaries on the build host")
+  set(CMAKE_CROSSCOMPILING_EMULATOR "${JETSERVE_QEMU_AARCH64};-L;/")
 endif()
