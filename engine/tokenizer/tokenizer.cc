@@ -447,7 +447,7 @@ std::vector<TokenId> Tokenizer::Encode(std::string_view text, const EncodeOption
     const SpecialTokens& s = vocab_.special;
     if (wordpiece) {
       const TokenId first = s.cls != kNoToken ? s.cls : s.bos;
-      if (first != kNoToken) out.push_back(first);
+      if (first != kNoToken && vocab_.add_bos) out.push_back(first);
     } else if (vocab_.add_bos && s.bos != kNoToken) {
       out.push_back(s.bos);
     }
@@ -472,7 +472,7 @@ std::vector<TokenId> Tokenizer::Encode(std::string_view text, const EncodeOption
     const SpecialTokens& s = vocab_.special;
     if (wordpiece) {
       const TokenId last = s.sep != kNoToken ? s.sep : s.eos;
-      if (last != kNoToken) out.push_back(last);
+      if (last != kNoToken && vocab_.add_sep) out.push_back(last);
     } else if (vocab_.add_eos && s.eos != kNoToken) {
       out.push_back(s.eos);
     }

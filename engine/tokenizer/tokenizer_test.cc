@@ -149,6 +149,8 @@ Vocab SmallWordPiece() {
   v.special.cls = 2;
   v.special.sep = 3;
   v.special.pad = 0;
+  v.add_bos = true;  // [CLS] ... [SEP]
+  v.add_sep = true;
   return v;
 }
 

@@ -141,7 +141,7 @@ struct Vocab {
   SpecialTokens special;
   bool add_bos = false;  // on Encode(add_special = true)
   bool add_eos = false;
-  bool add_sep = false;  // WordPiece: [CLS] text [SEP]
+  bool add_sep = false;  // WordPiece: [SEP] after the text (add_bos: [CLS] before it)
 
   bool add_space_prefix = false;     // SPM: a space before the text ("▁" prefix)
   bool escape_whitespace = true;     // SPM: spaces become "▁"
