@@ -53,6 +53,7 @@ HF_MODELS = [
     ("roberta-style-gpt-2", "data:hf/roberta-style-gpt-2/tokenizer.json"),
     ("unigram-metaspace-llama", "data:hf/unigram-metaspace-llama/tokenizer.json"),
     ("unigram-normalizers-llama", "data:hf/unigram-normalizers-llama/tokenizer.json"),
+    ("spm-bpe-trained", "data:hf/spm-bpe-trained/tokenizer.json"),
 ]
 
 
