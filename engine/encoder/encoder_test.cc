@@ -1,0 +1,271 @@
+// The native encoder against ONNX Runtime (tests/oracles/encoder/make_refs.py): small
+// BERT/DistilBERT/RoBERTa graphs with random weights (committed), and real MiniLM exports when
+// present under $JETSERVE_MODEL_DIR. Also: batch composition never changes a result, and bad
+// inputs or unrecognized graphs fail with precise errors.
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/encoder/encoder_loader.h"
+#include "engine/tokenizer/load_tokenizer.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/testutil/status_matchers.h"
+
+namespace jetserve::encoder {
+namespace {
+
+using ::jetserve::testing::StatusIs;
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+
+std::string DataDir() {
+  const char* src = std::getenv("JETSERVE_SOURCE_DIR");
+  return std::string(src != nullptr ? src : ".") + "/tests/data/encoder";
+}
+
+std::string ModelDir(const std::string& name) {
+  const char* dir = std::getenv("JETSERVE_MODEL_DIR");
+  return std::string(dir != nullptr ? dir : "/work/cache/models") + "/" + name;
+}
+
+Json ReadJson(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return Json::parse(ss.str(), nullptr, false);
+}
+
+struct Case {
+  std::vector<int32_t> ids, type_ids;
+  std::vector<float> hidden, logits;
+};
+
+std::vector<Case> ReadCases(const std::string& path) {
+  std::vector<Case> out;
+  Json j = ReadJson(path);
+  for (const Json& c : j["cases"]) {
+    Case k;
+    k.ids = c["ids"].get<std::vector<int32_t>>();
+    if (c.contains("type_ids")) k.type_ids = c["type_ids"].get<std::vector<int32_t>>();
+    k.hidden = c["hidden"].get<std::vector<float>>();
+    if (c.contains("logits")) k.logits = c["logits"].get<std::vector<float>>();
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
+double MaxAbs(const float* a, const float* b, size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; ++i) m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
+  return m;
+}
+
+struct TinyModel {
+  const char* name;
+  Family family;
+  int n_head;
+  HeadKind head;
+  std::vector<std::string> labels;
+};
+
+class TinyModelTest : public ::testing::TestWithParam<TinyModel> {};
+
+TEST_P(TinyModelTest, MatchesOnnxRuntimeAndIgnoresBatchComposition) {
+  const TinyModel& p = GetParam();
+  const std::string dir = DataDir() + "/" + p.name;
+  auto m = LoadOnnxEncoder(dir);
+  ASSERT_OK(m);
+  const Encoder& e = *(*m)->encoder;
+  EXPECT_EQ(e.config().family, p.family);
+  EXPECT_EQ(e.config().n_head, p.n_head);
+  EXPECT_EQ(e.config().head, p.head);
+  EXPECT_EQ(e.config().labels, p.labels);
+  if (p.family == Family::kRoberta) {
+    EXPECT_EQ(e.config().position_offset, 2);
+  }
+  std::vector<Case> cases = ReadCases(dir + "/refs.json");
+  ASSERT_FALSE(cases.empty());
+  const int64_t d = e.config().n_embd;
+
+  ThreadPool pool(2);
+  std::vector<EncoderSequence> batch;
+  for (const Case& c : cases) batch.push_back({c.ids, c.type_ids});
+  // All cases in one batch, then each alone, in reverse order (different packing).
+  EncoderWorkspace all;
+  ASSERT_OK(e.Forward(batch, &pool, &all));
+  double worst = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    ASSERT_EQ(c.hidden.size(), c.ids.size() * d);
+    const float* got = all.hidden.data() + all.row_start[i] * d;
+    worst = std::max(worst, MaxAbs(got, c.hidden.data(), c.hidden.size()));
+  }
+  EXPECT_LE(worst, 1e-4) << "max |hidden - onnxruntime|";
+  std::printf("%s: hidden max abs error vs onnxruntime %.3g\n", p.name, worst);
+
+  EncoderWorkspace one;
+  for (size_t i = cases.size(); i-- > 0;) {
+    ASSERT_OK(e.Forward(absl::MakeConstSpan(&batch[i], 1), &pool, &one));
+    const float* in_batch = all.hidden.data() + all.row_start[i] * d;
+    EXPECT_EQ(std::memcmp(one.hidden.data(), in_batch, cases[i].hidden.size() * sizeof(float)), 0)
+        << "case " << i << " differs between batch and single runs";
+  }
+
+  if (p.head == HeadKind::kNone) return;
+  std::vector<float> logits;
+  ASSERT_OK(e.Classify(batch, &pool, &all, &logits));
+  const size_t n = static_cast<size_t>(e.num_labels());
+  double worst_logit = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    ASSERT_EQ(cases[i].logits.size(), n);
+    worst_logit = std::max(worst_logit, MaxAbs(logits.data() + i * n, cases[i].logits.data(), n));
+  }
+  EXPECT_LE(worst_logit, 1e-4) << "max |logits - onnxruntime|";
+  std::printf("%s: logits max abs error vs onnxruntime %.3g\n", p.name, worst_logit);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Families, TinyModelTest,
+    ::testing::Values(TinyModel{"tiny_bert",
+                                Family::kBert,
+                                4,
+                                HeadKind::kTanhDense,
+                                {"negative", "neutral", "positive"}},
+                      TinyModel{"tiny_distilbert",
+                                Family::kDistilBert,
+                                4,
+                                HeadKind::kReluDense,
+                                {"NEGATIVE", "POSITIVE"}},
+                      TinyModel{
+                          "tiny_roberta", Family::kRoberta, 4, HeadKind::kTanhDense, {"LABEL_0"}},
+                      TinyModel{"tiny_bert_q8", Family::kBert, 4, HeadKind::kNone, {}}),
+    [](const ::testing::TestParamInfo<TinyModel>& param) { return std::string(param.param.name); });
+
+TEST(EncoderTest, BadInputsFailPrecisely) {
+  auto m = LoadOnnxEncoder(DataDir() + "/tiny_bert");
+  ASSERT_OK(m);
+  const Encoder& e = *(*m)->encoder;
+  ThreadPool pool(1);
+  EncoderWorkspace ws;
+  std::vector<int32_t> bad_id = {1, 64, 2};
+  EncoderSequence s1{bad_id, {}};
+  EXPECT_THAT(e.Forward(absl::MakeConstSpan(&s1, 1), &pool, &ws),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("outside the vocabulary")));
+  std::vector<int32_t> long_ids(41, 1);
+  EncoderSequence s2{long_ids, {}};
+  EXPECT_THAT(
+      e.Forward(absl::MakeConstSpan(&s2, 1), &pool, &ws),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("over the model's limit of 40")));
+  EncoderSequence s3{{}, {}};
+  EXPECT_THAT(e.Forward(absl::MakeConstSpan(&s3, 1), &pool, &ws),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no tokens")));
+  std::vector<int32_t> ids = {1, 2}, types = {0, 2};
+  EncoderSequence s4{ids, types};
+  EXPECT_THAT(e.Forward(absl::MakeConstSpan(&s4, 1), &pool, &ws),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("token type 2")));
+}
+
+TEST(EncoderTest, UnrecognizedGraphIsRefused) {
+  // The q8 model's graph without its embedding table name: not a BERT-family graph.
+  EXPECT_THAT(LoadOnnxEncoder(DataDir() + "/missing").status(),
+              StatusIs(absl::StatusCode::kNotFound));
+  auto m = OnnxModel::Load(DataDir() + "/tiny_bert_q8/model.onnx");
+  ASSERT_OK(m);
+  onnx::ModelProto proto = (*m)->proto();
+  for (onnx::TensorProto& t : *proto.mutable_graph()->mutable_initializer()) {
+    if (t.name().find("word_embeddings") != std::string::npos) t.set_name("renamed");
+  }
+  for (onnx::NodeProto& n : *proto.mutable_graph()->mutable_node()) {
+    for (std::string& in : *n.mutable_input()) {
+      if (in.find("word_embeddings") != std::string::npos) in = "renamed";
+    }
+  }
+  char tmpl[] = "/tmp/encoder_test_XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  {
+    std::ofstream f(dir + "/model.onnx", std::ios::binary);
+    f << proto.SerializeAsString();
+  }
+  EXPECT_THAT(LoadOnnxEncoder(dir).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("0 tensors named *embeddings.word_embeddings.weight")));
+  std::remove((dir + "/model.onnx").c_str());
+  rmdir(dir.c_str());
+}
+
+// Real MiniLM exports: 50 sentences of varied script and length, our tokenizer and encoder
+// against HF tokenizers + ONNX Runtime, mean pooling and L2 normalization.
+class RealModelTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(RealModelTest, EmbeddingsMatchOnnxRuntime) {
+  const std::string name = GetParam();
+  const std::string dir = ModelDir(name);
+  if (!std::ifstream(dir + "/model.onnx")) GTEST_SKIP() << dir << "/model.onnx absent";
+  auto m = LoadOnnxEncoder(dir);
+  ASSERT_OK(m);
+  const Encoder& e = *(*m)->encoder;
+  EXPECT_EQ(e.config().n_head, 12);
+  auto tok = tokenizer::LoadTokenizer(dir + "/tokenizer.json");
+  ASSERT_OK(tok);
+  Json refs = ReadJson(DataDir() + "/" + name + ".json");
+  std::vector<std::vector<int32_t>> ids;
+  std::vector<std::vector<float>> want;
+  int id_mismatches = 0;
+  for (const Json& c : refs["cases"]) {
+    ids.push_back(c["ids"].get<std::vector<int32_t>>());
+    want.push_back(c["embedding"].get<std::vector<float>>());
+    tokenizer::ModelInput in = (*tok)->EncodeForModel(c["text"].get<std::string>());
+    std::vector<int32_t> ours;
+    for (size_t i = 0; i < in.ids.size(); ++i) {
+      if (in.attention_mask.empty() || in.attention_mask[i] != 0) ours.push_back(in.ids[i]);
+    }
+    if (ours != ids.back()) {
+      ++id_mismatches;
+      ADD_FAILURE() << "token ids differ from HF tokenizers for: " << c["text"];
+    }
+  }
+  EXPECT_EQ(id_mismatches, 0);
+  ThreadPool pool(2);
+  EncoderWorkspace ws;
+  std::vector<EncoderSequence> batch;
+  for (const auto& v : ids) batch.push_back({v, {}});
+  ASSERT_OK(e.Forward(batch, &pool, &ws));
+  std::vector<float> pooled;
+  e.Pool(Pooling::kMean, ws, &pooled);
+  const int64_t d = e.config().n_embd;
+  double worst = 0, worst_cos = 1;
+  for (size_t i = 0; i < want.size(); ++i) {
+    float* v = pooled.data() + i * d;
+    double norm = 0;
+    for (int64_t k = 0; k < d; ++k) norm += static_cast<double>(v[k]) * v[k];
+    double dot = 0;
+    for (int64_t k = 0; k < d; ++k) {
+      v[k] = static_cast<float>(v[k] / std::sqrt(norm));
+      dot += static_cast<double>(v[k]) * want[i][k];
+    }
+    worst = std::max(worst, MaxAbs(v, want[i].data(), d));
+    worst_cos = std::min(worst_cos, dot);
+  }
+  std::printf("%s: %zu sentences, normalized embedding max abs error %.3g, min cosine %.7f\n",
+              name.c_str(), want.size(), worst, worst_cos);
+  EXPECT_LE(worst, 1e-4);
+  EXPECT_GE(worst_cos, 0.9999);
+}
+
+INSTANTIATE_TEST_SUITE_P(MiniLm, RealModelTest,
+                         ::testing::Values("paraphrase-minilm-l3-onnx", "minilm-l6-int8-onnx"),
+                         [](const ::testing::TestParamInfo<const char*>& param) {
+                           std::string s = param.param;
+                           for (char& ch : s) {
+                             if (ch == '-') ch = '_';
+                           }
+                           return s;
+                         });
+
+}  // namespace
+}  // namespace jetserve::encoder
