@@ -64,6 +64,7 @@ if [ "$arm64" = 1 ]; then
     crossbuild-essential-arm64 qemu-user-static binfmt-support
     libabsl-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64 libhwy-dev:arm64
     libutf8proc-dev:arm64 libpcre2-dev:arm64 libicu-dev:arm64
+    libprotobuf-dev:arm64 libonnx-dev:arm64   # engine/onnx
   )
   arm64_missing=()
   for p in "${arm64_pkgs[@]}"; do
