@@ -27,15 +27,16 @@ ThreadPool::~ThreadPool() {
   for (std::thread& t : workers_) t.join();
 }
 
-void ThreadPool::ParallelFor(int64_t n, const RangeFn& fn) {
+void ThreadPool::Run(int64_t n, RawFn fn, const void* ctx) {
   if (n <= 0) return;
   if (num_threads_ == 1 || n == 1) {
-    fn(0, n, 0);
+    fn(ctx, 0, n, 0);
     return;
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    fn_ = &fn;
+    fn_ = fn;
+    ctx_ = ctx;
     n_ = n;
     pending_ = num_threads_ - 1;
     ++generation_;
@@ -43,16 +44,18 @@ void ThreadPool::ParallelFor(int64_t n, const RangeFn& fn) {
   work_cv_.notify_all();
   int64_t begin, end;
   Range(n, num_threads_, 0, &begin, &end);
-  if (begin < end) fn(begin, end, 0);
+  if (begin < end) fn(ctx, begin, end, 0);
   std::unique_lock<std::mutex> lock(mu_);
   done_cv_.wait(lock, [this] { return pending_ == 0; });
   fn_ = nullptr;
+  ctx_ = nullptr;
 }
 
 void ThreadPool::WorkerLoop(int index) {
   uint64_t seen = 0;
   while (true) {
-    const RangeFn* fn;
+    RawFn fn;
+    const void* ctx;
     int64_t n;
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -60,11 +63,12 @@ void ThreadPool::WorkerLoop(int index) {
       if (stop_) return;
       seen = generation_;
       fn = fn_;
+      ctx = ctx_;
       n = n_;
     }
     int64_t begin, end;
     Range(n, num_threads_, index, &begin, &end);
-    if (begin < end) (*fn)(begin, end, index);
+    if (begin < end) fn(ctx, begin, end, index);
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (--pending_ == 0) done_cv_.notify_one();

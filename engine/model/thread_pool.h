@@ -10,7 +10,6 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -27,12 +26,19 @@ class ThreadPool {
 
   int num_threads() const { return num_threads_; }
 
-  using RangeFn = std::function<void(int64_t begin, int64_t end, int thread)>;
-  // Calls fn on disjoint ranges covering [0, n); `thread` is in [0, num_threads()).
-  // Not reentrant: one ParallelFor at a time per pool.
-  void ParallelFor(int64_t n, const RangeFn& fn);
+  // Calls fn(begin, end, thread) on disjoint ranges covering [0, n); `thread` is in
+  // [0, num_threads()). Not reentrant: one ParallelFor at a time per pool. Takes any
+  // callable by reference (no std::function, so no allocation per call).
+  template <typename Fn>
+  void ParallelFor(int64_t n, const Fn& fn) {
+    Run(n, [](const void* f, int64_t b, int64_t e, int t) {
+      (*static_cast<const Fn*>(f))(b, e, t);
+    }, &fn);
+  }
 
  private:
+  using RawFn = void (*)(const void* ctx, int64_t begin, int64_t end, int thread);
+  void Run(int64_t n, RawFn fn, const void* ctx);
   void WorkerLoop(int index);
 
   const int num_threads_;
@@ -40,7 +46,8 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
-  const RangeFn* fn_ = nullptr;  // guarded by mu_
+  RawFn fn_ = nullptr;           // guarded by mu_
+  const void* ctx_ = nullptr;    // guarded by mu_
   int64_t n_ = 0;                // guarded by mu_
   uint64_t generation_ = 0;      // guarded by mu_
   int pending_ = 0;              // guarded by mu_
