@@ -135,7 +135,7 @@ INSTANTIATE_TEST_SUITE_P(
                                 Family::kBert,
                                 4,
                                 HeadKind::kTanhDense,
-                                {"negative", "neutral", "positive"}},
+                                {"contradiction", "neutral", "entailment"}},
                       TinyModel{"tiny_distilbert",
                                 Family::kDistilBert,
                                 4,

@@ -287,9 +287,67 @@ def real_model(name):
     print(name, "written")
 
 
+TINY_WORDS = ("the a is this example about sports politics music food cats dogs play "
+              "game vote law song eat fast slow good bad weather sunny rain city river "
+              "team win lose party bread cheese guitar piano run jump ##s ##ing ##ed").split()
+
+
+def text_refs(name):
+    """A WordPiece tokenizer.json over a tiny vocabulary for a tiny model, and ONNX Runtime
+    references for classification of texts and pairs, reranking and NLI zero-shot (the
+    scores computed from ORT's logits as HF's pipelines do)."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    folder = os.path.join(OUT, name)
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab = {t: i for i, t in enumerate(specials + TINY_WORDS)}
+    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    tok.save(os.path.join(folder, "tokenizer.json"))
+    sess = ort.InferenceSession(os.path.join(folder, "model.onnx"), providers=["CPUExecutionProvider"])
+
+    def logits(a, b=None):
+        enc = tok.encode(a, b) if b is not None else tok.encode(a)
+        feed = {"input_ids": np.array([enc.ids], dtype=np.int64),
+                "token_type_ids": np.array([enc.type_ids], dtype=np.int64)}
+        return sess.run(None, feed)[1][0].astype(np.float64), enc
+
+    def softmax(x):
+        e = np.exp(x - x.max())
+        return e / e.sum()
+
+    classify = []
+    for a, b in [("this game is good", None), ("cats eat cheese", None),
+                 ("the team wins the game", "this example is about sports"),
+                 ("rain in the city", "sunny weather"), ("xyzzy unknown words!", None)]:
+        lg, enc = logits(a, b)
+        classify.append({"text": a, "text_pair": b, "ids": enc.ids, "type_ids": enc.type_ids,
+                         "probs": softmax(lg).tolist()})
+    query = "the team wins the game"
+    docs = ["sports team win", "bread and cheese", "the piano song", "vote for the party law"]
+    rerank = [float(softmax(logits(query, d)[0])[-1]) for d in docs]
+    text = "the team play a fast game and win"
+    labels = ["sports", "politics", "music", "food"]
+    template = "This example is {}."
+    ent = [logits(text, template.format(l))[0] for l in labels]
+    zs_single = softmax(np.array([e[2] for e in ent])).tolist()  # entailment = id 2
+    zs_multi = [float(softmax(np.array([e[0], e[2]]))[1]) for e in ent]  # contradiction id 0
+    with open(os.path.join(folder, "text_refs.json"), "w") as f:
+        json.dump({"source": "onnxruntime " + ort.__version__ + ", HF tokenizers",
+                   "classify": classify, "rerank": {"query": query, "documents": docs,
+                                                    "scores": rerank},
+                   "zero_shot": {"text": text, "labels": labels, "template": template,
+                                 "single": zs_single, "multi": zs_multi}}, f, indent=1)
+    print(name, "text refs written")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
-    build("tiny_bert", "bert", labels=["negative", "neutral", "positive"], seed=1)
+    build("tiny_bert", "bert", labels=["contradiction", "neutral", "entailment"], seed=1)
+    text_refs("tiny_bert")
     build("tiny_distilbert", "distilbert", labels=["NEGATIVE", "POSITIVE"], seed=2)
     build("tiny_roberta", "roberta", labels=["LABEL_0"], seed=3)
     build("tiny_bert_q8", "bert", quant=True, seed=4)

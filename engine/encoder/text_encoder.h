@@ -1,0 +1,106 @@
+// Texts in, vectors and labels out: the encoder model plus its tokenizer, serving the
+// Embed / Classify / Rerank jobs of the API on the native encoder.
+//
+//   JS_ASSIGN_OR_RETURN(auto te, TextEncoder::Load("models/minilm"));   // or a .gguf file
+//   EncoderWorkspace ws;                                               // reuse per thread
+//   JS_ASSIGN_OR_RETURN(auto vecs, te->Embed(texts, {.dimensions = 128}, &pool, &ws));
+//   JS_ASSIGN_OR_RETURN(auto labels, te->Classify(pairs, {.top_k = 1}, &pool, &ws));
+//   JS_ASSIGN_OR_RETURN(auto scores, te->Rerank(query, docs, &pool, &ws));
+//   JS_ASSIGN_OR_RETURN(auto zs, te->ZeroShot(text, {"sports", "politics"}, {}, &pool, &ws));
+//
+// Special tokens follow the tokenizer ([CLS] a [SEP] b [SEP] with token types 0/1 for BERT,
+// <s> a </s></s> b </s> for RoBERTa). A text over the model's limit is InvalidArgument unless
+// `truncate` (then the longest side of a pair is cut first, as HF's longest_first).
+#ifndef JETSERVE_ENGINE_ENCODER_TEXT_ENCODER_H_
+#define JETSERVE_ENGINE_ENCODER_TEXT_ENCODER_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "engine/encoder/encoder_loader.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace jetserve::encoder {
+
+struct EmbedOptions {
+  std::optional<Pooling> pooling;  // default: the model's (sentence-transformers config)
+  std::optional<bool> normalize;   // default: the model's
+  bool truncate = false;
+  int dimensions = 0;  // > 0: keep the first `dimensions` values (Matryoshka), renormalized
+};
+
+struct ClassifyOptions {
+  bool truncate = false;
+  int top_k = 0;                    // 0: all labels, best first
+  std::optional<bool> multi_label;  // sigmoid per label; default: config.json problem_type
+};
+
+struct ZeroShotOptions {
+  std::string hypothesis_template = "This example is {}.";
+  bool multi_label = false;  // each label scored alone (entailment vs contradiction)
+  bool truncate = false;
+};
+
+struct TextPair {
+  std::string text;
+  std::optional<std::string> text_pair;
+};
+
+struct LabelScore {
+  std::string label;
+  float score = 0;
+};
+
+class TextEncoder {
+ public:
+  // The encoder (LoadEncoder) and its tokenizer: GGUF metadata, or tokenizer.json beside the
+  // ONNX file.
+  static absl::StatusOr<std::unique_ptr<TextEncoder>> Load(const std::string& path,
+                                                           const EncoderLoadOptions& options = {});
+  TextEncoder(std::unique_ptr<EncoderModel> model, std::unique_ptr<tokenizer::Tokenizer> tokenizer);
+
+  const Encoder& encoder() const { return *model_->encoder; }
+  const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
+
+  absl::StatusOr<std::vector<std::vector<float>>> Embed(absl::Span<const std::string> texts,
+                                                        const EmbedOptions& options,
+                                                        ThreadPool* pool,
+                                                        EncoderWorkspace* ws) const;
+  // Labels with probabilities (softmax, or sigmoid for multi-label), best first.
+  absl::StatusOr<std::vector<std::vector<LabelScore>>> Classify(absl::Span<const TextPair> inputs,
+                                                                const ClassifyOptions& options,
+                                                                ThreadPool* pool,
+                                                                EncoderWorkspace* ws) const;
+  // Cross-encoder relevance of each document to the query, in document order: sigmoid of the
+  // single logit (as sentence-transformers' CrossEncoder and TEI), or for a multi-label head
+  // the softmax probability of the last label.
+  absl::StatusOr<std::vector<float>> Rerank(const std::string& query,
+                                            absl::Span<const std::string> documents, bool truncate,
+                                            ThreadPool* pool, EncoderWorkspace* ws) const;
+  // NLI zero-shot as HF's pipeline: premise = text, hypothesis = template with each label.
+  // Needs "entailment" and "contradiction" labels in config.json; FailedPrecondition otherwise.
+  absl::StatusOr<std::vector<LabelScore>> ZeroShot(const std::string& text,
+                                                   absl::Span<const std::string> labels,
+                                                   const ZeroShotOptions& options, ThreadPool* pool,
+                                                   EncoderWorkspace* ws) const;
+
+  // Model-ready token ids of a text or pair and its token types.
+  absl::Status Tokenize(const std::string& a, const std::string* b, bool truncate,
+                        std::vector<int32_t>* ids, std::vector<int32_t>* type_ids) const;
+
+ private:
+  absl::StatusOr<std::vector<float>> Logits(absl::Span<const TextPair> inputs, bool truncate,
+                                            ThreadPool* pool, EncoderWorkspace* ws) const;
+
+  std::unique_ptr<EncoderModel> model_;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
+  std::vector<int32_t> prefix_, suffix_;  // special tokens around a text
+};
+
+}  // namespace jetserve::encoder
+
+#endif  // JETSERVE_ENGINE_ENCODER_TEXT_ENCODER_H_
