@@ -7,14 +7,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/tokenizer/text_util.h"
 #include "engine/tokenizer/unicode.h"
 #include "engine/tokenizer/wordpiece.h"
 #include "engine/util/string_view_compat.h"
 
 namespace jetserve::tokenizer {
 namespace {
-
-constexpr std::string_view kSpmSpace = "\xE2\x96\x81";  // "▁"
 
 // Texts llama.cpp takes for end-of-turn tokens when the metadata names none.
 constexpr std::string_view kEotTexts[] = {
@@ -28,41 +27,6 @@ constexpr std::string_view kEogTexts[] = {
     "<end_of_turn>",   "<|endoftext|>",      "<|eom_id|>", "<EOT>",      "_<EOT>",
     "<|end_of_text|>", "<end_of_utterance>", "</s>",
 };
-
-void AppendUnescapedSpaces(std::string_view text, std::string* out) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    const size_t hit = text.find(kSpmSpace, pos);
-    if (hit == std::string_view::npos) {
-      out->append(text.substr(pos));
-      return;
-    }
-    out->append(text.substr(pos, hit - pos));
-    out->push_back(' ');
-    pos = hit + kSpmSpace.size();
-  }
-}
-
-// "<0xAB>" -> 0xAB; -1 if the text is not a byte token name.
-int ParseByteToken(std::string_view text) {
-  if (text.size() != 6 || text.substr(0, 3) != "<0x" || text[5] != '>') return -1;
-  int value = 0;
-  for (size_t i = 3; i < 5; ++i) {
-    const char c = text[i];
-    int digit = 0;
-    if (c >= '0' && c <= '9') {
-      digit = c - '0';
-    } else if (c >= 'A' && c <= 'F') {
-      digit = c - 'A' + 10;
-    } else if (c >= 'a' && c <= 'f') {
-      digit = c - 'a' + 10;
-    } else {
-      return -1;
-    }
-    value = value * 16 + digit;
-  }
-  return value;
-}
 
 // Length of the run of Unicode whitespace at the start of `text`.
 size_t LeadingWhitespaceLength(std::string_view text) {
@@ -91,8 +55,6 @@ size_t TrailingWhitespaceStart(std::string_view text) {
   }
   return end;
 }
-
-void ReplaceAll(std::string_view from, std::string_view to, std::string* text);
 
 absl::Status CheckId(TokenId id, size_t n, std::string_view what) {
   if (id == kNoToken || (id >= 0 && static_cast<size_t>(id) < n)) return absl::OkStatus();
@@ -346,21 +308,6 @@ void Tokenizer::EncodeText(std::string_view text, bool after_special,
 
 namespace {
 
-void ReplaceAll(std::string_view from, std::string_view to, std::string* text) {
-  std::string out;
-  out.reserve(text->size());
-  size_t pos = 0;
-  while (pos < text->size()) {
-    const size_t hit = text->find(from, pos);
-    if (hit == std::string::npos) break;
-    out.append(*text, pos, hit - pos);
-    out.append(to);
-    pos = hit + from.size();
-  }
-  out.append(*text, pos, std::string::npos);
-  *text = std::move(out);
-}
-
 void ApplyNormalizer(const HfNormalizerStep& step, std::string* text) {
   switch (step.kind) {
     case HfNormalizerStep::Kind::kUnicode:
@@ -480,70 +427,6 @@ std::vector<TokenId> Tokenizer::Encode(std::string_view text, const EncodeOption
   return out;
 }
 
-std::string Tokenizer::TokenToPiece(TokenId id, bool special) const {
-  std::string out;
-  if (id < 0 || static_cast<size_t>(id) >= vocab_.tokens.size()) return out;
-  const std::string& text = vocab_.tokens[static_cast<size_t>(id)];
-  const TokenType type = Type(id);
-  if (type == TokenType::kControl) {
-    if (special) out = text;
-    return out;
-  }
-  if (type == TokenType::kUserDefined) return text;
-  switch (vocab_.model) {
-    case ModelKind::kSpm:
-    case ModelKind::kUnigram:
-      if (type == TokenType::kByte || vocab_.byte_fallback) {
-        const int byte = ParseByteToken(text);
-        if (byte >= 0) {
-          out.push_back(static_cast<char>(byte));
-          return out;
-        }
-      }
-      if (type == TokenType::kUnknown && vocab_.flavor == Flavor::kLlamaCpp) {
-        return "\xE2\x96\x85";  // llama.cpp's rendering of <unk>
-      }
-      AppendUnescapedSpaces(text, &out);
-      return out;
-    case ModelKind::kBpe: {
-      if (!vocab_.byte_level) {
-        const int byte = ParseByteToken(text);
-        if (byte >= 0) {
-          out.push_back(static_cast<char>(byte));
-          return out;
-        }
-        AppendUnescapedSpaces(text, &out);
-        return out;
-      }
-      size_t offset = 0;
-      while (offset < text.size()) {
-        const size_t start = offset;
-        uint32_t cp = 0;
-        const bool ok = DecodeOneLenient(text, &offset, &cp);
-        const int byte = ok ? UnicodeToByte(cp) : -1;
-        if (byte >= 0) {
-          out.push_back(static_cast<char>(byte));
-        } else {
-          out.append(text.substr(start, offset - start));
-        }
-      }
-      return out;
-    }
-    case ModelKind::kWordPiece: {
-      const std::string& cont = vocab_.wordpiece_continuing_prefix;
-      if (vocab_.flavor == Flavor::kHuggingFace) {
-        if (!cont.empty() && text.compare(0, cont.size(), cont) == 0)
-          return text.substr(cont.size());
-        if (type == TokenType::kUnknown && special) return " " + text;
-        return " " + text;
-      }
-      AppendUnescapedSpaces(text, &out);
-      return out;
-    }
-  }
-  return out;
-}
-
 ModelInput Tokenizer::EncodeForModel(std::string_view text) const {
   const HfPostProcessing& hf = vocab_.hf_post;
   ModelInput input;
@@ -590,95 +473,6 @@ ModelInput Tokenizer::EncodeForModel(std::string_view text) const {
     input.attention_mask.insert(at(input.attention_mask), pad, 0);
   }
   return input;
-}
-
-std::string Tokenizer::PieceInText(TokenId id, const DecodeOptions& options,
-                                   bool* first_piece) const {
-  const bool first = *first_piece;
-  const bool hf_wordpiece =
-      vocab_.model == ModelKind::kWordPiece && vocab_.flavor == Flavor::kHuggingFace;
-  if (first && hf_wordpiece && Type(id) == TokenType::kNormal) {
-    const std::string& text = vocab_.tokens[static_cast<size_t>(id)];
-    if (text.compare(0, vocab_.wordpiece_continuing_prefix.size(),
-                     vocab_.wordpiece_continuing_prefix) == 0) {
-      *first_piece = false;
-      return text;  // HF leaves the prefix of a text's first token
-    }
-  }
-  std::string piece = TokenToPiece(id, options.special);
-  if (!piece.empty()) *first_piece = false;
-  if (first && options.strip_leading_space && StripsLeadingSpace() && !piece.empty() &&
-      piece[0] == ' ') {
-    piece.erase(0, 1);
-  }
-  if (hf_wordpiece && vocab_.hf_wordpiece_cleanup && !piece.empty()) {
-    // tokenizers' decoders::wordpiece::cleanup, applied to each token as HF does.
-    static constexpr std::pair<std::string_view, std::string_view> kCleanup[] = {
-        {" .", "."},   {" ?", "?"},     {" !", "!"},     {" ,", ","},
-        {" ' ", "'"},  {" n't", "n't"}, {" 'm", "'m"},   {" do not", " don't"},
-        {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"},
-    };
-    for (const auto& [from, to] : kCleanup) ReplaceAll(from, to, &piece);
-  }
-  return piece;
-}
-
-bool Tokenizer::StripsLeadingSpace() const {
-  for (const HfNormalizerStep& step : vocab_.hf_normalizers) {
-    if (step.kind == HfNormalizerStep::Kind::kPrepend && step.text == kSpmSpace) return true;
-  }
-  return (vocab_.model == ModelKind::kSpm && vocab_.add_space_prefix) ||
-         vocab_.model == ModelKind::kWordPiece ||
-         (vocab_.hf_metaspace.enabled &&
-          vocab_.hf_metaspace.prepend != HfMetaspace::Prepend::kNever);
-}
-
-bool Tokenizer::GroupsByteRuns() const {
-  return vocab_.flavor == Flavor::kHuggingFace && vocab_.byte_fallback &&
-         (vocab_.model == ModelKind::kUnigram ||
-          (vocab_.model == ModelKind::kBpe && !vocab_.byte_level));
-}
-
-int Tokenizer::ByteOfToken(TokenId id) const {
-  if (id < 0 || static_cast<size_t>(id) >= vocab_.tokens.size()) return -1;
-  const TokenType type = Type(id);
-  if (type == TokenType::kControl || type == TokenType::kUserDefined) return -1;
-  return ParseByteToken(vocab_.tokens[static_cast<size_t>(id)]);
-}
-
-void Tokenizer::AppendByteRun(std::string_view bytes, size_t count, std::string* out) {
-  if (IsValidUtf8(bytes)) {
-    out->append(bytes);
-    return;
-  }
-  for (size_t i = 0; i < count; ++i) out->append("\xEF\xBF\xBD");
-}
-
-std::string Tokenizer::Decode(std::span<const TokenId> ids, const DecodeOptions& options) const {
-  std::string out;
-  bool first = true;
-  const bool group = GroupsByteRuns();
-  std::string run;
-  size_t run_count = 0;
-  for (const TokenId id : ids) {
-    if (group) {
-      const int byte = ByteOfToken(id);
-      if (byte >= 0) {
-        run.push_back(static_cast<char>(byte));
-        ++run_count;
-        first = false;
-        continue;
-      }
-      if (run_count > 0) {
-        AppendByteRun(run, run_count, &out);
-        run.clear();
-        run_count = 0;
-      }
-    }
-    out += PieceInText(id, options, &first);
-  }
-  if (run_count > 0) AppendByteRun(run, run_count, &out);
-  return out;
 }
 
 }  // namespace jetserve::tokenizer
