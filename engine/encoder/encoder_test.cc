@@ -2,6 +2,8 @@
 // BERT/DistilBERT/RoBERTa graphs with random weights (committed), and real MiniLM exports when
 // present under $JETSERVE_MODEL_DIR. Also: batch composition never changes a result, and bad
 // inputs or unrecognized graphs fail with precise errors.
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "engine/encoder/encoder_loader.h"
+#include "engine/format/gguf_writer.h"
 #include "engine/tokenizer/load_tokenizer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -145,6 +148,84 @@ INSTANTIATE_TEST_SUITE_P(
                           "tiny_roberta", Family::kRoberta, 4, HeadKind::kTanhDense, {"LABEL_0"}},
                       TinyModel{"tiny_bert_q8", Family::kBert, 4, HeadKind::kNone, {}}),
     [](const ::testing::TestParamInfo<TinyModel>& param) { return std::string(param.param.name); });
+
+// The same weights as tiny_bert written by the `gguf` package as a llama.cpp bert file, run
+// through the GGUF loader and compared with ONNX Runtime's outputs for the ONNX file. F16
+// matrices (weights and activations rounded to half precision) get a looser bound.
+struct GgufCase {
+  const char* file;
+  double tolerance;
+};
+class GgufEncoderTest : public ::testing::TestWithParam<GgufCase> {};
+
+TEST_P(GgufEncoderTest, MatchesOnnxRuntimeOnTheOnnxTwin) {
+  auto m = LoadEncoder(DataDir() + "/" + GetParam().file);
+  ASSERT_OK(m);
+  const Encoder& e = *(*m)->encoder;
+  EXPECT_EQ(e.config().n_head, 4);
+  EXPECT_EQ(e.config().head, HeadKind::kTanhDense);
+  EXPECT_EQ(e.config().pooling, Pooling::kMean);
+  std::vector<Case> cases = ReadCases(DataDir() + "/tiny_bert/refs.json");
+  ThreadPool pool(2);
+  std::vector<EncoderSequence> batch;
+  for (const Case& c : cases) batch.push_back({c.ids, c.type_ids});
+  EncoderWorkspace ws;
+  std::vector<float> logits;
+  ASSERT_OK(e.Classify(batch, &pool, &ws, &logits));
+  const int64_t d = e.config().n_embd;
+  const size_t n = static_cast<size_t>(e.num_labels());
+  double worst = 0, worst_logit = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    worst = std::max(worst, MaxAbs(ws.hidden.data() + ws.row_start[i] * d, cases[i].hidden.data(),
+                                   cases[i].hidden.size()));
+    worst_logit = std::max(worst_logit, MaxAbs(logits.data() + i * n, cases[i].logits.data(), n));
+  }
+  std::printf("%s: hidden max abs error %.3g, logits %.3g vs onnxruntime\n", GetParam().file, worst,
+              worst_logit);
+  EXPECT_LE(worst, GetParam().tolerance);
+  EXPECT_LE(worst_logit, GetParam().tolerance);
+}
+
+INSTANTIATE_TEST_SUITE_P(Bert, GgufEncoderTest,
+                         ::testing::Values(GgufCase{"tiny_bert.gguf", 1e-4},
+                                           GgufCase{"tiny_bert_f16.gguf", 1e-2}),
+                         [](const ::testing::TestParamInfo<GgufCase>& param) {
+                           return std::string(param.param.tolerance < 1e-3 ? "f32" : "f16");
+                         });
+
+// Damaged copies of tiny_bert.gguf: another architecture, a missing tensor, bad heads.
+absl::Status LoadEdited(const std::string& arch, const std::string& drop, int64_t heads) {
+  auto src = GgufFile::Open(DataDir() + "/tiny_bert.gguf");
+  if (!src.ok()) return src.status();
+  GgufWriter w;
+  for (const GgufKeyValue& kv : (*src)->metadata()) w.SetValue(kv.key, kv.value);
+  w.SetString("general.architecture", arch);
+  w.SetUint32(arch + ".attention.head_count", static_cast<uint32_t>(heads));
+  for (const GgufTensorInfo& t : (*src)->tensors()) {
+    if (t.name == drop) continue;
+    if (absl::Status s = w.AddTensor(t.name, t.type, t.dims, t.data); !s.ok()) return s;
+  }
+  char tmpl[] = "/tmp/encoder_gguf_XXXXXX";
+  const int fd = mkstemp(tmpl);
+  close(fd);
+  const std::string path = std::string(tmpl) + ".gguf";
+  rename(tmpl, path.c_str());
+  absl::Status s = w.WriteFile(path);
+  if (s.ok()) s = LoadEncoder(path).status();
+  std::remove(path.c_str());
+  return s;
+}
+
+TEST(EncoderTest, DamagedGgufFilesFailPrecisely) {
+  EXPECT_OK(LoadEdited("bert", "", 4));
+  EXPECT_THAT(LoadEdited("llama", "", 4),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'llama' is not an encoder")));
+  EXPECT_THAT(LoadEdited("bert", "blk.1.ffn_down.weight", 4),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("tensor 'blk.1.ffn_down.weight' is missing")));
+  EXPECT_THAT(LoadEdited("bert", "", 5),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("heads 5")));
+}
 
 TEST(EncoderTest, BadInputsFailPrecisely) {
   auto m = LoadOnnxEncoder(DataDir() + "/tiny_bert");

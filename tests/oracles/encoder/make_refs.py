@@ -41,6 +41,7 @@ class Builder:
         self.nodes = []
         self.inits = []
         self.count = 0
+        self.params = {}  # bias or norm name -> arrays, for the GGUF copy
 
     def name(self, stem):
         self.count += 1
@@ -67,6 +68,7 @@ class Builder:
     def weight(self, k, n, quant):
         """An [in, out] MatMul weight: a plain anonymous initializer, or int8 * scale."""
         w = self.rand(k, n)
+        self.last_weight = w
         wname = f"onnx::MatMul_{self.count + 1000}"
         self.count += 1
         if not quant:
@@ -80,12 +82,17 @@ class Builder:
 
     def linear(self, x, k, n, bias_name, quant=False):
         w = self.weight(k, n, quant)
-        b = self.init(bias_name, self.rand(n, scale=0.1))
+        bias = self.rand(n, scale=0.1)
+        b = self.init(bias_name, bias)
+        self.params[bias_name] = (self.last_weight, bias)
         return self.node("Add", [b, self.node("MatMul", [x, w])])
 
     def layer_norm(self, x, prefix, d):
-        g = self.init(prefix + "weight", (1.0 + self.rand(d, scale=0.1)).astype(np.float32))
-        b = self.init(prefix + "bias", self.rand(d, scale=0.1))
+        ga = (1.0 + self.rand(d, scale=0.1)).astype(np.float32)
+        ba = self.rand(d, scale=0.1)
+        self.params[prefix] = (ga, ba)
+        g = self.init(prefix + "weight", ga)
+        b = self.init(prefix + "bias", ba)
         return self.node("LayerNormalization", [x, g, b], axis=-1, epsilon=1e-12)
 
 
@@ -102,18 +109,22 @@ def build(name, family, d=32, heads=4, ff=64, layers=2, vocab=64, pos=40, labels
         p, emb = "bert.", "bert.embeddings."
     offset = 2 if family == "roberta" else 0  # padding_idx 1 + 1
     inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])]
-    word = b.init(emb + "word_embeddings.weight", b.rand(vocab, d, scale=0.5))
+    word_arr = b.rand(vocab, d, scale=0.5)
+    b.params["word"] = word_arr
+    word = b.init(emb + "word_embeddings.weight", word_arr)
     x = b.node("Gather", [word, "input_ids"])
     seq = b.node("Gather", [b.node("Shape", ["input_ids"]), b.const_i64(1)], axis=0)
     start = b.const_i64(offset)
     positions = b.node("Range", [start, b.node("Add", [seq, start]), b.const_i64(1)])
     positions = b.node("Unsqueeze", [positions, b.const_i64([0])])
-    ptab = b.init(emb + "position_embeddings.weight", b.rand(pos, d, scale=0.5))
+    b.params["pos"] = b.rand(pos, d, scale=0.5)
+    ptab = b.init(emb + "position_embeddings.weight", b.params["pos"])
     x = b.node("Add", [x, b.node("Gather", [ptab, positions])])
     if family != "distilbert":
         inputs.append(helper.make_tensor_value_info("token_type_ids", TensorProto.INT64,
                                                     ["batch", "seq"]))
-        ttab = b.init(emb + "token_type_embeddings.weight", b.rand(2, d, scale=0.5))
+        b.params["type"] = b.rand(2, d, scale=0.5)
+        ttab = b.init(emb + "token_type_embeddings.weight", b.params["type"])
         x = b.node("Add", [x, b.node("Gather", [ttab, "token_type_ids"])])
     x = b.layer_norm(x, emb + "LayerNorm.", d)
     split = b.const_i64([0, 0, heads, hd])
@@ -165,6 +176,8 @@ def build(name, family, d=32, heads=4, ff=64, layers=2, vocab=64, pos=40, labels
             logits = b.linear(h, d, n, "classifier.bias")
         logits = b.node("Identity", [logits])
         outputs.append(helper.make_tensor_value_info(logits, TensorProto.FLOAT, ["batch", n]))
+    if family == "bert" and labels and not quant:
+        write_gguf(b.params, p, name, d, heads, ff, layers, pos)
     graph = helper.make_graph(b.nodes, name, inputs, outputs, b.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
                               producer_name="jetserve make_refs.py")
@@ -285,6 +298,54 @@ def real_model(name):
         json.dump({"source": "onnxruntime " + ort.__version__ + ", HF tokenizers",
                    "outputs": out_names, "cases": cases}, f)
     print(name, "written")
+
+
+def write_gguf(params, p, name, d, heads, ff, layers, pos):
+    """The same weights as a llama.cpp `bert` GGUF file (F32 and F16 matrices)."""
+    import gguf
+    for suffix, dtype in [("", np.float32), ("_f16", np.float16)]:
+        w = gguf.GGUFWriter(os.path.join(OUT, name + suffix + ".gguf"), "bert")
+        w.add_block_count(layers)
+        w.add_context_length(pos)
+        w.add_embedding_length(d)
+        w.add_feed_forward_length(ff)
+        w.add_head_count(heads)
+        w.add_layer_norm_eps(1e-12)
+        w.add_pooling_type(gguf.PoolingType.MEAN)
+
+        def mat(n, a):  # a: [out, in] rows
+            w.add_tensor(n, np.ascontiguousarray(a).astype(dtype))
+
+        def vec(n, a):
+            w.add_tensor(n, np.ascontiguousarray(a).astype(np.float32))
+
+        mat("token_embd.weight", params["word"])
+        mat("position_embd.weight", params["pos"])
+        mat("token_types.weight", params["type"])
+        vec("token_embd_norm.weight", params[p + "embeddings.LayerNorm."][0])
+        vec("token_embd_norm.bias", params[p + "embeddings.LayerNorm."][1])
+        for i in range(layers):
+            lp = f"{p}encoder.layer.{i}."
+            for gg, hf in [("attn_q", "attention.self.query.bias"), ("attn_k", "attention.self.key.bias"),
+                           ("attn_v", "attention.self.value.bias"), ("attn_output", "attention.output.dense.bias"),
+                           ("ffn_up", "intermediate.dense.bias"), ("ffn_down", "output.dense.bias")]:
+                wt, bias = params[lp + hf]
+                mat(f"blk.{i}.{gg}.weight", wt.T)
+                vec(f"blk.{i}.{gg}.bias", bias)
+            for gg, hf in [("attn_output_norm", "attention.output.LayerNorm."),
+                           ("layer_output_norm", "output.LayerNorm.")]:
+                vec(f"blk.{i}.{gg}.weight", params[lp + hf][0])
+                vec(f"blk.{i}.{gg}.bias", params[lp + hf][1])
+        wt, bias = params[p + "pooler.dense.bias"]
+        mat("cls.weight", wt.T)
+        vec("cls.bias", bias)
+        wt, bias = params["classifier.bias"]
+        mat("cls.output.weight", wt.T)
+        vec("cls.output.bias", bias)
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
 
 
 TINY_WORDS = ("the a is this example about sports politics music food cats dogs play "
