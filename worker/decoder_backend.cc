@@ -32,11 +32,16 @@ constexpr int kMaxQueued = 64;
 
 v1::FinishReason ToProto(FinishReason r) {
   switch (r) {
-    case FinishReason::kEos: return v1::FINISH_REASON_EOS;
-    case FinishReason::kLength: return v1::FINISH_REASON_LENGTH;
-    case FinishReason::kStopString: return v1::FINISH_REASON_STOP_STRING;
-    case FinishReason::kStopToken: return v1::FINISH_REASON_STOP_TOKEN;
-    case FinishReason::kNone: break;
+    case FinishReason::kEos:
+      return v1::FINISH_REASON_EOS;
+    case FinishReason::kLength:
+      return v1::FINISH_REASON_LENGTH;
+    case FinishReason::kStopString:
+      return v1::FINISH_REASON_STOP_STRING;
+    case FinishReason::kStopToken:
+      return v1::FINISH_REASON_STOP_TOKEN;
+    case FinishReason::kNone:
+      break;
   }
   return v1::FINISH_REASON_UNSPECIFIED;
 }
@@ -99,9 +104,9 @@ class DecoderBackend final : public Backend {
     info.add_tasks(v1::MODEL_TASK_GENERATE);
     info.set_architecture(c.arch_name);
     info.set_format("gguf");
-    const std::string_view q = GgmlTypeName(decoder_->weights().layers.empty()
-                                                ? decoder_->weights().output.type
-                                                : decoder_->weights().layers[0].down.type);
+    const std::string_view q =
+        GgmlTypeName(decoder_->weights().layers.empty() ? decoder_->weights().output.type
+                                                        : decoder_->weights().layers[0].down.type);
     info.set_quantization(std::string(q));
     int64_t params = 0;
     for (const GgufTensorInfo& t : decoder_->file().tensors()) params += t.num_elements;
@@ -147,9 +152,8 @@ class DecoderBackend final : public Backend {
         return;
       }
     }
-    stream->Finish(absl::ResourceExhaustedError(
-        absl::StrCat("model ", options_.model_name, ": more than ", kMaxQueued,
-                     " requests are waiting")));
+    stream->Finish(absl::ResourceExhaustedError(absl::StrCat(
+        "model ", options_.model_name, ": more than ", kMaxQueued, " requests are waiting")));
   }
 
   absl::StatusOr<v1::TokenizeResponse> Tokenize(const CallContext&,
@@ -160,8 +164,8 @@ class DecoderBackend final : public Backend {
     }
     const bool special = !r.has_add_special_tokens() || r.add_special_tokens();
     v1::TokenizeResponse out;
-    for (const int32_t id : tokenizer_->Encode(r.text(), {.add_special = special,
-                                                           .parse_special = special})) {
+    for (const int32_t id :
+         tokenizer_->Encode(r.text(), {.add_special = special, .parse_special = special})) {
       out.add_token_ids(id);
       if (r.return_pieces()) out.add_pieces(tokenizer_->TokenToPiece(id, true));
     }
@@ -244,8 +248,9 @@ class DecoderBackend final : public Backend {
       default:
         break;
     }
-    return absl::InvalidArgumentError(absl::StrCat("prompt of ", ids.size(), " tokens + max_tokens ",
-                                                   want, " exceeds the context length ", ctx));
+    return absl::InvalidArgumentError(absl::StrCat("prompt of ", ids.size(),
+                                                   " tokens + max_tokens ", want,
+                                                   " exceeds the context length ", ctx));
   }
 
   v1::TokenLogprob Logprob(const runtime::TokenLogprobs& lp) const {

@@ -151,8 +151,8 @@ TEST_F(DecoderBackendTest, TokenizeDetokenizeAndErrors) {
   bad.mutable_request()->mutable_sampling()->set_top_p(2.f);
   RecordingStream stream(bad);
   backend->Generate(&stream);
-  EXPECT_THAT(stream.Wait(), StatusIs(absl::StatusCode::kInvalidArgument,
-                                      ::testing::HasSubstr("top_p")));
+  EXPECT_THAT(stream.Wait(),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("top_p")));
 
   BackendOptions cuda = options_;
   cuda.device = {DeviceKind::kCuda, 0};
@@ -173,9 +173,9 @@ TEST(DecoderBackendRealModelTest, GreedyGenerateEqualsLlamaCpp) {
       model::ReadReferenceFile(std::string(src != nullptr ? src : ".") +
                                "/tests/data/decoder/SmolLM2-135M-Instruct.Q4_1.json"));
   NullGenerationMetrics metrics;
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Backend> backend,
-                       LoadDecoderBackend({.model_path = path, .model_name = "smollm2",
-                                           .metrics = &metrics}));
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<Backend> backend,
+      LoadDecoderBackend({.model_path = path, .model_name = "smollm2", .metrics = &metrics}));
   // "Once upon a time, ..." (prompt 3): 16 tokens.
   const model::ReferencePrompt& p = ref.prompts[3];
   jetserve::worker::v1::GenerateRequest req;

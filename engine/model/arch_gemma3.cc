@@ -26,20 +26,27 @@ absl::Status BuildGemma3Config(const MetadataReader& md, ModelConfig* c) {
     c->layer_is_swa[static_cast<size_t>(il)] = il % kPattern < kPattern - 1;
   }
   // Gemma 3 27B scales queries by 1/sqrt(n_embd / n_head), the others by 1/sqrt(head_dim).
-  c->attn_scale = c->n_layer == 62
-                      ? 1.f / std::sqrt(static_cast<float>(c->n_embd / c->n_head))
-                      : 1.f / std::sqrt(static_cast<float>(c->head_dim));
+  c->attn_scale = c->n_layer == 62 ? 1.f / std::sqrt(static_cast<float>(c->n_embd / c->n_head))
+                                   : 1.f / std::sqrt(static_cast<float>(c->head_dim));
   using R = TensorRole;
   using P = Presence;
   c->tensors = {
-      {R::kTokenEmbd, P::kRequired},    {R::kOutputNorm, P::kRequired},
-      {R::kOutput, P::kOptional},       {R::kAttnNorm, P::kRequired},
-      {R::kQ, P::kRequired},            {R::kK, P::kRequired},
-      {R::kV, P::kRequired},            {R::kQNorm, P::kRequired},
-      {R::kKNorm, P::kRequired},        {R::kAttnOut, P::kRequired},
-      {R::kPostAttnNorm, P::kRequired}, {R::kFfnNorm, P::kRequired},
-      {R::kGate, P::kRequired},         {R::kUp, P::kRequired},
-      {R::kDown, P::kRequired},         {R::kPostFfnNorm, P::kRequired},
+      {R::kTokenEmbd, P::kRequired},
+      {R::kOutputNorm, P::kRequired},
+      {R::kOutput, P::kOptional},
+      {R::kAttnNorm, P::kRequired},
+      {R::kQ, P::kRequired},
+      {R::kK, P::kRequired},
+      {R::kV, P::kRequired},
+      {R::kQNorm, P::kRequired},
+      {R::kKNorm, P::kRequired},
+      {R::kAttnOut, P::kRequired},
+      {R::kPostAttnNorm, P::kRequired},
+      {R::kFfnNorm, P::kRequired},
+      {R::kGate, P::kRequired},
+      {R::kUp, P::kRequired},
+      {R::kDown, P::kRequired},
+      {R::kPostFfnNorm, P::kRequired},
   };
   return absl::OkStatus();
 }

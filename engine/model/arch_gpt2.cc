@@ -15,12 +15,12 @@ absl::Status BuildGpt2Config(const MetadataReader& md, ModelConfig* c) {
   using R = TensorRole;
   using P = Presence;
   c->tensors = {
-      {R::kTokenEmbd, P::kRequired}, {R::kPosEmbd, P::kRequired},   {R::kOutputNorm, P::kRequired},
-      {R::kOutputNormB, P::kRequired}, {R::kOutput, P::kOptional},  {R::kAttnNorm, P::kRequired},
-      {R::kAttnNormB, P::kRequired}, {R::kQkv, P::kRequired},       {R::kQkvB, P::kRequired},
-      {R::kAttnOut, P::kRequired},   {R::kAttnOutB, P::kRequired},  {R::kFfnNorm, P::kRequired},
-      {R::kFfnNormB, P::kRequired},  {R::kUp, P::kRequired},        {R::kUpB, P::kRequired},
-      {R::kDown, P::kRequired},      {R::kDownB, P::kRequired},
+      {R::kTokenEmbd, P::kRequired},   {R::kPosEmbd, P::kRequired},  {R::kOutputNorm, P::kRequired},
+      {R::kOutputNormB, P::kRequired}, {R::kOutput, P::kOptional},   {R::kAttnNorm, P::kRequired},
+      {R::kAttnNormB, P::kRequired},   {R::kQkv, P::kRequired},      {R::kQkvB, P::kRequired},
+      {R::kAttnOut, P::kRequired},     {R::kAttnOutB, P::kRequired}, {R::kFfnNorm, P::kRequired},
+      {R::kFfnNormB, P::kRequired},    {R::kUp, P::kRequired},       {R::kUpB, P::kRequired},
+      {R::kDown, P::kRequired},        {R::kDownB, P::kRequired},
   };
   return absl::OkStatus();
 }

@@ -76,7 +76,8 @@ RunState::RunState(const Decoder& d, const RunStateOptions& options) : options_(
 absl::StatusOr<std::unique_ptr<Decoder>> Decoder::Open(const std::string& path) {
   JS_ASSIGN_OR_RETURN(std::unique_ptr<GgufFile> file, GgufFile::Open(path));
   absl::StatusOr<std::unique_ptr<Decoder>> d = FromFile(std::move(file));
-  if (!d.ok()) return absl::Status(d.status().code(), absl::StrCat(path, ": ", d.status().message()));
+  if (!d.ok())
+    return absl::Status(d.status().code(), absl::StrCat(path, ": ", d.status().message()));
   return d;
 }
 
@@ -105,13 +106,12 @@ absl::Status Decoder::Eval(absl::Span<const int32_t> tokens, bool all_logits, Kv
   const int64_t n_ctx = std::min(cache->n_ctx(), state->options().n_ctx);
   if (end > n_ctx) {
     return absl::OutOfRangeError(absl::StrCat(cache->size(), " + ", tokens.size(),
-                                              " tokens exceed the context (", n_ctx,
-                                              " tokens)"));
+                                              " tokens exceed the context (", n_ctx, " tokens)"));
   }
   for (const int32_t t : tokens) {
     if (t < 0 || t >= config_.n_vocab) {
-      return absl::InvalidArgumentError(absl::StrCat("token id ", t, " is out of range [0, ",
-                                                     config_.n_vocab, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("token id ", t, " is out of range [0, ", config_.n_vocab, ")"));
     }
   }
   // Rows are built per chunk so that Eval allocates nothing.
@@ -137,9 +137,8 @@ absl::Status Decoder::Eval(absl::Span<const int32_t> tokens, bool all_logits, Kv
   return absl::OkStatus();
 }
 
-absl::Status Decoder::Forward(absl::Span<const ForwardRow> rows,
-                              absl::Span<KvCache* const> caches, RunState* state,
-                              ThreadPool* pool, float* logits) const {
+absl::Status Decoder::Forward(absl::Span<const ForwardRow> rows, absl::Span<KvCache* const> caches,
+                              RunState* state, ThreadPool* pool, float* logits) const {
   const ModelConfig& c = config_;
   if (pool->num_threads() > std::max(1, state->options_.threads)) {
     return absl::InvalidArgumentError("RunState was sized for fewer threads than the pool has");
@@ -149,8 +148,8 @@ absl::Status Decoder::Forward(absl::Span<const ForwardRow> rows,
   for (size_t i = 0; i < rows.size(); ++i) {
     const ForwardRow& r = rows[i];
     if (r.token < 0 || r.token >= c.n_vocab) {
-      return absl::InvalidArgumentError(absl::StrCat("token id ", r.token, " is out of range [0, ",
-                                                     c.n_vocab, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("token id ", r.token, " is out of range [0, ", c.n_vocab, ")"));
     }
     if (r.seq < 0 || static_cast<size_t>(r.seq) >= caches.size() || caches[r.seq] == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("row ", i, ": no cache for sequence ", r.seq));
@@ -172,9 +171,8 @@ absl::Status Decoder::Forward(absl::Span<const ForwardRow> rows,
                                                 " tokens)"));
     }
     if (c.rope == RopeKind::kNone && r.pos >= c.n_ctx_train) {
-      return absl::OutOfRangeError(absl::StrCat("position ", r.pos,
-                                                " exceeds the model's learned positions (",
-                                                c.n_ctx_train, ")"));
+      return absl::OutOfRangeError(absl::StrCat(
+          "position ", r.pos, " exceeds the model's learned positions (", c.n_ctx_train, ")"));
     }
   }
   const auto chunk = static_cast<size_t>(state->options_.max_rows);
@@ -331,8 +329,7 @@ void Decoder::ForwardChunk(absl::Span<const ForwardRow> rows, absl::Span<KvCache
     if (c.norm == NormKind::kRms) {
       RmsNorm(x + t * d, w.output_norm.data(), d, c.norm_eps, h + m * d);
     } else {
-      LayerNorm(x + t * d, w.output_norm.data(), OrNull(w.output_norm_b), d, c.norm_eps,
-                h + m * d);
+      LayerNorm(x + t * d, w.output_norm.data(), OrNull(w.output_norm_b), d, c.norm_eps, h + m * d);
     }
     ++m;
   }

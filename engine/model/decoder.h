@@ -115,8 +115,8 @@ class Decoder {
   Decoder() = default;
   void ForwardChunk(absl::Span<const ForwardRow> rows, absl::Span<KvCache* const> caches,
                     RunState* s, ThreadPool* pool, float* logits) const;
-  void Attention(int64_t il, absl::Span<const ForwardRow> rows,
-                 absl::Span<KvCache* const> caches, RunState* s, ThreadPool* pool) const;
+  void Attention(int64_t il, absl::Span<const ForwardRow> rows, absl::Span<KvCache* const> caches,
+                 RunState* s, ThreadPool* pool) const;
 
   std::unique_ptr<GgufFile> file_;
   ModelConfig config_;

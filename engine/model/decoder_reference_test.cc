@@ -108,8 +108,8 @@ TEST_P(RealModelTest, TeacherForcedMatchesLlamaCpp) {
     size_t matched = 0;
     bool diverged = false;
     for (size_t i = 0; i < p.greedy.size(); ++i) {
-      const int32_t tok = static_cast<int32_t>(
-          std::max_element(last.begin(), last.end()) - last.begin());
+      const int32_t tok =
+          static_cast<int32_t>(std::max_element(last.begin(), last.end()) - last.begin());
       if (!diverged && tok == p.greedy[i]) {
         ++matched;
       } else {
@@ -148,22 +148,21 @@ TEST_P(RealModelTest, TokenizerMatchesLlamaCpp) {
   const std::string path = ModelPath(m.file);
   if (!std::filesystem::exists(path)) GTEST_SKIP() << "model file " << path << " is absent";
   ASSERT_OK_AND_ASSIGN(ReferenceFile ref, ReadReferenceFile(DataDir() + "/" + m.ref));
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<tokenizer::Tokenizer> tok,
-                       tokenizer::LoadTokenizer(path));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<tokenizer::Tokenizer> tok, tokenizer::LoadTokenizer(path));
   for (const ReferencePrompt& p : ref.prompts) {
     EXPECT_EQ(tok->Encode(p.text, {.add_special = true, .parse_special = true}), p.prompt_tokens)
         << p.text;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Models, RealModelTest,
-    ::testing::Values(RealModel{"SmolLM2-135M-Instruct.Q4_1.gguf",
-                                "SmolLM2-135M-Instruct.Q4_1.json", 5e-3},
-                      RealModel{"gemma-3-270m-q4_k_m.gguf", "gemma-3-270m-q4_k_m.json", 6e-3}),
-    [](const ::testing::TestParamInfo<RealModel>& param) {
-      return std::string(param.index == 0 ? "SmolLM2" : "Gemma3");
-    });
+INSTANTIATE_TEST_SUITE_P(Models, RealModelTest,
+                         ::testing::Values(RealModel{"SmolLM2-135M-Instruct.Q4_1.gguf",
+                                                     "SmolLM2-135M-Instruct.Q4_1.json", 5e-3},
+                                           RealModel{"gemma-3-270m-q4_k_m.gguf",
+                                                     "gemma-3-270m-q4_k_m.json", 6e-3}),
+                         [](const ::testing::TestParamInfo<RealModel>& param) {
+                           return std::string(param.index == 0 ? "SmolLM2" : "Gemma3");
+                         });
 
 }  // namespace
 }  // namespace jetserve::model

@@ -2,6 +2,8 @@
 // deterministic generator): agreement with llama.cpp's committed reference outputs,
 // invariance of results to chunking, batching and thread count, and precise errors for
 // inconsistent metadata and tensors.
+#include "engine/model/decoder.h"
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -13,7 +15,6 @@
 
 #include "engine/format/gguf_reader.h"
 #include "engine/format/gguf_writer.h"
-#include "engine/model/decoder.h"
 #include "engine/model/random_model.h"
 #include "engine/model/reference_data.h"
 #include "gmock/gmock.h"
@@ -41,8 +42,7 @@ RandomDecoderSpec SpecNamed(const std::string& name) {
 // A fresh directory per test process, so no file of an earlier run is ever reused.
 const std::string& ModelDir() {
   static const std::string* dir = [] {
-    auto* d = new std::string(::testing::TempDir() + "/decoder_test_" +
-                              std::to_string(::getpid()));
+    auto* d = new std::string(::testing::TempDir() + "/decoder_test_" + std::to_string(::getpid()));
     std::filesystem::create_directories(*d);
     return d;
   }();
@@ -99,7 +99,8 @@ TEST_P(RandomModelTest, TeacherForcedMatchesLlamaCpp) {
 INSTANTIATE_TEST_SUITE_P(All, RandomModelTest, ::testing::ValuesIn(RandomDecoderSpecs()),
                          [](const ::testing::TestParamInfo<RandomDecoderSpec>& param) {
                            std::string n = param.param.name.substr(0, param.param.name.size() - 5);
-                           for (char& ch : n) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+                           for (char& ch : n)
+                             ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
                            return n;
                          });
 
@@ -201,9 +202,10 @@ TEST(DecoderErrorsTest, PreciseErrorsForBadMetadataAndTensors) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'llama.block_count'")));
   EXPECT_THAT(LoadEdited({.key = "general.architecture", .new_string = "mamba"}),
               StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("'mamba'")));
-  EXPECT_THAT(LoadEdited({.key = "llama.feed_forward_length", .new_int = 256}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("'blk.0.ffn_gate.weight' has shape [256, 512], expected [256, 256]")));
+  EXPECT_THAT(
+      LoadEdited({.key = "llama.feed_forward_length", .new_int = 256}),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("'blk.0.ffn_gate.weight' has shape [256, 512], expected [256, 256]")));
   EXPECT_THAT(LoadEdited({.key = "llama.embedding_length", .new_int = 128}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rope.dimension_count 64")));
   EXPECT_THAT(LoadEdited({.key = "llama.attention.head_count", .new_int = 3}),
@@ -219,8 +221,7 @@ TEST(DecoderErrorsTest, PreciseErrorsForBadMetadataAndTensors) {
 }
 
 TEST(DecoderErrorsTest, ForwardRejectsBadRows) {
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Decoder> model,
-                       Decoder::Open(WriteModel("llama-F32.gguf")));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Decoder> model, Decoder::Open(WriteModel("llama-F32.gguf")));
   ThreadPool pool(1);
   RunState state(*model, {.max_rows = 4, .n_ctx = 8, .threads = 1});
   KvCache cache(model->config(), 8);

@@ -1,8 +1,8 @@
 #include "engine/model/ggml_compat.h"
 
-#include <cstdint>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 

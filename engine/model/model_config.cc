@@ -81,8 +81,8 @@ absl::StatusOr<int64_t> MetadataReader::Int(std::string_view suffix) const {
     if (absl::IsNotFound(v.status())) {
       return absl::InvalidArgumentError(absl::StrCat("missing metadata key '", key, "'"));
     }
-    return absl::InvalidArgumentError(absl::StrCat("metadata key '", key, "': ",
-                                                   v.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("metadata key '", key, "': ", v.status().message()));
   }
   if (*v < 1 || *v > kMaxDim) {
     return absl::InvalidArgumentError(
@@ -97,13 +97,12 @@ absl::StatusOr<int64_t> MetadataReader::IntOr(std::string_view suffix, int64_t d
   if (!file_.Has(key)) return def;
   absl::StatusOr<int64_t> v = file_.GetInt(key);
   if (!v.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("metadata key '", key, "': ",
-                                                   v.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("metadata key '", key, "': ", v.status().message()));
   }
   if (*v < min || *v > kMaxDim) {
     return absl::InvalidArgumentError(absl::StrCat("metadata key '", key, "' = ", *v,
-                                                   " is out of range [", min, ", ", kMaxDim,
-                                                   "]"));
+                                                   " is out of range [", min, ", ", kMaxDim, "]"));
   }
   return *v;
 }
@@ -121,8 +120,8 @@ absl::StatusOr<float> MetadataReader::FloatOr(std::string_view suffix, float def
   if (!file_.Has(key)) return def;
   absl::StatusOr<double> v = file_.GetFloat(key);
   if (!v.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("metadata key '", key, "': ",
-                                                   v.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("metadata key '", key, "': ", v.status().message()));
   }
   if (!std::isfinite(*v)) {
     return absl::InvalidArgumentError(absl::StrCat("metadata key '", key, "' is not finite"));
@@ -137,16 +136,16 @@ absl::Status ReadCommonConfig(const MetadataReader& md, ModelConfig* c) {
   JS_ASSIGN_OR_RETURN(c->n_ff, md.Int("feed_forward_length"));
   const std::string kv_key = md.Key("attention.head_count_kv");
   if (const GgufValue* v = md.file().Find(kv_key); v != nullptr && !v->is_integer()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("metadata key '", kv_key, "' must be one integer (per-layer head counts "
-                     "are not supported)"));
+    return absl::InvalidArgumentError(absl::StrCat("metadata key '", kv_key,
+                                                   "' must be one integer (per-layer head counts "
+                                                   "are not supported)"));
   }
   JS_ASSIGN_OR_RETURN(c->n_head, md.Int("attention.head_count"));
   JS_ASSIGN_OR_RETURN(c->n_head_kv, md.IntOr("attention.head_count_kv", c->n_head));
   if (c->n_embd % c->n_head != 0 && !md.file().Has(md.Key("attention.key_length"))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "embedding_length ", c->n_embd, " is not a multiple of attention.head_count ",
-        c->n_head, " and attention.key_length is absent"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("embedding_length ", c->n_embd, " is not a multiple of attention.head_count ",
+                     c->n_head, " and attention.key_length is absent"));
   }
   JS_ASSIGN_OR_RETURN(c->head_dim, md.IntOr("attention.key_length", c->n_embd / c->n_head));
   JS_ASSIGN_OR_RETURN(c->head_dim_v, md.IntOr("attention.value_length", c->head_dim));
@@ -160,8 +159,8 @@ absl::Status ReadCommonConfig(const MetadataReader& md, ModelConfig* c) {
   if (md.file().Has(type_key)) {
     absl::StatusOr<std::string_view> type = md.file().GetString(type_key);
     if (!type.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("metadata key '", type_key, "': ",
-                                                     type.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("metadata key '", type_key, "': ", type.status().message()));
     }
     if (*type == "linear") {
       JS_ASSIGN_OR_RETURN(factor, md.FloatOr("rope.scaling.factor", 1.f));
@@ -173,8 +172,8 @@ absl::Status ReadCommonConfig(const MetadataReader& md, ModelConfig* c) {
     JS_ASSIGN_OR_RETURN(factor, md.FloatOr("rope.scale_linear", 1.f));
   }
   if (!(factor > 0.f) || factor > 1e6f) {
-    return absl::InvalidArgumentError(absl::StrCat("RoPE scaling factor ", factor,
-                                                   " is out of range (0, 1e6]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("RoPE scaling factor ", factor, " is out of range (0, 1e6]"));
   }
   c->rope_freq_scale = 1.f / factor;
   c->layer_is_swa.assign(static_cast<size_t>(c->n_layer), false);
@@ -194,18 +193,17 @@ absl::Status ReadCommonConfig(const MetadataReader& md, ModelConfig* c) {
 
 absl::Status ValidateConfig(const ModelConfig& c) {
   if (c.n_vocab < 1 || c.n_vocab > kMaxDim) {
-    return absl::InvalidArgumentError(absl::StrCat("vocabulary size ", c.n_vocab,
-                                                   " is out of range"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("vocabulary size ", c.n_vocab, " is out of range"));
   }
   if (c.n_head % c.n_head_kv != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("attention.head_count ", c.n_head,
-                     " is not a multiple of attention.head_count_kv ", c.n_head_kv));
+    return absl::InvalidArgumentError(absl::StrCat("attention.head_count ", c.n_head,
+                                                   " is not a multiple of attention.head_count_kv ",
+                                                   c.n_head_kv));
   }
   if (c.rope != RopeKind::kNone && (c.rope_dims > c.head_dim || c.rope_dims % 2 != 0)) {
     return absl::InvalidArgumentError(absl::StrCat("rope.dimension_count ", c.rope_dims,
-                                                   " must be even and <= head size ",
-                                                   c.head_dim));
+                                                   " must be even and <= head size ", c.head_dim));
   }
   if (!(c.norm_eps >= 0.f) || !(c.rope_freq_base > 0.f)) {
     return absl::InvalidArgumentError("norm epsilon must be >= 0 and rope.freq_base > 0");
@@ -239,9 +237,9 @@ absl::StatusOr<ModelConfig> LoadModelConfig(const GgufFile& file) {
   } else if (*arch == "gpt2") {
     s = BuildGpt2Config(md, &c);
   } else {
-    return absl::UnimplementedError(absl::StrCat(
-        "architecture '", Sv(*arch),
-        "' is not supported (supported: llama, qwen2, qwen3, gemma3, phi3, gpt2)"));
+    return absl::UnimplementedError(
+        absl::StrCat("architecture '", Sv(*arch),
+                     "' is not supported (supported: llama, qwen2, qwen3, gemma3, phi3, gpt2)"));
   }
   JS_RETURN_IF_ERROR(s);
   if (c.attn_scale == 0.f) c.attn_scale = 1.f / std::sqrt(static_cast<float>(c.head_dim));

@@ -34,10 +34,35 @@ enum class FfnKind {
 // Every tensor a decoder layer stack can have. Names follow GGUF: "blk.%d.attn_q.weight".
 enum class TensorRole {
   // Global.
-  kTokenEmbd, kPosEmbd, kOutputNorm, kOutputNormB, kOutput, kRopeFreqs,
+  kTokenEmbd,
+  kPosEmbd,
+  kOutputNorm,
+  kOutputNormB,
+  kOutput,
+  kRopeFreqs,
   // Per layer.
-  kAttnNorm, kAttnNormB, kQ, kQB, kK, kKB, kV, kVB, kQkv, kQkvB, kAttnOut, kAttnOutB,
-  kQNorm, kKNorm, kPostAttnNorm, kFfnNorm, kFfnNormB, kGate, kUp, kUpB, kDown, kDownB,
+  kAttnNorm,
+  kAttnNormB,
+  kQ,
+  kQB,
+  kK,
+  kKB,
+  kV,
+  kVB,
+  kQkv,
+  kQkvB,
+  kAttnOut,
+  kAttnOutB,
+  kQNorm,
+  kKNorm,
+  kPostAttnNorm,
+  kFfnNorm,
+  kFfnNormB,
+  kGate,
+  kUp,
+  kUpB,
+  kDown,
+  kDownB,
   kPostFfnNorm,
 };
 inline constexpr int kNumTensorRoles = static_cast<int>(TensorRole::kPostFfnNorm) + 1;
@@ -58,35 +83,35 @@ struct ModelConfig {
   std::string arch_name;  // general.architecture
 
   int64_t n_vocab = 0;
-  int64_t n_ctx_train = 0;   // {arch}.context_length
-  int64_t n_embd = 0;        // {arch}.embedding_length
-  int64_t n_layer = 0;       // {arch}.block_count
-  int64_t n_head = 0;        // {arch}.attention.head_count
-  int64_t n_head_kv = 0;     // {arch}.attention.head_count_kv (default n_head)
-  int64_t head_dim = 0;      // {arch}.attention.key_length (default n_embd / n_head)
-  int64_t head_dim_v = 0;    // {arch}.attention.value_length (default head_dim)
-  int64_t n_ff = 0;          // {arch}.feed_forward_length
+  int64_t n_ctx_train = 0;  // {arch}.context_length
+  int64_t n_embd = 0;       // {arch}.embedding_length
+  int64_t n_layer = 0;      // {arch}.block_count
+  int64_t n_head = 0;       // {arch}.attention.head_count
+  int64_t n_head_kv = 0;    // {arch}.attention.head_count_kv (default n_head)
+  int64_t head_dim = 0;     // {arch}.attention.key_length (default n_embd / n_head)
+  int64_t head_dim_v = 0;   // {arch}.attention.value_length (default head_dim)
+  int64_t n_ff = 0;         // {arch}.feed_forward_length
 
   NormKind norm = NormKind::kRms;
   float norm_eps = 1e-5f;
 
   RopeKind rope = RopeKind::kNorm;
-  int64_t rope_dims = 0;          // {arch}.rope.dimension_count (default head_dim)
+  int64_t rope_dims = 0;  // {arch}.rope.dimension_count (default head_dim)
   float rope_freq_base = 10000.f;
-  float rope_freq_scale = 1.f;    // 1 / {arch}.rope.scaling.factor (linear scaling)
-  float rope_freq_base_swa = 0;   // sliding-window layers' base (Gemma 3), 0: same
+  float rope_freq_scale = 1.f;   // 1 / {arch}.rope.scaling.factor (linear scaling)
+  float rope_freq_base_swa = 0;  // sliding-window layers' base (Gemma 3), 0: same
 
   // Sliding-window attention: a query at position p sees keys at positions > p - window.
-  int64_t sliding_window = 0;           // 0: none
-  std::vector<bool> layer_is_swa;       // n_layer entries
+  int64_t sliding_window = 0;      // 0: none
+  std::vector<bool> layer_is_swa;  // n_layer entries
 
   FfnKind ffn = FfnKind::kSiluGated;
-  bool qk_norm = false;        // RMSNorm of each head of q and k (Qwen3, Gemma 3)
-  bool post_norms = false;     // RMSNorm of the attention and FFN outputs (Gemma 3)
-  float embed_scale = 1.f;     // token embeddings multiplied by this (Gemma: sqrt(n_embd))
-  float attn_scale = 0;        // multiplies q·k (default 1/sqrt(head_dim))
-  bool scale_q = false;        // apply attn_scale to q before the dot (as llama.cpp does for
-                               // Gemma 3 and Phi-3) instead of to q·k
+  bool qk_norm = false;           // RMSNorm of each head of q and k (Qwen3, Gemma 3)
+  bool post_norms = false;        // RMSNorm of the attention and FFN outputs (Gemma 3)
+  float embed_scale = 1.f;        // token embeddings multiplied by this (Gemma: sqrt(n_embd))
+  float attn_scale = 0;           // multiplies q·k (default 1/sqrt(head_dim))
+  bool scale_q = false;           // apply attn_scale to q before the dot (as llama.cpp does for
+                                  // Gemma 3 and Phi-3) instead of to q·k
   float final_logit_softcap = 0;  // 0: none
 
   std::vector<TensorSpec> tensors;  // the architecture's table

@@ -101,6 +101,8 @@ void MatMul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* 
   });
 }
 
-void GetRow(const MatrixView& w, int64_t r, float* out) { w.kernels->to_float(w.Row(r), out, w.cols); }
+void GetRow(const MatrixView& w, int64_t r, float* out) {
+  w.kernels->to_float(w.Row(r), out, w.cols);
+}
 
 }  // namespace jetserve::model

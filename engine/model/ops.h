@@ -21,11 +21,11 @@ void RmsNorm(const float* x, const float* w, int64_t n, float eps, float* out);
 void LayerNorm(const float* x, const float* w, const float* b, int64_t n, float eps, float* out);
 
 struct RopeParams {
-  int64_t dims;        // rotated dimensions (<= head size, even)
+  int64_t dims;  // rotated dimensions (<= head size, even)
   float freq_base;
-  float freq_scale;    // linear scaling: angle *= freq_scale
+  float freq_scale;           // linear scaling: angle *= freq_scale
   const float* freq_factors;  // [dims/2] divisors or nullptr
-  bool neox;           // rotate (x[i], x[i+dims/2]) instead of (x[2i], x[2i+1])
+  bool neox;                  // rotate (x[i], x[i+dims/2]) instead of (x[2i], x[2i+1])
 };
 // Rotates one head vector in place at position pos.
 void Rope(float* x, int64_t pos, const RopeParams& p);

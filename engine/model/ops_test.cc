@@ -25,9 +25,9 @@ TEST(OpsTest, MatMulMatchesDequantizedDotForEveryType) {
   for (float& v : w) v = u(rng);
   for (float& v : x) v = u(rng);
   ThreadPool pool(3);
-  for (GgmlType type : {GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0, GgmlType::kQ4_0,
-                        GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ4_K,
-                        GgmlType::kQ6_K}) {
+  for (GgmlType type :
+       {GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_1,
+        GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kQ4_K, GgmlType::kQ6_K}) {
     std::vector<uint8_t> bytes;
     if (type == GgmlType::kF32) {
       bytes.resize(w.size() * 4);
@@ -37,8 +37,8 @@ TEST(OpsTest, MatMulMatchesDequantizedDotForEveryType) {
       ASSERT_TRUE(q.ok()) << q.status();
       bytes = *q;
     }
-    MatrixView m{type, kCols, kRows, bytes.data(), quant::RowBytes(type, kCols),
-                 DecoderKernels(type)};
+    MatrixView m{
+        type, kCols, kRows, bytes.data(), quant::RowBytes(type, kCols), DecoderKernels(type)};
     ASSERT_NE(m.kernels, nullptr);
     std::vector<uint8_t> scratch(MatMulScratchBytes(m, kN));
     std::vector<float> y(kN * kRows);
@@ -53,8 +53,8 @@ TEST(OpsTest, MatMulMatchesDequantizedDotForEveryType) {
           mag += std::fabs(static_cast<double>((*deq)[r * kCols + c]) * x[t * kCols + c]);
         }
         // Activations quantized to 8 bits (Q8_0/Q8_K) for the quantized types.
-        const double tol = type == GgmlType::kF32 || type == GgmlType::kF16 ? 1e-5 * mag
-                                                                           : 1.5e-2 * mag;
+        const double tol =
+            type == GgmlType::kF32 || type == GgmlType::kF16 ? 1e-5 * mag : 1.5e-2 * mag;
         EXPECT_NEAR(y[t * kRows + r], ref, tol) << GgmlTypeName(type) << " " << t << "," << r;
       }
     }

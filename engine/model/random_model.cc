@@ -28,8 +28,10 @@ class Rng {
     return z ^ (z >> 31);
   }
   // Uniform in [-1, 1), exactly representable (24-bit grid).
-  float Sym() { return static_cast<float>(static_cast<int64_t>(Next() >> 40) - (1 << 23)) /
-                       static_cast<float>(1 << 23); }
+  float Sym() {
+    return static_cast<float>(static_cast<int64_t>(Next() >> 40) - (1 << 23)) /
+           static_cast<float>(1 << 23);
+  }
 
  private:
   uint64_t state_;
@@ -107,7 +109,8 @@ std::vector<RandomDecoderSpec> RandomDecoderSpecs() {
   for (const char* arch : {"llama", "qwen2", "qwen3", "gemma3", "phi3", "gpt2"}) {
     std::vector<GgmlType> types = {GgmlType::kF32, GgmlType::kQ8_0, GgmlType::kQ4_K};
     if (std::string(arch) == "llama") {
-      types.insert(types.end(), {GgmlType::kF16, GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ6_K});
+      types.insert(types.end(),
+                   {GgmlType::kF16, GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ6_K});
     }
     for (GgmlType t : types) {
       const std::string_view tn = GgmlTypeName(t);

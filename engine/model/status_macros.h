@@ -8,10 +8,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-#define JS_RETURN_IF_ERROR(expr)                  \
-  do {                                            \
-    ::absl::Status js_status_ = (expr);           \
-    if (!js_status_.ok()) return js_status_;      \
+#define JS_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status js_status_ = (expr);      \
+    if (!js_status_.ok()) return js_status_; \
   } while (0)
 
 #define JS_CONCAT_INNER(a, b) a##b

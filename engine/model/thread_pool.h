@@ -31,9 +31,10 @@ class ThreadPool {
   // callable by reference (no std::function, so no allocation per call).
   template <typename Fn>
   void ParallelFor(int64_t n, const Fn& fn) {
-    Run(n, [](const void* f, int64_t b, int64_t e, int t) {
-      (*static_cast<const Fn*>(f))(b, e, t);
-    }, &fn);
+    Run(
+        n,
+        [](const void* f, int64_t b, int64_t e, int t) { (*static_cast<const Fn*>(f))(b, e, t); },
+        &fn);
   }
 
  private:
@@ -46,12 +47,12 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
-  RawFn fn_ = nullptr;           // guarded by mu_
-  const void* ctx_ = nullptr;    // guarded by mu_
-  int64_t n_ = 0;                // guarded by mu_
-  uint64_t generation_ = 0;      // guarded by mu_
-  int pending_ = 0;              // guarded by mu_
-  bool stop_ = false;            // guarded by mu_
+  RawFn fn_ = nullptr;         // guarded by mu_
+  const void* ctx_ = nullptr;  // guarded by mu_
+  int64_t n_ = 0;              // guarded by mu_
+  uint64_t generation_ = 0;    // guarded by mu_
+  int pending_ = 0;            // guarded by mu_
+  bool stop_ = false;          // guarded by mu_
 };
 
 }  // namespace jetserve

@@ -28,24 +28,41 @@ Shape ExpectedShape(TensorRole role, const ModelConfig& c) {
   const int64_t ff_rows = c.ffn == FfnKind::kSiluGatedFused ? 2 * c.n_ff : c.n_ff;
   switch (role) {
     case TensorRole::kTokenEmbd:
-    case TensorRole::kOutput: return {c.n_embd, c.n_vocab};
-    case TensorRole::kPosEmbd: return {c.n_embd, c.n_ctx_train};
-    case TensorRole::kRopeFreqs: return {c.rope_dims / 2, 0};
-    case TensorRole::kQ: return {c.n_embd, q_rows};
-    case TensorRole::kQB: return {q_rows, 0};
-    case TensorRole::kK: return {c.n_embd, k_rows};
-    case TensorRole::kKB: return {k_rows, 0};
-    case TensorRole::kV: return {c.n_embd, v_rows};
-    case TensorRole::kVB: return {v_rows, 0};
-    case TensorRole::kQkv: return {c.n_embd, q_rows + k_rows + v_rows};
-    case TensorRole::kQkvB: return {q_rows + k_rows + v_rows, 0};
-    case TensorRole::kAttnOut: return {c.n_head * c.head_dim_v, c.n_embd};
+    case TensorRole::kOutput:
+      return {c.n_embd, c.n_vocab};
+    case TensorRole::kPosEmbd:
+      return {c.n_embd, c.n_ctx_train};
+    case TensorRole::kRopeFreqs:
+      return {c.rope_dims / 2, 0};
+    case TensorRole::kQ:
+      return {c.n_embd, q_rows};
+    case TensorRole::kQB:
+      return {q_rows, 0};
+    case TensorRole::kK:
+      return {c.n_embd, k_rows};
+    case TensorRole::kKB:
+      return {k_rows, 0};
+    case TensorRole::kV:
+      return {c.n_embd, v_rows};
+    case TensorRole::kVB:
+      return {v_rows, 0};
+    case TensorRole::kQkv:
+      return {c.n_embd, q_rows + k_rows + v_rows};
+    case TensorRole::kQkvB:
+      return {q_rows + k_rows + v_rows, 0};
+    case TensorRole::kAttnOut:
+      return {c.n_head * c.head_dim_v, c.n_embd};
     case TensorRole::kQNorm:
-    case TensorRole::kKNorm: return {c.head_dim, 0};
-    case TensorRole::kGate: return {c.n_embd, c.n_ff};
-    case TensorRole::kUp: return {c.n_embd, ff_rows};
-    case TensorRole::kUpB: return {ff_rows, 0};
-    case TensorRole::kDown: return {c.n_ff, c.n_embd};
+    case TensorRole::kKNorm:
+      return {c.head_dim, 0};
+    case TensorRole::kGate:
+      return {c.n_embd, c.n_ff};
+    case TensorRole::kUp:
+      return {c.n_embd, ff_rows};
+    case TensorRole::kUpB:
+      return {ff_rows, 0};
+    case TensorRole::kDown:
+      return {c.n_ff, c.n_embd};
     case TensorRole::kAttnOutB:
     case TensorRole::kDownB:
     case TensorRole::kOutputNorm:
@@ -55,7 +72,8 @@ Shape ExpectedShape(TensorRole role, const ModelConfig& c) {
     case TensorRole::kPostAttnNorm:
     case TensorRole::kFfnNorm:
     case TensorRole::kFfnNormB:
-    case TensorRole::kPostFfnNorm: return {c.n_embd, 0};
+    case TensorRole::kPostFfnNorm:
+      return {c.n_embd, 0};
   }
   return {0, 0};
 }
@@ -74,17 +92,15 @@ class Binder {
     const GgufTensorInfo* t = file_.FindTensor(name);
     if (t == nullptr) {
       if (presence == Presence::kRequired) {
-        return absl::InvalidArgumentError(absl::StrCat("missing tensor '", name,
-                                                       "' required by architecture ",
-                                                       config_.arch_name));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "missing tensor '", name, "' required by architecture ", config_.arch_name));
       }
       return nullptr;
     }
     const Shape want = ExpectedShape(role, config_);
     const bool is_vector = want.rows == 0;
     bool ok = is_vector ? t->dims.size() == 1 && t->dims[0] == want.cols
-                        : t->dims.size() >= 2 && t->dims[0] == want.cols &&
-                              t->dims[1] == want.rows;
+                        : t->dims.size() >= 2 && t->dims[0] == want.cols && t->dims[1] == want.rows;
     for (size_t i = 2; ok && !is_vector && i < t->dims.size(); ++i) ok = t->dims[i] == 1;
     if (!ok) {
       return absl::InvalidArgumentError(
@@ -114,9 +130,9 @@ class Binder {
                                                      "': data size does not match its shape"));
     }
     if (quant::RowBytes(k->vec_dot_type, out->cols) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", TensorName(role, layer), "': row length ", out->cols,
-          " is not a multiple of its activation type's block size"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", TensorName(role, layer), "': row length ", out->cols,
+                       " is not a multiple of its activation type's block size"));
     }
     out->data = t->data.data();
     out->kernels = k;
@@ -128,8 +144,8 @@ class Binder {
     if (t == nullptr) return absl::OkStatus();
     absl::StatusOr<std::vector<float>> v = quant::DequantizeBytes(t->type, t->data, t->dims[0]);
     if (!v.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("tensor '", TensorName(role, layer),
-                                                     "': ", v.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", TensorName(role, layer), "': ", v.status().message()));
     }
     *out = std::move(*v);
     return absl::OkStatus();
@@ -165,9 +181,9 @@ absl::StatusOr<ModelWeights> BindWeights(const GgufFile& file, const ModelConfig
       JS_RETURN_IF_ERROR(b.Matrix(R::kK, il, &l.k));
       JS_RETURN_IF_ERROR(b.Matrix(R::kV, il, &l.v));
       if (!l.q.present() || !l.k.present() || !l.v.present()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "layer ", il, " has neither 'blk.", il, ".attn_qkv.weight' nor all of attn_q, "
-            "attn_k and attn_v"));
+        return absl::InvalidArgumentError(absl::StrCat("layer ", il, " has neither 'blk.", il,
+                                                       ".attn_qkv.weight' nor all of attn_q, "
+                                                       "attn_k and attn_v"));
       }
       JS_RETURN_IF_ERROR(b.Vector(R::kQB, il, &l.q_b));
       JS_RETURN_IF_ERROR(b.Vector(R::kKB, il, &l.k_b));

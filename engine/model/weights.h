@@ -38,19 +38,19 @@ struct LayerWeights {
   std::vector<float> q_norm, k_norm;          // [head_dim]
   MatrixView attn_out;                        // [n_embd, n_head*hdv]
   std::vector<float> attn_out_b;
-  std::vector<float> post_attn_norm;          // [n_embd]
-  std::vector<float> ffn_norm, ffn_norm_b;    // [n_embd]
-  MatrixView gate, up, down;                  // [n_ff, n_embd], [n_ff (x2 fused), n_embd], [n_embd, n_ff]
+  std::vector<float> post_attn_norm;        // [n_embd]
+  std::vector<float> ffn_norm, ffn_norm_b;  // [n_embd]
+  MatrixView gate, up, down;  // [n_ff, n_embd], [n_ff (x2 fused), n_embd], [n_embd, n_ff]
   std::vector<float> up_b, down_b;
-  std::vector<float> post_ffn_norm;           // [n_embd]
+  std::vector<float> post_ffn_norm;  // [n_embd]
 };
 
 struct ModelWeights {
-  MatrixView token_embd;             // [n_vocab, n_embd]
-  MatrixView pos_embd;               // [n_ctx_train, n_embd] (GPT-2)
+  MatrixView token_embd;  // [n_vocab, n_embd]
+  MatrixView pos_embd;    // [n_ctx_train, n_embd] (GPT-2)
   std::vector<float> output_norm, output_norm_b;
-  MatrixView output;                 // [n_vocab, n_embd]; token_embd when tied
-  std::vector<float> rope_freqs;     // [rope_dims / 2] frequency divisors, empty when absent
+  MatrixView output;              // [n_vocab, n_embd]; token_embd when tied
+  std::vector<float> rope_freqs;  // [rope_dims / 2] frequency divisors, empty when absent
   std::vector<LayerWeights> layers;
 };
 

@@ -47,8 +47,8 @@ absl::Status ValidateGenerateOptions(const GenerateOptions& o, int32_t vocab, in
     return absl::InvalidArgumentError(absl::StrCat("n = ", o.n, " is out of range [1, 16]"));
   }
   if (o.stop.max_tokens != -1 && (o.stop.max_tokens < 1 || o.stop.max_tokens > n_ctx)) {
-    return absl::InvalidArgumentError(absl::StrCat("stop.max_tokens = ", o.stop.max_tokens,
-                                                   " is out of range [1, ", n_ctx, "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("stop.max_tokens = ", o.stop.max_tokens, " is out of range [1, ", n_ctx, "]"));
   }
   if (o.stop.min_tokens < 0) {
     return absl::InvalidArgumentError("stop.min_tokens must be >= 0");
@@ -64,14 +64,13 @@ absl::Status ValidateGenerateOptions(const GenerateOptions& o, int32_t vocab, in
   }
   for (const int32_t id : o.stop.stop_token_ids) {
     if (id < 0 || id >= vocab) {
-      return absl::InvalidArgumentError(absl::StrCat("stop.stop_token_ids: token id ", id,
-                                                     " is out of range [0, ", vocab, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("stop.stop_token_ids: token id ", id, " is out of range [0, ", vocab, ")"));
     }
   }
   if (o.logprobs.top_logprobs < 0 || o.logprobs.top_logprobs > 20) {
-    return absl::InvalidArgumentError(absl::StrCat("logprobs.top_logprobs = ",
-                                                   o.logprobs.top_logprobs,
-                                                   " is out of range [0, 20]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "logprobs.top_logprobs = ", o.logprobs.top_logprobs, " is out of range [0, 20]"));
   }
   return absl::OkStatus();
 }
@@ -82,8 +81,8 @@ Generator::Generator(const model::Decoder& decoder, const tokenizer::Tokenizer& 
       tokenizer_(tokenizer),
       pool_(pool),
       n_ctx_(std::max<int64_t>(1, std::min(options.n_ctx, decoder.config().n_ctx_train))),
-      state_(decoder, {.max_rows = options.max_rows, .n_ctx = n_ctx_,
-                       .threads = pool->num_threads()}) {
+      state_(decoder,
+             {.max_rows = options.max_rows, .n_ctx = n_ctx_, .threads = pool->num_threads()}) {
   const int64_t vocab = decoder.config().n_vocab;
   logits_.resize(static_cast<size_t>(vocab));
   prompt_last_.resize(static_cast<size_t>(vocab));
@@ -121,8 +120,8 @@ absl::Status Generator::Generate(absl::Span<const int32_t> prompt, const Generat
     s = decoder_.Eval(prompt, true, prompt_cache, &state_, pool_, all.data());
     if (!s.ok()) return s;
     for (size_t i = 1; i < prompt.size(); ++i) {
-      prompt_logprobs.push_back(RawLogprobs(all.data() + (i - 1) * vocab, vocab, prompt[i],
-                                            o.logprobs.top_logprobs));
+      prompt_logprobs.push_back(
+          RawLogprobs(all.data() + (i - 1) * vocab, vocab, prompt[i], o.logprobs.top_logprobs));
     }
     std::copy_n(all.data() + (prompt.size() - 1) * vocab, vocab, prompt_last_.data());
   } else {
@@ -132,7 +131,8 @@ absl::Status Generator::Generate(absl::Span<const int32_t> prompt, const Generat
   const auto t_prefill = Clock::now();
 
   const int64_t room = n_ctx_ - static_cast<int64_t>(prompt.size());
-  const int64_t max_tokens = o.stop.max_tokens < 0 ? room : std::min<int64_t>(o.stop.max_tokens, room);
+  const int64_t max_tokens =
+      o.stop.max_tokens < 0 ? room : std::min<int64_t>(o.stop.max_tokens, room);
   std::vector<int32_t> banned_early = o.stop.stop_token_ids;  // before min_tokens
   if (!o.stop.ignore_eos) banned_early.insert(banned_early.end(), eog_ids_.begin(), eog_ids_.end());
   const tokenizer::DecodeOptions decode_options{.special = !o.skip_special_tokens,
@@ -151,7 +151,8 @@ absl::Status Generator::Generate(absl::Span<const int32_t> prompt, const Generat
     }
     SamplingOptions so = o.sampling;
     so.seed = o.sampling.seed + static_cast<uint64_t>(c);
-    absl::StatusOr<std::unique_ptr<Sampler>> sampler = Sampler::Create(so, static_cast<int32_t>(vocab), n_ctx_);
+    absl::StatusOr<std::unique_ptr<Sampler>> sampler =
+        Sampler::Create(so, static_cast<int32_t>(vocab), n_ctx_);
     if (!sampler.ok()) return sampler.status();
     for (const int32_t t : prompt) (*sampler)->Accept(t);
     tokenizer::StreamingDetokenizer detok(tokenizer_, decode_options);
@@ -161,9 +162,9 @@ absl::Status Generator::Generate(absl::Span<const int32_t> prompt, const Generat
     bool first_event = true;
     while (true) {
       const bool early = generated < o.stop.min_tokens;
-      const int32_t tok = (*sampler)->Sample({logits, static_cast<size_t>(vocab)},
-                                             early ? absl::MakeConstSpan(banned_early)
-                                                   : absl::Span<const int32_t>());
+      const int32_t tok = (*sampler)->Sample(
+          {logits, static_cast<size_t>(vocab)},
+          early ? absl::MakeConstSpan(banned_early) : absl::Span<const int32_t>());
       (*sampler)->Accept(tok);
       ++generated;
       GenerationEvent ev;
@@ -192,8 +193,9 @@ absl::Status Generator::Generate(absl::Span<const int32_t> prompt, const Generat
           ev.text += matcher.Flush();
         }
       };
-      const bool is_stop_token = std::find(o.stop.stop_token_ids.begin(), o.stop.stop_token_ids.end(),
-                                           tok) != o.stop.stop_token_ids.end();
+      const bool is_stop_token =
+          std::find(o.stop.stop_token_ids.begin(), o.stop.stop_token_ids.end(), tok) !=
+          o.stop.stop_token_ids.end();
       if (!o.stop.ignore_eos && !early && tokenizer_.IsEndOfGeneration(tok)) {
         ev.finish = FinishReason::kEos;
         finish_text();

@@ -49,7 +49,7 @@ struct GenerateOptions {
   SamplingOptions sampling;
   StopOptions stop;
   LogprobOptions logprobs;
-  int32_t n = 1;                  // choices, [1, 16]; choice i uses seed + i
+  int32_t n = 1;  // choices, [1, 16]; choice i uses seed + i
   bool skip_special_tokens = true;
 };
 
@@ -79,8 +79,8 @@ struct GenerationEvent {
   // Prompt log probabilities (first event of each choice, with echo_prompt): the first
   // prompt token has none.
   std::vector<TokenLogprobs> prompt_logprobs;
-  std::string text;   // text delta (may be empty while a stop string might be matching)
-  std::optional<int32_t> token;          // the generated token of this step
+  std::string text;              // text delta (may be empty while a stop string might be matching)
+  std::optional<int32_t> token;  // the generated token of this step
   std::optional<TokenLogprobs> logprobs;
   FinishReason finish = FinishReason::kNone;  // set on a choice's last event
   std::string matched_stop;
@@ -89,15 +89,15 @@ struct GenerationEvent {
 };
 
 struct GeneratorOptions {
-  int64_t n_ctx = 2048;     // context per sequence (<= the model's)
-  int64_t max_rows = 64;    // prefill chunk
+  int64_t n_ctx = 2048;   // context per sequence (<= the model's)
+  int64_t max_rows = 64;  // prefill chunk
 };
 
 class Generator {
  public:
   // decoder, tokenizer and pool must outlive the generator.
-  Generator(const model::Decoder& decoder, const tokenizer::Tokenizer& tokenizer,
-            ThreadPool* pool, const GeneratorOptions& options);
+  Generator(const model::Decoder& decoder, const tokenizer::Tokenizer& tokenizer, ThreadPool* pool,
+            const GeneratorOptions& options);
 
   // Return false from the callback to cancel (Generate then returns Cancelled).
   using Callback = std::function<bool(const GenerationEvent&)>;

@@ -24,8 +24,8 @@ using ::jetserve::testing::StatusIs;
 class GeneratorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    path_ = new std::string(::testing::TempDir() + "/generator_test_" +
-                            std::to_string(::getpid()) + ".gguf");
+    path_ = new std::string(::testing::TempDir() + "/generator_test_" + std::to_string(::getpid()) +
+                            ".gguf");
     model::RandomDecoderSpec spec;
     for (const auto& s : model::RandomDecoderSpecs()) {
       if (s.name == "llama-Q8_0.gguf") spec = s;
@@ -92,8 +92,8 @@ TEST_F(GeneratorTest, GreedyEqualsStepByStepArgmax) {
   std::vector<float> logits(static_cast<size_t>(decoder_->config().n_vocab));
   ASSERT_OK(decoder_->Eval(prompt_, false, &cache, &state, &pool_, logits.data()));
   for (size_t i = 0; i < 12; ++i) {
-    const auto tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) -
-                                          logits.begin());
+    const auto tok =
+        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     EXPECT_EQ(r.tokens[i], tok) << i;
     ASSERT_OK(decoder_->Eval({&tok, 1}, false, &cache, &state, &pool_, logits.data()));
   }

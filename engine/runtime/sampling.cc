@@ -18,9 +18,8 @@ bool Before(const TokenCandidate& a, const TokenCandidate& b) {
 
 absl::Status Range(const char* field, double v, double lo, double hi, bool lo_open) {
   if (!std::isfinite(v) || v > hi || (lo_open ? v <= lo : v < lo)) {
-    return absl::InvalidArgumentError(absl::StrCat("sampling.", field, " = ", v,
-                                                   " is out of range ", lo_open ? "(" : "[", lo,
-                                                   ", ", hi, "]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sampling.", field, " = ", v, " is out of range ", lo_open ? "(" : "[", lo, ", ", hi, "]"));
   }
   return absl::OkStatus();
 }
@@ -60,8 +59,12 @@ class LogitBias final : public SamplerStage {
 class Penalties final : public SamplerStage {
  public:
   Penalties(int32_t vocab, int32_t window, float repeat, float frequency, float presence)
-      : window_(window), repeat_(repeat), frequency_(frequency), presence_(presence),
-        counts_(static_cast<size_t>(vocab), 0), done_(static_cast<size_t>(vocab), 0),
+      : window_(window),
+        repeat_(repeat),
+        frequency_(frequency),
+        presence_(presence),
+        counts_(static_cast<size_t>(vocab), 0),
+        done_(static_cast<size_t>(vocab), 0),
         ring_(static_cast<size_t>(window), 0) {}
   std::string_view name() const override { return "penalties"; }
   void Accept(int32_t token) override {
@@ -86,7 +89,8 @@ class Penalties final : public SamplerStage {
       l = l <= 0 ? l * repeat_ : l / repeat_;
       l -= static_cast<float>(counts_[t]) * frequency_ + presence_;
     }
-    for (int32_t i = 0; i < size_; ++i) done_[static_cast<size_t>(ring_[static_cast<size_t>((head_ + i) % window_)])] = 0;
+    for (int32_t i = 0; i < size_; ++i)
+      done_[static_cast<size_t>(ring_[static_cast<size_t>((head_ + i) % window_)])] = 0;
   }
   void Reset() override {
     std::fill(counts_.begin(), counts_.end(), 0);
@@ -274,8 +278,8 @@ absl::Status ValidateSamplingOptions(const SamplingOptions& o, int32_t vocab) {
   }
   for (const auto& [id, b] : o.logit_bias) {
     if (id < 0 || id >= vocab) {
-      return absl::InvalidArgumentError(absl::StrCat("sampling.logit_bias: token id ", id,
-                                                     " is out of range [0, ", vocab, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("sampling.logit_bias: token id ", id, " is out of range [0, ", vocab, ")"));
     }
     if (!std::isfinite(b)) {
       return absl::InvalidArgumentError(
@@ -288,8 +292,8 @@ absl::Status ValidateSamplingOptions(const SamplingOptions& o, int32_t vocab) {
 Sampler::Sampler(const SamplingOptions& options, int32_t vocab)
     : options_(options), vocab_(vocab), rng_(options.seed) {}
 
-absl::StatusOr<std::unique_ptr<Sampler>> Sampler::Create(const SamplingOptions& o,
-                                                         int32_t vocab, int64_t n_ctx) {
+absl::StatusOr<std::unique_ptr<Sampler>> Sampler::Create(const SamplingOptions& o, int32_t vocab,
+                                                         int64_t n_ctx) {
   if (vocab < 1) return absl::InvalidArgumentError("vocabulary is empty");
   absl::Status st = ValidateSamplingOptions(o, vocab);
   if (!st.ok()) return st;
@@ -300,8 +304,7 @@ absl::StatusOr<std::unique_ptr<Sampler>> Sampler::Create(const SamplingOptions& 
   if (penalties && o.penalty_last_n != 0) {
     const int64_t window = o.penalty_last_n < 0 ? std::max<int64_t>(1, n_ctx) : o.penalty_last_n;
     s->pre_.push_back(MakePenalties(vocab, static_cast<int32_t>(std::min<int64_t>(window, 1 << 24)),
-                                    o.repetition_penalty, o.frequency_penalty,
-                                    o.presence_penalty));
+                                    o.repetition_penalty, o.frequency_penalty, o.presence_penalty));
   }
   if (o.temperature > 0) {
     if (o.top_k > 0) s->truncate_.push_back(MakeTopK(o.top_k));
@@ -323,7 +326,8 @@ int32_t Sampler::Sample(absl::Span<const float> logits, absl::Span<const int32_t
   cand_.Reset(logits.subspan(0, std::min<size_t>(logits.size(), static_cast<size_t>(vocab_))));
   auto& items = cand_.items();
   for (const int32_t b : banned) {
-    if (b >= 0 && static_cast<size_t>(b) < items.size()) items[static_cast<size_t>(b)].logit = kNegInf;
+    if (b >= 0 && static_cast<size_t>(b) < items.size())
+      items[static_cast<size_t>(b)].logit = kNegInf;
   }
   for (auto& st : pre_) st->Apply(cand_);
 
@@ -336,7 +340,8 @@ int32_t Sampler::Sample(absl::Span<const float> logits, absl::Span<const int32_t
   }
   double sum = 0;
   if (mx != kNegInf) {
-    for (size_t i = 0; i < items.size(); ++i) sum += std::exp(static_cast<double>(adjusted_[i] - mx));
+    for (size_t i = 0; i < items.size(); ++i)
+      sum += std::exp(static_cast<double>(adjusted_[i] - mx));
   }
   log_z_ = mx == kNegInf ? 0.f : mx + static_cast<float>(std::log(sum));
 

@@ -27,15 +27,15 @@
 namespace jetserve::runtime {
 
 struct SamplingOptions {
-  float temperature = 1.0f;        // 0: greedy
-  int32_t top_k = 0;               // 0: disabled
-  float top_p = 1.0f;              // 1: disabled
-  float min_p = 0.0f;              // 0: disabled
-  float typical_p = 1.0f;          // 1: disabled
-  float repetition_penalty = 1.0f; // 1: disabled
+  float temperature = 1.0f;         // 0: greedy
+  int32_t top_k = 0;                // 0: disabled
+  float top_p = 1.0f;               // 1: disabled
+  float min_p = 0.0f;               // 0: disabled
+  float typical_p = 1.0f;           // 1: disabled
+  float repetition_penalty = 1.0f;  // 1: disabled
   float presence_penalty = 0.0f;
   float frequency_penalty = 0.0f;
-  int32_t penalty_last_n = 64;     // -1: whole context, 0: penalties off
+  int32_t penalty_last_n = 64;                        // -1: whole context, 0: penalties off
   std::vector<std::pair<int32_t, float>> logit_bias;  // <= -100 bans, >= 100 forces
   uint64_t seed = 0;
 };

@@ -101,8 +101,8 @@ TEST(SamplingTest, TopPKeepsTheMinimalSet) {
   // Probabilities 0.5, 0.3, 0.15, 0.05.
   const std::vector<float> logits = {std::log(0.5f), std::log(0.3f), std::log(0.15f),
                                      std::log(0.05f)};
-  for (const auto& [p, want] : std::vector<std::pair<float, size_t>>{
-           {0.4f, 1}, {0.75f, 2}, {0.9f, 3}, {0.99f, 4}}) {
+  for (const auto& [p, want] :
+       std::vector<std::pair<float, size_t>>{{0.4f, 1}, {0.75f, 2}, {0.9f, 3}, {0.99f, 4}}) {
     Candidates c;
     c.Reset(logits);
     MakeTopP(p)->Apply(c);
@@ -140,8 +140,8 @@ TEST(SamplingTest, EmpiricalDistributionsMatchAnalyticOnes) {
   // Critical chi-square values at p = 0.001: df 2: 13.82, df 4: 18.47.
   {
     auto s = Make({.temperature = 1.f, .seed = 7}, 5);
-    EXPECT_LT(ChiSquare(Draw(*s, kLogits, kDraws), Expected(kLogits, {0, 1, 2, 3, 4}, 1.0),
-                        kDraws), 18.47);
+    EXPECT_LT(ChiSquare(Draw(*s, kLogits, kDraws), Expected(kLogits, {0, 1, 2, 3, 4}, 1.0), kDraws),
+              18.47);
   }
   {
     auto s = Make({.temperature = 0.8f, .top_k = 3, .seed = 8}, 5);
@@ -159,8 +159,7 @@ TEST(SamplingTest, EmpiricalDistributionsMatchAnalyticOnes) {
   {
     // min_p 0.2: p_max 0.624 -> threshold 0.125 keeps ids 3, 1 (0.229); df 1: 10.83.
     auto s = Make({.temperature = 1.f, .min_p = 0.2f, .seed = 10}, 5);
-    EXPECT_LT(ChiSquare(Draw(*s, kLogits, kDraws), Expected(kLogits, {3, 1}, 1.0), kDraws),
-              10.83);
+    EXPECT_LT(ChiSquare(Draw(*s, kLogits, kDraws), Expected(kLogits, {3, 1}, 1.0), kDraws), 10.83);
   }
 }
 

@@ -20,7 +20,7 @@ class StopMatcher {
   explicit StopMatcher(std::vector<std::string> stops);
 
   struct Result {
-    std::string text;     // releasable text (before the stop string when stopped)
+    std::string text;  // releasable text (before the stop string when stopped)
     bool stopped = false;
     int stop_index = -1;  // which stop string matched
   };
