@@ -41,7 +41,7 @@ cat > "$run_dir/gateway.json" <<JSON
 JSON
 
 echo "== starting jetserve-gateway (log: $run_dir/gateway.log)"
-build/gateway/jetserve-gateway --config "$run_dir/gateway.json" 2> "$run_dir/gateway.log" &
+build/bin/jetserve-gateway --config "$run_dir/gateway.json" 2> "$run_dir/gateway.log" &
 gateway_pid=$!
 stop() {
   if kill -0 "$gateway_pid" 2>/dev/null; then
@@ -52,7 +52,7 @@ stop() {
 trap stop EXIT
 
 # jetserve COMMAND ARGS...: the CLI, talking to this gateway.
-jetserve() { build/tools/jetserve/jetserve "$1" --gateway "127.0.0.1:${port}" "${@:2}"; }
+jetserve() { build/bin/jetserve "$1" --gateway "127.0.0.1:${port}" "${@:2}"; }
 for _ in $(seq 1 120); do
   if jetserve models --timeout 5 2>/dev/null | grep -q "READY"; then break; fi
   if ! kill -0 "$gateway_pid" 2>/dev/null; then

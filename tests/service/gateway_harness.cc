@@ -61,7 +61,7 @@ std::string BinaryPath(const std::string& relative) {
   const char* dir = getenv("JETSERVE_BINARY_DIR");
   return absl::StrCat(dir != nullptr ? dir : ".", "/", relative);
 }
-std::string GatewayBinary() { return BinaryPath("gateway/jetserve-gateway"); }
+std::string GatewayBinary() { return BinaryPath("bin/jetserve-gateway"); }
 std::string FakeWorkerBinary() { return BinaryPath("tests/service/jetserve-fake-worker"); }
 
 TempDir::TempDir() {

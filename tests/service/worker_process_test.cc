@@ -24,7 +24,7 @@ namespace wv1 = ::jetserve::worker::v1;
 using ::testing::HasSubstr;
 
 std::string FakeWorker() { return BinaryDir() + "/tests/service/jetserve-fake-worker"; }
-std::string RealWorker() { return BinaryDir() + "/worker/jetserve-worker"; }
+std::string RealWorker() { return BinaryDir() + "/bin/jetserve-worker"; }
 
 std::string TempPath(const std::string& name) {
   return absl::StrCat("/tmp/jetserve-worker-process-test-", getpid(), "-", name);

@@ -2,17 +2,22 @@
 //
 //   jetserve models
 //   jetserve generate -m smollm2 "Explain transformers in 3 sentences."
+//   jetserve tokenize -m model.gguf < text.txt
+//   jetserve quantize model-f16.gguf model-q4km.gguf Q4_K_M
 //   jetserve --help
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "tools/jetserve/gateway_commands.h"
+#include "tools/jetserve/local_commands.h"
 
 namespace {
 
 void PrintUsage(std::ostream& out) {
-  out << "usage: jetserve COMMAND [OPTIONS] [ARGS]\n\n" << jetserve::cli::GatewayCommandsUsage();
+  out << "usage: jetserve COMMAND [OPTIONS] [ARGS]\n\n"
+      << jetserve::cli::GatewayCommandsUsage() << "\n"
+      << jetserve::cli::LocalCommandsUsage();
 }
 
 }  // namespace
@@ -25,6 +30,9 @@ int main(int argc, char** argv) {
   }
   const std::string command = words[0];
   words.erase(words.begin());
+  if (jetserve::cli::IsLocalCommand(command, words)) {
+    return jetserve::cli::RunLocalCommand(command, words, std::cin, std::cout, std::cerr);
+  }
   if (jetserve::cli::IsGatewayCommand(command)) {
     return jetserve::cli::RunGatewayCommand(command, words, std::cin, std::cout, std::cerr);
   }
