@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/encoder/gemm.h"
 #include "engine/model/ops.h"
 #include "engine/quant/quantize.h"
 #include "engine/quant/vec_dot.h"
@@ -126,9 +127,13 @@ absl::Status Encoder::Check() const {
 
 void Encoder::Linear(const model::MatrixView& w, const std::vector<float>& b, const float* x,
                      int64_t n, float* y, ThreadPool* pool, EncoderWorkspace* ws) const {
-  const uint64_t need = model::MatMulScratchBytes(w, n);
-  if (ws->scratch.size() < need) ws->scratch.resize(need);
-  model::MatMul(w, x, n, w.cols, y, w.rows, ws->scratch.data(), pool);
+  if (w.type == GgmlType::kF32) {
+    GemmF32(reinterpret_cast<const float*>(w.data), w.rows, w.cols, x, n, w.cols, y, w.rows, pool);
+  } else {  // quantized / half weights: fused dequantize-dot kernels
+    const uint64_t need = model::MatMulScratchBytes(w, n);
+    if (ws->scratch.size() < need) ws->scratch.resize(need);
+    model::MatMul(w, x, n, w.cols, y, w.rows, ws->scratch.data(), pool);
+  }
   if (b.empty()) return;
   for (int64_t t = 0; t < n; ++t) {
     float* row = y + t * w.rows;
