@@ -5,6 +5,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -161,6 +163,48 @@ TEST_F(GeneratorTest, ChoicesUseSeedPlusIndex) {
   EXPECT_EQ(both.choices[1], second.choices[0]);
   one.sampling.seed = 11;
   EXPECT_EQ(Generate(one).choices[0], both.choices[0]);
+}
+
+TEST_F(GeneratorTest, PromptAndTokenLogprobsAreLogSoftmaxOfTheModel) {
+  GenerateOptions o;
+  o.sampling.temperature = 0;
+  o.stop.max_tokens = 2;
+  o.logprobs = {.logprobs = true, .top_logprobs = 3, .echo_prompt = true};
+  std::vector<GenerationEvent> events;
+  ASSERT_OK(gen_->Generate(prompt_, o, [&](const GenerationEvent& e) {
+    events.push_back(e);
+    return true;
+  }));
+  ASSERT_EQ(events.size(), 2u);
+  ASSERT_EQ(events[0].prompt_logprobs.size(), prompt_.size() - 1);
+  EXPECT_TRUE(events[1].prompt_logprobs.empty());
+  // Independent: all logits of prompt + first generated token, log-softmax in double.
+  std::vector<int32_t> seq = prompt_;
+  seq.push_back(*events[0].token);
+  const int64_t vocab = decoder_->config().n_vocab;
+  model::KvCache cache(decoder_->config(), 96);
+  model::RunState state(*decoder_, {.max_rows = 64, .n_ctx = 96, .threads = 2});
+  std::vector<float> logits(seq.size() * static_cast<size_t>(vocab));
+  ASSERT_OK(decoder_->Eval(seq, true, &cache, &state, &pool_, logits.data()));
+  auto log_softmax = [&](size_t row, int32_t token) {
+    const float* l = logits.data() + row * vocab;
+    double mx = *std::max_element(l, l + vocab), z = 0;
+    for (int64_t i = 0; i < vocab; ++i) z += std::exp(l[i] - mx);
+    return l[token] - mx - std::log(z);
+  };
+  for (size_t i = 1; i < prompt_.size(); ++i) {
+    EXPECT_EQ(events[0].prompt_logprobs[i - 1].token, prompt_[i]);
+    EXPECT_NEAR(events[0].prompt_logprobs[i - 1].logprob, log_softmax(i - 1, prompt_[i]), 1e-4);
+  }
+  for (size_t k = 0; k < 2; ++k) {
+    ASSERT_TRUE(events[k].logprobs.has_value());
+    const TokenLogprobs& lp = *events[k].logprobs;
+    EXPECT_NEAR(lp.logprob, log_softmax(prompt_.size() - 1 + k, *events[k].token), 1e-4);
+    ASSERT_EQ(lp.top.size(), 3u);
+    EXPECT_EQ(lp.top[0].token, *events[k].token);  // greedy picks the most likely
+    EXPECT_GE(lp.top[0].logprob, lp.top[1].logprob);
+    EXPECT_GE(lp.top[1].logprob, lp.top[2].logprob);
+  }
 }
 
 TEST_F(GeneratorTest, CancelAndBadRequests) {
