@@ -107,11 +107,9 @@ void SetVocab(GgufWriter& w) {
 std::vector<RandomDecoderSpec> RandomDecoderSpecs() {
   std::vector<RandomDecoderSpec> specs;
   for (const char* arch : {"llama", "qwen2", "qwen3", "gemma3", "phi3", "gpt2"}) {
-    std::vector<GgmlType> types = {GgmlType::kF32, GgmlType::kQ8_0, GgmlType::kQ4_K};
-    if (std::string(arch) == "llama") {
-      types.insert(types.end(),
-                   {GgmlType::kF16, GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ6_K});
-    }
+    std::vector<GgmlType> types = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kQ8_0,
+                                   GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ6_K};
+    if (std::string(arch) == "llama") types.push_back(GgmlType::kQ4_1);
     for (GgmlType t : types) {
       const std::string_view tn = GgmlTypeName(t);
       std::string name = absl::StrCat(arch, "-", absl::string_view(tn.data(), tn.size()), ".gguf");

@@ -23,8 +23,8 @@ struct RandomDecoderSpec {
   uint64_t seed;
 };
 
-// The set the reference files cover: every architecture in F32, Q8_0 and Q4_K, and llama in
-// F16, Q4_0, Q4_1 and Q6_K as well.
+// The set the reference files cover: every architecture in F32, F16, Q8_0, Q4_0, Q4_K and
+// Q6_K, and llama in Q4_1 as well (SmolLM2's type).
 std::vector<RandomDecoderSpec> RandomDecoderSpecs();
 
 // Small real-shaped models: n_embd 256, 4 heads (2 KV heads), n_ff 512, vocab 512 (a
