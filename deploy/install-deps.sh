@@ -64,8 +64,10 @@ if [ "$arm64" = 1 ]; then
     crossbuild-essential-arm64 qemu-user-static binfmt-support
     libabsl-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64 libhwy-dev:arm64
     libutf8proc-dev:arm64 libpcre2-dev:arm64 libicu-dev:arm64
-    libprotobuf-dev:arm64 libonnx-dev:arm64   # engine/onnx
+    libprotobuf-dev:arm64
   )
+  # libonnx-dev:arm64 is not co-installable with the amd64 one on Debian 12 (libonnxifi ships
+  # /usr/lib/libonnxifi.so); .ci/engine-aarch64.sh unpacks it into a private sysroot instead.
   arm64_missing=()
   for p in "${arm64_pkgs[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

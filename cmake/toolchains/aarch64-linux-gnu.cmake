@@ -28,4 +28,8 @@ set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgco
 find_program(JETSERVE_QEMU_AARCH64 NAMES qemu-aarch64-static qemu-aarch64)
 if(JETSERVE_QEMU_AARCH64)
   set(CMAKE_CROSSCOMPILING_EMULATOR "${JETSERVE_QEMU_AARCH64};-L;/")
+  # Extra arm64 libraries unpacked outside the system (ONNX, see .ci/engine-aarch64.sh).
+  if(JETSERVE_AARCH64_EXTRA_LIBS)
+    list(APPEND CMAKE_CROSSCOMPILING_EMULATOR -E "LD_LIBRARY_PATH=${JETSERVE_AARCH64_EXTRA_LIBS}")
+  endif()
 endif()
