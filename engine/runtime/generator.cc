@@ -91,11 +91,15 @@ Generator::Generator(const model::Decoder& decoder, const tokenizer::Tokenizer& 
   }
 }
 
-model::KvCache* Generator::CacheFor(int index) {
-  while (static_cast<int>(caches_.size()) <= index) {
-    caches_.push_back(std::make_unique<model::KvCache>(decoder_.config(), n_ctx_));
+model::KvCache* Generator::CacheFor(int index, int64_t tokens) {
+  if (static_cast<int>(caches_.size()) <= index) caches_.resize(static_cast<size_t>(index) + 1);
+  std::unique_ptr<model::KvCache>& c = caches_[static_cast<size_t>(index)];
+  // Sized to what the request needs (not the whole context), grown when a later one needs
+  // more: n choices of a short request stay small.
+  if (c == nullptr || c->n_ctx() < tokens) {
+    c = std::make_unique<model::KvCache>(decoder_.config(), tokens);
   }
-  return caches_[static_cast<size_t>(index)].get();
+  return c.get();
 }
 
 absl::Status Generator::Generate(absl::Span<const int32_t> prompt, const GenerateOptions& o,
@@ -111,8 +115,13 @@ absl::Status Generator::Generate(absl::Span<const int32_t> prompt, const Generat
   if (!s.ok()) return s;
   const auto t_start = Clock::now();
 
+  const int64_t room = n_ctx_ - static_cast<int64_t>(prompt.size());
+  const int64_t max_tokens =
+      o.stop.max_tokens < 0 ? room : std::min<int64_t>(o.stop.max_tokens, room);
+  const int64_t needed = static_cast<int64_t>(prompt.size()) + max_tokens;
+
   // Prompt: once, shared by all choices.
-  model::KvCache* prompt_cache = CacheFor(0);
+  model::KvCache* prompt_cache = CacheFor(0, needed);
   prompt_cache->Truncate(0);
   std::vector<TokenLogprobs> prompt_logprobs;
   if (o.logprobs.echo_prompt) {
@@ -129,10 +138,6 @@ absl::Status Generator::Generate(absl::Span<const int32_t> prompt, const Generat
     if (!s.ok()) return s;
   }
   const auto t_prefill = Clock::now();
-
-  const int64_t room = n_ctx_ - static_cast<int64_t>(prompt.size());
-  const int64_t max_tokens =
-      o.stop.max_tokens < 0 ? room : std::min<int64_t>(o.stop.max_tokens, room);
   std::vector<int32_t> banned_early = o.stop.stop_token_ids;  // before min_tokens
   if (!o.stop.ignore_eos) banned_early.insert(banned_early.end(), eog_ids_.begin(), eog_ids_.end());
   const tokenizer::DecodeOptions decode_options{.special = !o.skip_special_tokens,
@@ -146,7 +151,7 @@ absl::Status Generator::Generate(absl::Span<const int32_t> prompt, const Generat
   for (int32_t c = 0; c < o.n; ++c) {
     model::KvCache* cache = prompt_cache;
     if (o.n > 1) {
-      cache = CacheFor(c + 1);
+      cache = CacheFor(c + 1, needed);
       cache->CopyPrefixFrom(*prompt_cache, static_cast<int64_t>(prompt.size()));
     }
     SamplingOptions so = o.sampling;

@@ -107,14 +107,14 @@ class Generator {
   int64_t n_ctx() const { return n_ctx_; }
 
  private:
-  model::KvCache* CacheFor(int index);
+  model::KvCache* CacheFor(int index, int64_t tokens);
 
   const model::Decoder& decoder_;
   const tokenizer::Tokenizer& tokenizer_;
   ThreadPool* pool_;
   int64_t n_ctx_;
   model::RunState state_;
-  std::vector<std::unique_ptr<model::KvCache>> caches_;  // [0]: prompt; reused
+  std::vector<std::unique_ptr<model::KvCache>> caches_;  // [0]: prompt; reused, grown
   std::vector<float> logits_;                            // n_vocab (or prompt x n_vocab)
   std::vector<float> prompt_last_;                       // logits after the prompt
   std::vector<int32_t> eog_ids_;                         // end-of-generation tokens
