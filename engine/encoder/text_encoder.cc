@@ -66,8 +66,9 @@ TextEncoder::TextEncoder(std::unique_ptr<EncoderModel> model,
 }
 
 absl::Status TextEncoder::Tokenize(const std::string& a, const std::string* b, bool truncate,
-                                   std::vector<int32_t>* ids,
-                                   std::vector<int32_t>* type_ids) const {
+                                   std::vector<int32_t>* ids, std::vector<int32_t>* type_ids,
+                                   bool* was_truncated) const {
+  if (was_truncated != nullptr) *was_truncated = false;
   const EncoderConfig& c = encoder().config();
   const tokenizer::EncodeOptions eo{.add_special = false, .parse_special = false};
   std::vector<int32_t> ta = tokenizer_->Encode(a, eo);
@@ -89,6 +90,7 @@ absl::Status TextEncoder::Tokenize(const std::string& a, const std::string* b, b
       return absl::InvalidArgumentError("the model's limit leaves no room for text");
     }
     size_t room = limit - specials;
+    if (was_truncated != nullptr) *was_truncated = true;
     while (ta.size() + tb.size() > room) {           // longest first
       (ta.size() > tb.size() ? ta : tb).pop_back();  // a tie keeps the extra token in a
     }
@@ -112,8 +114,9 @@ absl::Status TextEncoder::Tokenize(const std::string& a, const std::string* b, b
 
 absl::StatusOr<std::vector<std::vector<float>>> TextEncoder::Embed(
     absl::Span<const std::string> texts, const EmbedOptions& options, ThreadPool* pool,
-    EncoderWorkspace* ws) const {
+    EncoderWorkspace* ws, std::vector<uint8_t>* truncated) const {
   const EncoderConfig& c = encoder().config();
+  if (truncated != nullptr) truncated->assign(texts.size(), 0);
   if (options.dimensions < 0 || options.dimensions > c.n_embd) {
     return absl::InvalidArgumentError(
         absl::StrCat("dimensions ", options.dimensions, " is outside [1, ", c.n_embd, "]"));
@@ -121,8 +124,10 @@ absl::StatusOr<std::vector<std::vector<float>>> TextEncoder::Embed(
   std::vector<std::vector<int32_t>> ids(texts.size()), types(texts.size());
   std::vector<EncoderSequence> batch(texts.size());
   for (size_t i = 0; i < texts.size(); ++i) {
-    absl::Status s = Tokenize(texts[i], nullptr, options.truncate, &ids[i], &types[i]);
+    bool cut = false;
+    absl::Status s = Tokenize(texts[i], nullptr, options.truncate, &ids[i], &types[i], &cut);
     if (!s.ok()) return absl::Status(s.code(), absl::StrCat("text ", i, ": ", s.message()));
+    if (truncated != nullptr) (*truncated)[i] = cut;
     batch[i] = {ids[i], types[i]};
   }
   std::vector<std::vector<float>> out;
@@ -170,7 +175,9 @@ absl::StatusOr<std::vector<std::vector<LabelScore>>> TextEncoder::Classify(
   std::vector<std::vector<LabelScore>> out(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
     float* l = logits.data() + i * n;
-    if (multi) {
+    if (options.raw) {
+      // Raw logits, as the model gives them.
+    } else if (multi) {
       for (size_t k = 0; k < n; ++k) l[k] = Sigmoid(l[k]);
     } else {
       Softmax(l, n);
@@ -189,18 +196,21 @@ absl::StatusOr<std::vector<std::vector<LabelScore>>> TextEncoder::Classify(
 
 absl::StatusOr<std::vector<float>> TextEncoder::Rerank(const std::string& query,
                                                        absl::Span<const std::string> documents,
-                                                       bool truncate, ThreadPool* pool,
+                                                       const RerankOptions& options,
+                                                       ThreadPool* pool,
                                                        EncoderWorkspace* ws) const {
   std::vector<TextPair> pairs;
   pairs.reserve(documents.size());
   for (const std::string& d : documents) pairs.push_back({query, d});
-  JS_ASSIGN_OR_RETURN(std::vector<float> logits, Logits(pairs, truncate, pool, ws));
+  JS_ASSIGN_OR_RETURN(std::vector<float> logits, Logits(pairs, options.truncate, pool, ws));
   const size_t n = static_cast<size_t>(encoder().num_labels());
   std::vector<float> scores(documents.size());
   for (size_t i = 0; i < documents.size(); ++i) {
     float* l = logits.data() + i * n;
     if (n == 1) {
-      scores[i] = Sigmoid(l[0]);
+      scores[i] = options.normalize ? Sigmoid(l[0]) : l[0];
+    } else if (!options.normalize) {
+      scores[i] = l[n - 1];
     } else {
       Softmax(l, n);
       scores[i] = l[n - 1];

@@ -5,7 +5,7 @@
 //   EncoderWorkspace ws;                                               // reuse per thread
 //   JS_ASSIGN_OR_RETURN(auto vecs, te->Embed(texts, {.dimensions = 128}, &pool, &ws));
 //   JS_ASSIGN_OR_RETURN(auto labels, te->Classify(pairs, {.top_k = 1}, &pool, &ws));
-//   JS_ASSIGN_OR_RETURN(auto scores, te->Rerank(query, docs, &pool, &ws));
+//   JS_ASSIGN_OR_RETURN(auto scores, te->Rerank(query, docs, {}, &pool, &ws));
 //   JS_ASSIGN_OR_RETURN(auto zs, te->ZeroShot(text, {"sports", "politics"}, {}, &pool, &ws));
 //
 // Special tokens follow the tokenizer ([CLS] a [SEP] b [SEP] with token types 0/1 for BERT,
@@ -37,6 +37,12 @@ struct ClassifyOptions {
   bool truncate = false;
   int top_k = 0;                    // 0: all labels, best first
   std::optional<bool> multi_label;  // sigmoid per label; default: config.json problem_type
+  bool raw = false;                 // raw logits instead of probabilities
+};
+
+struct RerankOptions {
+  bool truncate = false;
+  bool normalize = true;  // false: the raw relevance logit
 };
 
 struct ZeroShotOptions {
@@ -66,10 +72,11 @@ class TextEncoder {
   const Encoder& encoder() const { return *model_->encoder; }
   const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
 
-  absl::StatusOr<std::vector<std::vector<float>>> Embed(absl::Span<const std::string> texts,
-                                                        const EmbedOptions& options,
-                                                        ThreadPool* pool,
-                                                        EncoderWorkspace* ws) const;
+  // `truncated` (optional): per text, 1 if it was cut to fit. ws->row_start gives each
+  // text's token count afterwards.
+  absl::StatusOr<std::vector<std::vector<float>>> Embed(
+      absl::Span<const std::string> texts, const EmbedOptions& options, ThreadPool* pool,
+      EncoderWorkspace* ws, std::vector<uint8_t>* truncated = nullptr) const;
   // Labels with probabilities (softmax, or sigmoid for multi-label), best first.
   absl::StatusOr<std::vector<std::vector<LabelScore>>> Classify(absl::Span<const TextPair> inputs,
                                                                 const ClassifyOptions& options,
@@ -79,8 +86,9 @@ class TextEncoder {
   // single logit (as sentence-transformers' CrossEncoder and TEI), or for a multi-label head
   // the softmax probability of the last label.
   absl::StatusOr<std::vector<float>> Rerank(const std::string& query,
-                                            absl::Span<const std::string> documents, bool truncate,
-                                            ThreadPool* pool, EncoderWorkspace* ws) const;
+                                            absl::Span<const std::string> documents,
+                                            const RerankOptions& options, ThreadPool* pool,
+                                            EncoderWorkspace* ws) const;
   // NLI zero-shot as HF's pipeline: premise = text, hypothesis = template with each label.
   // Needs "entailment" and "contradiction" labels in config.json; FailedPrecondition otherwise.
   absl::StatusOr<std::vector<LabelScore>> ZeroShot(const std::string& text,
@@ -88,14 +96,16 @@ class TextEncoder {
                                                    const ZeroShotOptions& options, ThreadPool* pool,
                                                    EncoderWorkspace* ws) const;
 
-  // Model-ready token ids of a text or pair and its token types.
-  absl::Status Tokenize(const std::string& a, const std::string* b, bool truncate,
-                        std::vector<int32_t>* ids, std::vector<int32_t>* type_ids) const;
-
- private:
+  // Classifier logits, [inputs x num_labels].
   absl::StatusOr<std::vector<float>> Logits(absl::Span<const TextPair> inputs, bool truncate,
                                             ThreadPool* pool, EncoderWorkspace* ws) const;
 
+  // Model-ready token ids of a text or pair and its token types.
+  absl::Status Tokenize(const std::string& a, const std::string* b, bool truncate,
+                        std::vector<int32_t>* ids, std::vector<int32_t>* type_ids,
+                        bool* was_truncated = nullptr) const;
+
+ private:
   std::unique_ptr<EncoderModel> model_;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
   std::vector<int32_t> prefix_, suffix_;  // special tokens around a text

@@ -84,7 +84,7 @@ TEST_F(TinyTextTest, ClassifyTextsAndPairs) {
 TEST_F(TinyTextTest, RerankAndZeroShot) {
   const Json& r = refs_["rerank"];
   auto docs = r["documents"].get<std::vector<std::string>>();
-  auto scores = te_->Rerank(r["query"].get<std::string>(), docs, false, &pool_, &ws_);
+  auto scores = te_->Rerank(r["query"].get<std::string>(), docs, {}, &pool_, &ws_);
   ASSERT_OK(scores);
   auto want = r["scores"].get<std::vector<double>>();
   for (size_t i = 0; i < docs.size(); ++i) EXPECT_NEAR((*scores)[i], want[i], 1e-5);
@@ -116,8 +116,11 @@ TEST_F(TinyTextTest, TruncationAndLimits) {
   EXPECT_THAT(te_->Embed(texts, {}, &pool_, &ws_).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("52 tokens, over the model's limit of 40")));
-  auto cut = te_->Embed(texts, {.truncate = true}, &pool_, &ws_);
+  std::vector<uint8_t> truncated;
+  auto cut = te_->Embed(texts, {.truncate = true}, &pool_, &ws_, &truncated);
   ASSERT_OK(cut);
+  EXPECT_EQ(truncated, std::vector<uint8_t>{1});
+  EXPECT_EQ(ws_.row_start[1], 40);
   std::vector<int32_t> ids, types;
   ASSERT_OK(te_->Tokenize(long_text, &long_text, true, &ids, &types));
   EXPECT_EQ(ids.size(), 40u);
