@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "worker/decoder_backend.h"
+#include "worker/encoder_backend.h"
 
 namespace jetserve::worker {
 namespace {
@@ -74,12 +75,10 @@ absl::StatusOr<std::unique_ptr<Backend>> LoadBackend(const BackendOptions& optio
   if (!format.ok()) return format.status();
   switch (*format) {
     case ModelFormat::kGguf:
+      if (IsEncoderGguf(path)) return LoadEncoderBackend(options);
       return LoadDecoderBackend(options);
     case ModelFormat::kOnnx:
-      return absl::UnimplementedError(
-          absl::StrCat("no engine can load \"", path,
-                       "\" yet: ONNX encoders arrive with the encoder-engine issue; this build of "
-                       "jetserve-worker serves no models"));
+      return LoadEncoderBackend(options);
     case ModelFormat::kUnknown:
       break;
   }

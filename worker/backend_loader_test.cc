@@ -34,11 +34,11 @@ TEST(BackendLoaderTest, MissingFileIsNotFound) {
       StatusIs(absl::StatusCode::kNotFound, "model file \"/nonexistent/x.gguf\" does not exist"));
 }
 
-TEST(BackendLoaderTest, DamagedGgufFailsInTheDecoderAndOnnxHasNoEngineYet) {
+TEST(BackendLoaderTest, DamagedGgufAndOnnxFilesFailInTheirEngines) {
   EXPECT_THAT(LoadBackend(Options(WriteTemp("a.gguf", "GGUF\x03\x00"))),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("a.gguf")));
   EXPECT_THAT(LoadBackend(Options(WriteTemp("a.onnx", "\x08\x07"))),
-              StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("ONNX encoders arrive")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("a.onnx: model has no graph")));
 }
 
 TEST(BackendLoaderTest, UnknownFormatAndDirectories) {
