@@ -118,6 +118,7 @@ std::vector<RandomDecoderSpec> RandomDecoderSpecs() {
       specs.push_back({std::move(name), arch, t, seed});
     }
   }
+  specs.push_back({"llama3rope-Q8_0.gguf", "llama", GgmlType::kQ8_0, 0x11a3a3, true});
   return specs;
 }
 
@@ -149,12 +150,20 @@ absl::Status WriteRandomDecoder(const RandomDecoderSpec& spec, const std::string
     w.SetUint32(a + ".attention.value_length", kHeadDim);
   }
   if (gemma) w.SetUint32(a + ".attention.sliding_window", 8);
+  if (spec.llama3_rope) {
+    w.SetFloat32(a + ".rope.freq_base", 500000.f);
+    w.SetString(a + ".rope.scaling.type", "linear");
+    w.SetFloat32(a + ".rope.scaling.factor", 2.f);
+  }
   SetVocab(w);
 
   const float s_in = 1.f / std::sqrt(static_cast<float>(kEmbd));
   const float s_ff = 1.f / std::sqrt(static_cast<float>(kFf));
   const int64_t qd = kHeads * kHeadDim, kd = kv_heads * kHeadDim;
   JS_RETURN_IF_ERROR(b.Matrix("token_embd.weight", kEmbd, kVocab, gemma ? 0.1f : 0.5f));
+  if (spec.llama3_rope) {
+    JS_RETURN_IF_ERROR(b.Vector("rope_freqs.weight", kHeadDim / 2, 3.f, 2.f));
+  }
   if (gpt2) {
     JS_RETURN_IF_ERROR(b.Matrix("position_embd.weight", kEmbd, kCtx, 0.2f, /*f32=*/true));
   }

@@ -21,10 +21,13 @@ struct RandomDecoderSpec {
   std::string arch;  // general.architecture
   GgmlType type;     // type of the matrices (vectors stay F32)
   uint64_t seed;
+  // Llama 3 style RoPE: frequency factors (rope_freqs.weight), base 500000, and linear
+  // scaling by 2 on top.
+  bool llama3_rope = false;
 };
 
 // The set the reference files cover: every architecture in F32, F16, Q8_0, Q4_0, Q4_K and
-// Q6_K, and llama in Q4_1 as well (SmolLM2's type).
+// Q6_K, llama in Q4_1 as well (SmolLM2's type), and "llama3rope-Q8_0.gguf" (llama3_rope).
 std::vector<RandomDecoderSpec> RandomDecoderSpecs();
 
 // Small real-shaped models: n_embd 256, 4 heads (2 KV heads), n_ff 512, vocab 512 (a
