@@ -221,7 +221,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "jetserve-worker: model file \"/nonexistent/model.gguf\" does not exist"},
         BadStart{{"--model=" + GgufFile(), "--name=m", "--listen=127.0.0.1:0"},
                  1,
-                 "yet: GGUF decoders arrive with the decoder-engine issue"},
+                 "file truncated: version at offset 4 needs 4 bytes"},
         BadStart{{"--model=/etc/hostname", "--name=m", "--listen=127.0.0.1:0"},
                  1,
                  "is neither a GGUF file"},
