@@ -13,10 +13,14 @@
 #include "engine/encoder/encoder_loader.h"
 #include "engine/encoder/hf_config.h"
 #include "engine/model/status_macros.h"
+#include "engine/util/checked_math.h"
 #include "engine/util/string_view_compat.h"
 
 namespace jetserve::encoder {
 namespace {
+
+// Largest constant the loader folds (256 Mi floats: well above any encoder weight).
+constexpr int64_t kMaxFoldElements = int64_t{1} << 28;
 
 // A folded constant: float elements, row-major.
 struct Const {
@@ -47,11 +51,11 @@ class GraphMapper {
           t.data_type = a.t().data_type();
           int64_t count = 1;
           for (int64_t d : a.t().dims()) {
-            if (d < 0 || d > (int64_t{1} << 32)) return Err(name, "has a bad dimension");
-            count *= d;
+            if (d < 0 || !CheckedMulSigned(count, d, &count) || count > kMaxFoldElements) {
+              return Err(name, "has a bad or too large shape");
+            }
             t.dims.push_back(d);
           }
-          if (count > (int64_t{1} << 32)) return Err(name, "is too large");
           t.num_elements = count;
           const int es = OnnxElementSize(t.data_type);
           if (!a.t().has_raw_data() || es == 0 ||
@@ -241,7 +245,9 @@ class GraphMapper {
     for (size_t i = 0; i < rank; ++i) {
       if (ad[i] != bd[i] && ad[i] != 1 && bd[i] != 1) return Err(name, "has incompatible shapes");
       od[i] = std::max(ad[i], bd[i]);
-      count *= od[i];
+      if (!CheckedMulSigned(count, od[i], &count) || count > kMaxFoldElements) {
+        return Err(name, "folds into a tensor that is too large");
+      }
     }
     Const out;
     out.dims = od;

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -225,6 +227,50 @@ TEST(EncoderTest, DamagedGgufFilesFailPrecisely) {
                        HasSubstr("tensor 'blk.1.ffn_down.weight' is missing")));
   EXPECT_THAT(LoadEdited("bert", "", 5),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("heads 5")));
+}
+
+// Damaged copies of every tiny ONNX model (random byte flips, truncations) load with an
+// error or load and run; none crashes.
+TEST(EncoderTest, DamagedOnnxFilesNeverCrash) {
+  std::mt19937 rng(11);
+  int loaded = 0, refused = 0;
+  for (const char* name : {"tiny_bert", "tiny_distilbert", "tiny_roberta", "tiny_bert_q8"}) {
+    std::ifstream f(DataDir() + "/" + name + "/model.onnx", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    ASSERT_FALSE(bytes.empty());
+    for (int iter = 0; iter < 40; ++iter) {
+      std::string damaged = bytes;
+      if (iter % 4 == 3) {
+        damaged.resize(rng() % damaged.size());
+      } else {
+        for (int k = 0; k < 1 + iter % 8; ++k) damaged[rng() % damaged.size()] ^= 1 << (rng() % 8);
+      }
+      auto model = OnnxModel::FromBytes(
+          {reinterpret_cast<const uint8_t*>(damaged.data()), damaged.size()}, ".");
+      if (!model.ok()) {
+        ++refused;
+        continue;
+      }
+      char tmpl[] = "/tmp/encoder_flip_XXXXXX";
+      const std::string dir = mkdtemp(tmpl);
+      std::ofstream(dir + "/model.onnx", std::ios::binary) << damaged;
+      auto m = LoadOnnxEncoder(dir);
+      std::remove((dir + "/model.onnx").c_str());
+      rmdir(dir.c_str());
+      if (!m.ok()) {
+        ++refused;
+        continue;
+      }
+      ++loaded;
+      ThreadPool pool(1);
+      EncoderWorkspace ws;
+      std::vector<int32_t> ids = {1, 2, 3};
+      EncoderSequence s{ids, {}};
+      (void)(*m)->encoder->Forward(absl::MakeConstSpan(&s, 1), &pool, &ws);
+    }
+  }
+  std::printf("damaged ONNX files: %d loaded, %d refused\n", loaded, refused);
+  EXPECT_GT(refused, 0);
 }
 
 TEST(EncoderTest, BadInputsFailPrecisely) {
