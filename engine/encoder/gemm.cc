@@ -21,20 +21,27 @@ template <int RB, int TB>
 void Block(const float* w, int64_t cols, const float* x, int64_t ldx, float* y, int64_t ldy,
            int64_t r0, int64_t t0) {
   V4 acc[RB][TB];
+#pragma GCC unroll 4
   for (int i = 0; i < RB; ++i) {
+#pragma GCC unroll 4
     for (int j = 0; j < TB; ++j) acc[i][j] = V4{};
   }
   const int64_t vec_end = cols - cols % 4;
   for (int64_t c = 0; c < vec_end; c += 4) {
-    V4 wv[RB], xv[TB];
+    V4 wv[RB];
+#pragma GCC unroll 4
     for (int i = 0; i < RB; ++i) wv[i] = Load(w + (r0 + i) * cols + c);
-    for (int j = 0; j < TB; ++j) xv[j] = Load(x + (t0 + j) * ldx + c);
-    for (int i = 0; i < RB; ++i) {
-      for (int j = 0; j < TB; ++j) acc[i][j] += wv[i] * xv[j];
+#pragma GCC unroll 4
+    for (int j = 0; j < TB; ++j) {
+      const V4 xv = Load(x + (t0 + j) * ldx + c);
+#pragma GCC unroll 4
+      for (int i = 0; i < RB; ++i) acc[i][j] += wv[i] * xv;
     }
   }
+#pragma GCC unroll 4
   for (int i = 0; i < RB; ++i) {
     const float* wr = w + (r0 + i) * cols;
+#pragma GCC unroll 4
     for (int j = 0; j < TB; ++j) {
       const float* xr = x + (t0 + j) * ldx;
       float s = Sum(acc[i][j]);
@@ -48,7 +55,7 @@ template <int RB>
 void RowBlock(const float* w, int64_t cols, const float* x, int64_t n, int64_t ldx, float* y,
               int64_t ldy, int64_t r0) {
   int64_t t = 0;
-  for (; t + 4 <= n; t += 4) Block<RB, 4>(w, cols, x, ldx, y, ldy, r0, t);
+  for (; t + 3 <= n; t += 3) Block<RB, 3>(w, cols, x, ldx, y, ldy, r0, t);
   for (; t < n; ++t) Block<RB, 1>(w, cols, x, ldx, y, ldy, r0, t);
 }
 

@@ -1,6 +1,6 @@
 // Float matrix product for the encoder's linear layers: y[t][r] = sum_c W[r][c] * x[t][c] for
 // all activation rows t and weight rows r, with W as [rows, cols] float rows (the layout
-// encoder weights are stored in). Register-blocked 4 weight rows x 4 activation rows with
+// encoder weights are stored in). Register-blocked 4 weight rows x 3 activation rows with
 // 4-lane vector accumulators (GCC vector extensions: SSE on x86, NEON on ARM), so each
 // weight row is read once per block of activations.
 //
