@@ -9,7 +9,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -56,7 +55,7 @@ class EncoderBackend final : public Backend {
     info.set_architecture(c.family == encoder::Family::kDistilBert ? "distilbert"
                           : c.family == encoder::Family::kRoberta  ? "roberta"
                                                                    : "bert");
-    info.set_format(absl::EndsWith(options_.model_path, ".gguf") ? "gguf" : "onnx");
+    info.set_format(te_->model().gguf != nullptr ? "gguf" : "onnx");
     info.set_context_length(c.max_tokens());
     info.set_vocab_size(c.n_vocab);
     info.set_embedding_dimensions(c.n_embd);

@@ -70,6 +70,7 @@ class TextEncoder {
   TextEncoder(std::unique_ptr<EncoderModel> model, std::unique_ptr<tokenizer::Tokenizer> tokenizer);
 
   const Encoder& encoder() const { return *model_->encoder; }
+  const EncoderModel& model() const { return *model_; }
   const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
 
   // `truncated` (optional): per text, 1 if it was cut to fit. ws->row_start gives each
