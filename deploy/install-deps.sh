@@ -31,6 +31,7 @@ build_pkgs=(
   libabsl-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libonnx-dev libutf8proc-dev libpcre2-dev libhwy-dev libicu-dev nlohmann-json3-dev
+  libcurl4-openssl-dev libssl-dev   # jetserve pull: downloads and SHA-256
   prometheus            # promtool: checks the /metrics exposition in tests
   clang-format
   python3 python3-pip python3-venv
@@ -38,6 +39,7 @@ build_pkgs=(
 runtime_pkgs=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libprometheus-cpp-core1.0
   libprometheus-cpp-pull1.0 libutf8proc2 libpcre2-8-0 libhwy1 libonnx1 ca-certificates
+  libcurl4 libssl3
 )
 
 if [ "$mode" = runtime ]; then pkgs=("${runtime_pkgs[@]}"); else pkgs=("${build_pkgs[@]}"); fi

@@ -3,6 +3,8 @@
 //   jetserve models
 //   jetserve generate -m smollm2 "Explain transformers in 3 sentences."
 //   jetserve tokenize -m model.gguf < text.txt
+//   jetserve run -m model.gguf -p "Once upon a time" -n 32 --temp 0
+//   jetserve pull hf://ORG/REPO/model.gguf
 //   jetserve quantize model-f16.gguf model-q4km.gguf Q4_K_M
 //   jetserve --help
 #include <iostream>
@@ -11,13 +13,16 @@
 
 #include "tools/jetserve/gateway_commands.h"
 #include "tools/jetserve/local_commands.h"
+#include "tools/jetserve/pull_command.h"
+#include "tools/jetserve/run_command.h"
 
 namespace {
 
 void PrintUsage(std::ostream& out) {
   out << "usage: jetserve COMMAND [OPTIONS] [ARGS]\n\n"
       << jetserve::cli::GatewayCommandsUsage() << "\n"
-      << jetserve::cli::LocalCommandsUsage();
+      << jetserve::cli::LocalCommandsUsage() << jetserve::cli::RunCommandUsage()
+      << jetserve::cli::PullCommandUsage();
 }
 
 }  // namespace
@@ -30,6 +35,10 @@ int main(int argc, char** argv) {
   }
   const std::string command = words[0];
   words.erase(words.begin());
+  if (command == "run") {
+    return jetserve::cli::RunRunCommand(words, std::cin, std::cout, std::cerr);
+  }
+  if (command == "pull") return jetserve::cli::RunPullCommand(words, std::cout, std::cerr);
   if (jetserve::cli::IsLocalCommand(command, words)) {
     return jetserve::cli::RunLocalCommand(command, words, std::cin, std::cout, std::cerr);
   }

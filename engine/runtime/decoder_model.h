@@ -1,0 +1,46 @@
+// A GGUF decoder model ready to generate: the decoder and its tokenizer opened from one
+// file, plus the context length and prompt encoding a server uses. Shared by the worker's
+// DecoderBackend and the `jetserve run` CLI so both build the same Generator and encode
+// prompts the same way, and a Generate call and `jetserve run` with the same settings
+// return the same tokens.
+//
+//   ASSIGN_OR_RETURN(DecoderModel m, OpenDecoderModel("model.gguf"));
+//   Generator gen(*m.decoder, *m.tokenizer, &pool, {.n_ctx = ServedContext(*m.decoder, 0)});
+//   std::vector<int32_t> ids = EncodePrompt(*m.tokenizer, "Hello", /*add_special=*/true);
+#ifndef JETSERVE_ENGINE_RUNTIME_DECODER_MODEL_H_
+#define JETSERVE_ENGINE_RUNTIME_DECODER_MODEL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/model/decoder.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace jetserve::runtime {
+
+// Context served per sequence when none is asked for (capped by the model's own).
+inline constexpr int64_t kDefaultServedContext = 4096;
+
+struct DecoderModel {
+  std::unique_ptr<model::Decoder> decoder;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
+};
+
+// Opens the decoder (mmap) and the tokenizer of a GGUF file; the loaders' errors as is.
+absl::StatusOr<DecoderModel> OpenDecoderModel(const std::string& path);
+
+// The context length to serve: `requested` (0: kDefaultServedContext), capped by the
+// model's training context when the file states one.
+int64_t ServedContext(const model::Decoder& decoder, int64_t requested);
+
+// Prompt tokens as the Generate API encodes them: with add_special, BOS/EOS as the
+// vocabulary says and control-token text parsed as control tokens.
+std::vector<int32_t> EncodePrompt(const tokenizer::Tokenizer& tokenizer, const std::string& prompt,
+                                  bool add_special);
+
+}  // namespace jetserve::runtime
+
+#endif  // JETSERVE_ENGINE_RUNTIME_DECODER_MODEL_H_

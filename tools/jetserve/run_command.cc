@@ -1,0 +1,240 @@
+#include "tools/jetserve/run_command.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <random>
+#include <thread>
+#include <type_traits>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "engine/model/thread_pool.h"
+#include "engine/runtime/decoder_model.h"
+#include "engine/runtime/generator.h"
+#include "tools/jetserve/cli_args.h"
+
+namespace jetserve::cli {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+
+const std::vector<OptionSpec>& Specs() {
+  static const auto* specs = new std::vector<OptionSpec>{{"model", 'm', true},
+                                                         {"prompt", 'p', true},
+                                                         {"n-predict", 'n', true},
+                                                         {"temp", '\0', true},
+                                                         {"top-k", '\0', true},
+                                                         {"top-p", '\0', true},
+                                                         {"min-p", '\0', true},
+                                                         {"typical-p", '\0', true},
+                                                         {"repeat-penalty", '\0', true},
+                                                         {"repeat-last-n", '\0', true},
+                                                         {"presence-penalty", '\0', true},
+                                                         {"frequency-penalty", '\0', true},
+                                                         {"seed", 's', true},
+                                                         {"stop", '\0', true},
+                                                         {"min-tokens", '\0', true},
+                                                         {"ignore-eos", '\0', false},
+                                                         {"no-special", '\0', false},
+                                                         {"threads", 't', true},
+                                                         {"ctx", 'c', true},
+                                                         {"verbose", 'v', false}};
+  return *specs;
+}
+
+struct RunSettings {
+  std::string model;
+  std::string prompt;
+  bool add_special = true;
+  int threads = 0;  // 0: all cores
+  int64_t ctx = 0;  // 0: the server's default
+  bool verbose = false;
+  bool seed_given = false;
+  runtime::GenerateOptions options;
+};
+
+// Reads option `name` into `*field` when present.
+template <typename T>
+absl::Status Number(const ParsedArgs& args, const char* name, T* field) {
+  if constexpr (std::is_floating_point_v<T>) {
+    absl::StatusOr<std::optional<double>> v = args.GetDouble(name);
+    if (!v.ok()) return v.status();
+    if (v->has_value()) *field = static_cast<T>(**v);
+  } else {
+    absl::StatusOr<std::optional<int64_t>> v = args.GetInt(name);
+    if (!v.ok()) return v.status();
+    if (v->has_value()) *field = static_cast<T>(**v);
+  }
+  return absl::OkStatus();
+}
+
+// Usage errors are InvalidArgument; a prompt that cannot be read is FailedPrecondition.
+absl::StatusOr<RunSettings> Settings(const std::vector<std::string>& words, std::istream& in) {
+  absl::StatusOr<ParsedArgs> args = ParseArgs(words, Specs());
+  if (!args.ok()) return args.status();
+  if (!args->positional().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unexpected argument \"", args->positional()[0],
+                     "\" (the prompt goes in -p/--prompt; -p - reads stdin)"));
+  }
+  RunSettings s;
+  s.model = args->GetOr("model", "");
+  if (s.model.empty()) return absl::InvalidArgumentError("-m/--model FILE.gguf is required");
+  std::optional<std::string> prompt = args->Get("prompt");
+  if (!prompt.has_value()) {
+    return absl::InvalidArgumentError("-p/--prompt TEXT is required (-p - reads stdin)");
+  }
+  if (*prompt == "-") {
+    s.prompt.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (in.bad()) return absl::FailedPreconditionError("cannot read the prompt from stdin");
+  } else {
+    s.prompt = *prompt;
+  }
+  s.add_special = !args->Has("no-special");
+  s.verbose = args->Has("verbose");
+  runtime::SamplingOptions& sp = s.options.sampling;
+  runtime::StopOptions& st = s.options.stop;
+  for (const absl::Status& status :
+       {Number(*args, "temp", &sp.temperature), Number(*args, "top-k", &sp.top_k),
+        Number(*args, "top-p", &sp.top_p), Number(*args, "min-p", &sp.min_p),
+        Number(*args, "typical-p", &sp.typical_p),
+        Number(*args, "repeat-penalty", &sp.repetition_penalty),
+        Number(*args, "repeat-last-n", &sp.penalty_last_n),
+        Number(*args, "presence-penalty", &sp.presence_penalty),
+        Number(*args, "frequency-penalty", &sp.frequency_penalty),
+        Number(*args, "n-predict", &st.max_tokens), Number(*args, "min-tokens", &st.min_tokens),
+        Number(*args, "threads", &s.threads), Number(*args, "ctx", &s.ctx)}) {
+    if (!status.ok()) return status;
+  }
+  // llama.cpp's -n -1 means "until the context is full", the API's unset max_tokens.
+  if (st.max_tokens < 0) st.max_tokens = -1;
+  if (st.max_tokens == 0) {
+    return absl::InvalidArgumentError(
+        "-n/--n-predict must be at least 1 (-1: until the "
+        "context is full)");
+  }
+  if (s.threads < 0) return absl::InvalidArgumentError("--threads must be >= 0");
+  if (s.ctx < 0) return absl::InvalidArgumentError("--ctx must be >= 0");
+  absl::StatusOr<std::optional<int64_t>> seed = args->GetInt("seed");
+  if (!seed.ok()) return seed.status();
+  s.seed_given = seed->has_value();
+  sp.seed = s.seed_given ? static_cast<uint64_t>(**seed) : std::random_device{}();
+  st.stop = args->GetAll("stop");
+  st.ignore_eos = args->Has("ignore-eos");
+  return s;
+}
+
+// The prompt ids, refusing (like the API's default context_overflow) a prompt that leaves
+// no room for max_tokens.
+absl::StatusOr<std::vector<int32_t>> Prompt(const runtime::DecoderModel& m, const RunSettings& s,
+                                            int64_t n_ctx) {
+  std::vector<int32_t> ids = runtime::EncodePrompt(*m.tokenizer, s.prompt, s.add_special);
+  if (ids.empty()) return absl::InvalidArgumentError("the prompt has no tokens");
+  const int64_t want = s.options.stop.max_tokens > 0 ? s.options.stop.max_tokens : 1;
+  if (static_cast<int64_t>(ids.size()) + want > n_ctx) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prompt of ", ids.size(), " tokens + max_tokens ", want,
+                     " exceeds the context length ", n_ctx, " (raise --ctx or lower -n)"));
+  }
+  return ids;
+}
+
+const char* FinishName(runtime::FinishReason r) {
+  switch (r) {
+    case runtime::FinishReason::kEos:
+      return "eos";
+    case runtime::FinishReason::kLength:
+      return "length";
+    case runtime::FinishReason::kStopString:
+      return "stop_string";
+    case runtime::FinishReason::kStopToken:
+      return "stop_token";
+    case runtime::FinishReason::kNone:
+      break;
+  }
+  return "none";
+}
+
+}  // namespace
+
+int RunRunCommand(const std::vector<std::string>& words, std::istream& in, std::ostream& out,
+                  std::ostream& err) {
+  absl::StatusOr<RunSettings> settings = Settings(words, in);
+  if (!settings.ok()) {
+    err << "jetserve run: " << settings.status().message() << "\n";
+    return absl::IsInvalidArgument(settings.status()) ? kExitUsage : kExitFailed;
+  }
+  const RunSettings& s = *settings;
+  absl::StatusOr<runtime::DecoderModel> m = runtime::OpenDecoderModel(s.model);
+  if (!m.ok()) {
+    err << "jetserve run: " << s.model << ": " << m.status().message() << "\n";
+    return kExitFailed;
+  }
+  const int64_t n_ctx = runtime::ServedContext(*m->decoder, s.ctx);
+  // Out-of-range values are usage errors, named as generate.proto names the field.
+  const absl::Status valid = runtime::ValidateGenerateOptions(
+      s.options, static_cast<int32_t>(m->decoder->config().n_vocab), n_ctx);
+  if (!valid.ok()) {
+    err << "jetserve run: " << valid.message() << "\n";
+    return kExitUsage;
+  }
+  absl::StatusOr<std::vector<int32_t>> prompt = Prompt(*m, s, n_ctx);
+  if (!prompt.ok()) {
+    err << "jetserve run: " << prompt.status().message() << "\n";
+    return kExitFailed;
+  }
+  const int threads = s.threads > 0
+                          ? s.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ThreadPool pool(threads);
+  runtime::Generator generator(*m->decoder, *m->tokenizer, &pool, {.n_ctx = n_ctx});
+  runtime::FinishReason finish = runtime::FinishReason::kNone;
+  runtime::GenerationStats stats;
+  std::vector<int32_t> tokens;
+  absl::Status status = generator.Generate(
+      *prompt, s.options,
+      [&](const runtime::GenerationEvent& e) {
+        out << e.text << std::flush;
+        if (e.token.has_value()) tokens.push_back(*e.token);
+        if (e.finish != runtime::FinishReason::kNone) finish = e.finish;
+        return static_cast<bool>(out);
+      },
+      &stats);
+  out << std::flush;
+  if (!status.ok()) {
+    err << (tokens.empty() ? "" : "\n") << "jetserve run: " << status.message() << "\n";
+    return kExitFailed;
+  }
+  if (s.verbose) {
+    err << "\n[prompt " << stats.prompt_tokens << " tokens, " << stats.completion_tokens
+        << " generated, finish " << FinishName(finish) << ", seed " << stats.seed << ", threads "
+        << threads << ", ctx " << n_ctx << "; first token " << stats.time_to_first_token_ms
+        << " ms, total " << stats.total_time_ms << " ms, " << stats.prompt_tokens_per_second
+        << " prompt tok/s, " << stats.completion_tokens_per_second << " tok/s]\n[tokens";
+    for (const int32_t t : tokens) err << " " << t;
+    err << "]\n";
+  }
+  return kExitOk;
+}
+
+std::string RunCommandUsage() {
+  return R"(  jetserve run -m FILE.gguf -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P]
+               [--min-p P] [--typical-p P] [--repeat-penalty R] [--repeat-last-n N]
+               [--presence-penalty X] [--frequency-penalty X] [--seed S] [--stop STR]...
+               [--min-tokens N] [--ignore-eos] [--no-special] [--threads N] [--ctx N]
+               [--verbose]
+                    generates locally and prints only the continuation to stdout, streamed.
+                    -p - reads the prompt from stdin (verbatim). Defaults are generate.proto's:
+                    temperature 1, top-k/top-p/min-p off, penalties off (last 64 tokens),
+                    a random seed, -n until the context (--ctx, default 4096, capped by the
+                    model) is full; --temp 0 is greedy. --verbose: timing, the seed and the
+                    generated token ids on stderr.
+)";
+}
+
+}  // namespace jetserve::cli
