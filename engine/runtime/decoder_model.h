@@ -1,8 +1,9 @@
 // A GGUF decoder model ready to generate: the decoder and its tokenizer opened from one
-// file, plus the context length and prompt encoding a server uses. Shared by the worker's
-// DecoderBackend and the `jetserve run` CLI so both build the same Generator and encode
-// prompts the same way, and a Generate call and `jetserve run` with the same settings
-// return the same tokens.
+// file, plus the served context length and prompt encoding of the Generate API. The
+// `jetserve run` CLI uses it so that it builds the same Generator and encodes prompts the
+// same way as the worker's DecoderBackend (worker/decoder_backend.cc, which can switch to
+// these helpers): a Generate call and `jetserve run` with the same settings return the
+// same tokens (tests/service/cli_e2e_test.cc checks it).
 //
 //   ASSIGN_OR_RETURN(DecoderModel m, OpenDecoderModel("model.gguf"));
 //   Generator gen(*m.decoder, *m.tokenizer, &pool, {.n_ctx = ServedContext(*m.decoder, 0)});

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `jetserve pull` against a local HTTP server with Range support (range_http_server.py):
-# a full download, resume of a truncated .part, --sha256 and ETag mismatches (precise
-# error, nothing left in place), 404, bad URLs. Nothing leaves 127.0.0.1.
+# a full download, resume of a truncated .part, --sha256 and ETag / X-Linked-ETag (hub
+# redirect) mismatches (precise error, nothing left in place), 404, bad URLs. Nothing leaves 127.0.0.1.
 set -uo pipefail
 
 bin="${JETSERVE_BINARY_DIR:?run through ctest}/bin/jetserve"
@@ -66,13 +66,23 @@ expect_eq "$?" 1 "ETag mismatch exit code"
 expect_contains "$(cat "$tmp/err")" "the server's ETag says" "ETag mismatch message"
 [ -n "$(ls -A "$tmp/bad")" ] && fail "files left after an ETag mismatch: $(ls -A "$tmp/bad")"
 
-# 6. 404.
+# 6. A hub-style redirect: the X-Linked-ETag of the 302 is checked, a non-SHA ETag ignored.
+mkdir -p "$tmp/hub"
+"$bin" pull "$base/resolve/org/model.gguf" --dir "$tmp/hub" 2>"$tmp/err" >/dev/null
+expect_eq "$?" 0 "redirected pull exit code ($(cat "$tmp/err"))"
+expect_eq "$(sha256sum < "$tmp/hub/model.gguf" | cut -d' ' -f1)" "$sha" "redirected content"
+"$bin" pull "$base/resolve/org/lying-model.gguf" --dir "$tmp/bad" 2>"$tmp/err" >/dev/null
+expect_eq "$?" 1 "X-Linked-ETag mismatch exit code"
+expect_contains "$(cat "$tmp/err")" "the server's ETag says" "X-Linked-ETag mismatch message"
+[ -n "$(ls -A "$tmp/bad")" ] && fail "files left after an X-Linked-ETag mismatch: $(ls -A "$tmp/bad")"
+
+# 7. 404.
 "$bin" pull "$base/org/missing.gguf" --dir "$tmp/bad" 2>"$tmp/err" >/dev/null
 expect_eq "$?" 1 "404 exit code"
 expect_contains "$(cat "$tmp/err")" "jetserve pull: HTTP 404 from $base/org/missing.gguf" "404 message"
 [ -n "$(ls -A "$tmp/bad")" ] && fail "files left after a 404: $(ls -A "$tmp/bad")"
 
-# 7. Usage errors (exit 2), without any request.
+# 8. Usage errors (exit 2), without any request.
 "$bin" pull "ftp://x/y.gguf" 2>"$tmp/err" >/dev/null
 expect_eq "$?" 2 "bad scheme exit code"
 expect_contains "$(cat "$tmp/err")" "expected an http(s):// URL or hf://ORG/REPO/FILE" "bad scheme"

@@ -2,7 +2,8 @@
 """A tiny HTTP file server for `jetserve pull` tests: serves files from a folder with
 single-range `Range: bytes=N-[M]` support (206 / 416), ETag = the file's SHA-256 (as the
 Hugging Face hub's X-Linked-ETag), and 404 for missing files. Files named lying-* get a
-wrong ETag. Each request is appended to LOG as "GET /path range=..." lines.
+wrong ETag. /resolve/PATH answers 302 to /PATH with X-Linked-ETag = the SHA-256 (wrong
+for lying-*) and, like a hub's CDN, the file itself then carries a non-SHA ETag. Each request is appended to LOG as "GET /path range=..." lines.
 
     range_http_server.py DIR PORT_FILE LOG   # binds 127.0.0.1:0, writes the port to PORT_FILE
 """
@@ -21,7 +22,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         rng = self.headers.get("Range", "")
         with open(self.server.log, "a") as log:
             log.write(f"GET {self.path} range={rng}\n")
-        path = os.path.join(self.server.root, self.path.lstrip("/").split("?")[0])
+        rel = self.path.lstrip("/").split("?")[0]
+        redirected = rel.startswith("cdn/")
+        if rel.startswith("resolve/") or redirected:
+            rel = rel.split("/", 1)[1]
+        path = os.path.join(self.server.root, rel)
         if not os.path.isfile(path):
             self.send_error(404, "Not Found")
             return
@@ -30,6 +35,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         digest = hashlib.sha256(data).hexdigest()
         if os.path.basename(path).startswith("lying-"):
             digest = hashlib.sha256(b"something else").hexdigest()
+        if self.path.startswith("/resolve/"):
+            self.send_response(302)
+            self.send_header("Location", "/cdn/" + rel)
+            self.send_header("X-Linked-ETag", f'"{digest}"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if redirected:
+            digest = "0123abcd-cdn"
         start, end = 0, len(data) - 1
         status = 200
         if rng:
