@@ -4,12 +4,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
-#include "google/protobuf/unknown_field_set.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/channel_arguments.h"
 
 namespace jetserve::gateway {
@@ -28,45 +26,16 @@ absl::Status FromGrpc(const grpc::Status& s, absl::string_view what) {
 
 absl::StatusOr<HealthStatus> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
                                          const std::string& service, absl::Duration timeout) {
-  // HealthCheckRequest { string service = 1; }
-  std::string request;
-  if (!service.empty()) {
-    if (service.size() > 127) return absl::InvalidArgumentError("service name too long");
-    request.push_back(0x0a);
-    request.push_back(static_cast<char>(service.size()));
-    request += service;
-  }
-  grpc::Slice slice(request);
-  grpc::ByteBuffer request_buffer(&slice, 1);
-  grpc::ByteBuffer response_buffer;
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
   grpc::ClientContext context;
   context.set_deadline(DeadlineAfter(timeout));
-  grpc::GenericStub stub(channel);
-  absl::Notification done;
-  grpc::Status status;
-  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request_buffer,
-                 &response_buffer, [&](grpc::Status s) {
-                   status = std::move(s);
-                   done.Notify();
-                 });
-  done.WaitForNotification();
+  const grpc::Status status =
+      grpc::health::v1::Health::NewStub(channel)->Check(&context, request, &response);
   if (!status.ok()) return FromGrpc(status, "health check");
-  std::vector<grpc::Slice> slices;
-  if (!response_buffer.Dump(&slices).ok()) return absl::InternalError("health response");
-  std::string bytes;
-  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  // HealthCheckResponse { ServingStatus status = 1; }
-  google::protobuf::UnknownFieldSet fields;
-  if (!fields.ParseFromString(bytes)) return absl::InternalError("malformed health response");
-  HealthStatus result = HealthStatus::kUnknown;
-  for (int i = 0; i < fields.field_count(); ++i) {
-    const auto& f = fields.field(i);
-    if (f.number() == 1 && f.type() == google::protobuf::UnknownField::TYPE_VARINT) {
-      uint64_t v = f.varint();
-      result = v <= 3 ? static_cast<HealthStatus>(v) : HealthStatus::kUnknown;
-    }
-  }
-  return result;
+  const int v = static_cast<int>(response.status());
+  return v >= 0 && v <= 3 ? static_cast<HealthStatus>(v) : HealthStatus::kUnknown;
 }
 
 std::shared_ptr<WorkerEndpoint> WorkerEndpoint::Create(std::string id, std::string address) {

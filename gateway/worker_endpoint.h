@@ -22,8 +22,8 @@ namespace jetserve::gateway {
 
 enum class HealthStatus { kUnknown = 0, kServing = 1, kNotServing = 2, kServiceUnknown = 3 };
 
-// grpc.health.v1 Check over a generic stub (Debian ships no generated health stubs), with
-// the two tiny messages encoded by hand. Blocking; for the gateway's own threads and tests.
+// grpc.health.v1 Check (stubs generated from Debian's grpc-proto). Blocking; for the
+// gateway's own threads and tests.
 absl::StatusOr<HealthStatus> CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
                                          const std::string& service, absl::Duration timeout);
 

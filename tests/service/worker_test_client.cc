@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/unknown_field_set.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/impl/codegen/client_unary_call.h"
 #include "grpcpp/impl/codegen/sync_stream.h"
 
@@ -79,31 +80,17 @@ GenerateResult RunGenerate(wv1::Worker::Stub& stub, const wv1::GenerateRequest& 
 
 absl::StatusOr<int> HealthStatus(const std::shared_ptr<grpc::Channel>& channel,
                                  const std::string& service) {
-  // HealthCheckRequest { string service = 1; } -> HealthCheckResponse { enum status = 1; }
-  std::string request;
-  if (!service.empty()) {
-    request.push_back(0x0a);
-    request.push_back(static_cast<char>(service.size()));
-    request += service;
-  }
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-  grpc::ByteBuffer response;
-  const grpc::internal::RpcMethod method("/grpc.health.v1.Health/Check",
-                                         grpc::internal::RpcMethod::NORMAL_RPC);
-  grpc::Status status = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
-      channel.get(), method, &ctx, ToByteBuffer(request), &response);
+  const grpc::Status status =
+      grpc::health::v1::Health::NewStub(channel)->Check(&ctx, request, &response);
   if (!status.ok()) {
     return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   }
-  google::protobuf::UnknownFieldSet fields;
-  if (!fields.ParseFromString(FromByteBuffer(response))) {
-    return absl::InternalError("unparsable HealthCheckResponse");
-  }
-  for (int i = 0; i < fields.field_count(); ++i) {
-    if (fields.field(i).number() == 1) return static_cast<int>(fields.field(i).varint());
-  }
-  return 0;
+  return static_cast<int>(response.status());
 }
 
 absl::StatusOr<std::vector<std::string>> ReflectionServices(
