@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <iostream>
 #include <iterator>
+#include <limits>
 #include <optional>
 #include <random>
 #include <thread>
@@ -24,26 +25,19 @@ constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 
 const std::vector<OptionSpec>& Specs() {
-  static const auto* specs = new std::vector<OptionSpec>{{"model", 'm', true},
-                                                         {"prompt", 'p', true},
-                                                         {"n-predict", 'n', true},
-                                                         {"temp", '\0', true},
-                                                         {"top-k", '\0', true},
-                                                         {"top-p", '\0', true},
-                                                         {"min-p", '\0', true},
-                                                         {"typical-p", '\0', true},
-                                                         {"repeat-penalty", '\0', true},
-                                                         {"repeat-last-n", '\0', true},
-                                                         {"presence-penalty", '\0', true},
-                                                         {"frequency-penalty", '\0', true},
-                                                         {"seed", 's', true},
-                                                         {"stop", '\0', true},
-                                                         {"min-tokens", '\0', true},
-                                                         {"ignore-eos", '\0', false},
-                                                         {"no-special", '\0', false},
-                                                         {"threads", 't', true},
-                                                         {"ctx", 'c', true},
-                                                         {"verbose", 'v', false}};
+  // clang-format off
+  static const auto* specs = new std::vector<OptionSpec>{
+      {"model", 'm', true},           {"prompt", 'p', true},
+      {"n-predict", 'n', true},       {"temp", '\0', true},
+      {"top-k", '\0', true},          {"top-p", '\0', true},
+      {"min-p", '\0', true},          {"typical-p", '\0', true},
+      {"repeat-penalty", '\0', true}, {"repeat-last-n", '\0', true},
+      {"presence-penalty", '\0', true}, {"frequency-penalty", '\0', true},
+      {"seed", 's', true},            {"stop", '\0', true},
+      {"min-tokens", '\0', true},     {"ignore-eos", '\0', false},
+      {"no-special", '\0', false},    {"threads", 't', true},
+      {"ctx", 'c', true},             {"verbose", 'v', false}};
+  // clang-format on
   return *specs;
 }
 
@@ -54,7 +48,6 @@ struct RunSettings {
   int threads = 0;  // 0: all cores
   int64_t ctx = 0;  // 0: the server's default
   bool verbose = false;
-  bool seed_given = false;
   runtime::GenerateOptions options;
 };
 
@@ -68,7 +61,11 @@ absl::Status Number(const ParsedArgs& args, const char* name, T* field) {
   } else {
     absl::StatusOr<std::optional<int64_t>> v = args.GetInt(name);
     if (!v.ok()) return v.status();
-    if (v->has_value()) *field = static_cast<T>(**v);
+    if (!v->has_value()) return absl::OkStatus();
+    if (**v < std::numeric_limits<T>::min() || **v > std::numeric_limits<T>::max()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": ", **v, " is out of range"));
+    }
+    *field = static_cast<T>(**v);
   }
   return absl::OkStatus();
 }
@@ -115,15 +112,13 @@ absl::StatusOr<RunSettings> Settings(const std::vector<std::string>& words, std:
   if (st.max_tokens < 0) st.max_tokens = -1;
   if (st.max_tokens == 0) {
     return absl::InvalidArgumentError(
-        "-n/--n-predict must be at least 1 (-1: until the "
-        "context is full)");
+        "-n/--n-predict must be at least 1 (-1: until the context is full)");
   }
   if (s.threads < 0) return absl::InvalidArgumentError("--threads must be >= 0");
   if (s.ctx < 0) return absl::InvalidArgumentError("--ctx must be >= 0");
   absl::StatusOr<std::optional<int64_t>> seed = args->GetInt("seed");
   if (!seed.ok()) return seed.status();
-  s.seed_given = seed->has_value();
-  sp.seed = s.seed_given ? static_cast<uint64_t>(**seed) : std::random_device{}();
+  sp.seed = seed->has_value() ? static_cast<uint64_t>(**seed) : std::random_device{}();
   st.stop = args->GetAll("stop");
   st.ignore_eos = args->Has("ignore-eos");
   return s;
