@@ -37,8 +37,9 @@ TEST(BackendLoaderTest, MissingFileIsNotFound) {
 TEST(BackendLoaderTest, DamagedGgufAndOnnxFilesFailInTheirEngines) {
   EXPECT_THAT(LoadBackend(Options(WriteTemp("a.gguf", "GGUF\x03\x00"))),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("a.gguf")));
-  EXPECT_THAT(LoadBackend(Options(WriteTemp("a.onnx", "\x08\x07"))),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("a.onnx: model has no graph")));
+  EXPECT_THAT(
+      LoadBackend(Options(WriteTemp("a.onnx", "\x08\x07"))),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("a.onnx: model has no graph")));
 }
 
 TEST(BackendLoaderTest, UnknownFormatAndDirectories) {

@@ -22,7 +22,8 @@ absl::StatusOr<DeviceSpec> ParseDeviceSpec(std::string_view text) {
     int ordinal = -1;
     const bool all_digits =
         !digits.empty() && digits.find_first_not_of("0123456789") == std::string_view::npos;
-    if (all_digits && digits.size() <= 4 && absl::SimpleAtoi(absl::string_view(digits.data(), digits.size()), &ordinal) &&
+    if (all_digits && digits.size() <= 4 &&
+        absl::SimpleAtoi(absl::string_view(digits.data(), digits.size()), &ordinal) &&
         ordinal < 1024) {
       return DeviceSpec{DeviceKind::kCuda, ordinal};
     }
@@ -36,8 +37,8 @@ absl::StatusOr<DeviceSpec> ParseDeviceSpec(std::string_view text) {
 namespace {
 
 absl::Status CudaError(cudaError_t err, std::string_view what) {
-  const std::string msg =
-      absl::StrCat(std::string(what), ": ", cudaGetErrorName(err), " (", cudaGetErrorString(err), ")");
+  const std::string msg = absl::StrCat(std::string(what), ": ", cudaGetErrorName(err), " (",
+                                       cudaGetErrorString(err), ")");
   if (err == cudaErrorInsufficientDriver || err == cudaErrorNoDevice ||
       err == cudaErrorInitializationError) {
     return absl::FailedPreconditionError(msg);
@@ -67,8 +68,8 @@ absl::StatusOr<CudaDeviceInfo> QueryCudaDevice(int ordinal) {
   absl::StatusOr<int> count = CudaDeviceCount();
   if (!count.ok()) return count.status();
   if (ordinal < 0 || ordinal >= *count) {
-    return absl::NotFoundError(absl::StrCat("cuda:", ordinal, ": this machine has ", *count,
-                                            " CUDA device(s)"));
+    return absl::NotFoundError(
+        absl::StrCat("cuda:", ordinal, ": this machine has ", *count, " CUDA device(s)"));
   }
   cudaDeviceProp prop{};
   cudaError_t err = cudaGetDeviceProperties(&prop, ordinal);

@@ -23,10 +23,10 @@ TEST(ParseDeviceSpec, AcceptsCpuAndCuda) {
 }
 
 TEST(ParseDeviceSpec, RejectsMalformed) {
-  for (const char* bad : {"", "gpu", "cuda:", "cuda:-1", "cuda:1x", "cuda:99999", "CPU",
-                          "cuda:1024", " cpu"}) {
-    EXPECT_THAT(ParseDeviceSpec(bad), StatusIs(absl::StatusCode::kInvalidArgument,
-                                               HasSubstr("expected \"cpu\"")))
+  for (const char* bad :
+       {"", "gpu", "cuda:", "cuda:-1", "cuda:1x", "cuda:99999", "CPU", "cuda:1024", " cpu"}) {
+    EXPECT_THAT(ParseDeviceSpec(bad),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected \"cpu\"")))
         << bad;
   }
 }

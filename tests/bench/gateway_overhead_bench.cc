@@ -218,7 +218,8 @@ int main(int argc, char** argv) {
       continue;
     }
     int* target = nullptr;
-    for (auto [name, field] : {std::pair{"requests", &opt.requests}, {"rounds", &opt.rounds},
+    for (auto [name, field] : {std::pair{"requests", &opt.requests},
+                               {"rounds", &opt.rounds},
                                {"concurrency", &opt.concurrency},
                                {"stream-tokens", &opt.stream_tokens}}) {
       if (ParseFlag(a, name, &v)) target = field;
@@ -229,8 +230,9 @@ int main(int argc, char** argv) {
     }
   }
   if (opt.fake_worker.empty() || opt.gateway.empty()) {
-    std::fprintf(stderr, "usage: jetserve-gateway-bench --fake-worker=PATH --gateway=PATH "
-                         "[--requests=N] [--rounds=N] [--concurrency=N] [--stream-tokens=N]\n");
+    std::fprintf(stderr,
+                 "usage: jetserve-gateway-bench --fake-worker=PATH --gateway=PATH "
+                 "[--requests=N] [--rounds=N] [--concurrency=N] [--stream-tokens=N]\n");
     return 2;
   }
 
@@ -254,14 +256,16 @@ int main(int argc, char** argv) {
                     (dir / "gateway.log").string());
     grpc::ChannelArguments args;
     args.SetInt("grpc.use_local_subchannel_pool", 1);
-    auto worker_ch = grpc::CreateCustomChannel("unix:" + worker_sock,
-                                               grpc::InsecureChannelCredentials(), args);
-    auto gateway_ch = grpc::CreateCustomChannel("unix:" + gateway_sock,
-                                                grpc::InsecureChannelCredentials(), args);
+    auto worker_ch =
+        grpc::CreateCustomChannel("unix:" + worker_sock, grpc::InsecureChannelCredentials(), args);
+    auto gateway_ch =
+        grpc::CreateCustomChannel("unix:" + gateway_sock, grpc::InsecureChannelCredentials(), args);
     if (!worker.ok() || !gateway.ok() || !WaitServing(worker_ch, "") ||
         !WaitServing(gateway_ch, "bench")) {
-      std::fprintf(stderr, "jetserve-gateway-bench: worker or gateway did not become ready "
-                           "(logs in %s)\n", dir.c_str());
+      std::fprintf(stderr,
+                   "jetserve-gateway-bench: worker or gateway did not become ready "
+                   "(logs in %s)\n",
+                   dir.c_str());
       return 1;
     }
     DirectTarget direct(worker_ch);
@@ -275,22 +279,22 @@ int main(int argc, char** argv) {
         Sample u = Measure(opt.requests, opt.concurrency, [t] { return t->Unary(); });
         Sample s = Measure(opt.requests / 4 + 1, opt.concurrency,
                            [t, &opt] { return t->Stream(opt.stream_tokens); });
-        unary[which].latencies_us.insert(unary[which].latencies_us.end(),
-                                         u.latencies_us.begin(), u.latencies_us.end());
+        unary[which].latencies_us.insert(unary[which].latencies_us.end(), u.latencies_us.begin(),
+                                         u.latencies_us.end());
         unary[which].throughput += u.throughput / opt.rounds;
         unary[which].failures += u.failures;
-        stream[which].latencies_us.insert(stream[which].latencies_us.end(),
-                                          s.latencies_us.begin(), s.latencies_us.end());
+        stream[which].latencies_us.insert(stream[which].latencies_us.end(), s.latencies_us.begin(),
+                                          s.latencies_us.end());
         stream[which].throughput += s.throughput / opt.rounds;
         stream[which].failures += s.failures;
       }
     }
     std::printf("gateway overhead: %d rounds x %d calls, concurrency %d, stream of %d tokens\n",
                 opt.rounds, opt.requests, opt.concurrency, opt.stream_tokens);
-    std::printf("%-22s %12s %12s %12s %14s\n", "call", "p50 us", "p99 us", "calls/s",
-                "failures");
+    std::printf("%-22s %12s %12s %12s %14s\n", "call", "p50 us", "p99 us", "calls/s", "failures");
     const char* names[2] = {"direct", "gateway"};
-    for (auto [label, samples] : {std::pair{"unary Tokenize", unary}, {"stream Generate", stream}}) {
+    for (auto [label, samples] :
+         {std::pair{"unary Tokenize", unary}, {"stream Generate", stream}}) {
       for (int w = 0; w < 2; ++w) {
         std::printf("%-22s %12.1f %12.1f %12.0f %14d\n", absl::StrCat(label, " ", names[w]).c_str(),
                     Percentile(samples[w].latencies_us, 0.5),
@@ -302,10 +306,11 @@ int main(int argc, char** argv) {
       const double p50g = Percentile(samples[1].latencies_us, 0.5);
       const double p99d = Percentile(samples[0].latencies_us, 0.99);
       const double p99g = Percentile(samples[1].latencies_us, 0.99);
-      std::printf("%-22s added p50 %+.1f us (x%.2f), added p99 %+.1f us (x%.2f), "
-                  "throughput x%.2f\n",
-                  label, p50g - p50d, p50g / p50d, p99g - p99d, p99g / p99d,
-                  samples[1].throughput / samples[0].throughput);
+      std::printf(
+          "%-22s added p50 %+.1f us (x%.2f), added p99 %+.1f us (x%.2f), "
+          "throughput x%.2f\n",
+          label, p50g - p50d, p50g / p50d, p99g - p99d, p99g / p99d,
+          samples[1].throughput / samples[0].throughput);
     }
   }
   std::error_code ec;

@@ -32,8 +32,7 @@ MATCHER_P2(StatusIs, code, message_matcher,
     *result_listener << "whose status is " << s;
     return false;
   }
-  return ::testing::ExplainMatchResult(message_matcher, std::string(s.message()),
-                                       result_listener);
+  return ::testing::ExplainMatchResult(message_matcher, std::string(s.message()), result_listener);
 }
 
 MATCHER_P(StatusIs, code, std::string("status ") + absl::StatusCodeToString(code)) {
@@ -60,8 +59,8 @@ MATCHER(IsOk, "is OK") {
 #define JETSERVE_STATUS_CONCAT_(a, b) JETSERVE_STATUS_CONCAT_INNER_(a, b)
 #define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
   ASSERT_OK_AND_ASSIGN_IMPL_(JETSERVE_STATUS_CONCAT_(_statusor_, __LINE__), lhs, rexpr)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, rexpr) \
-  auto statusor = (rexpr);                               \
+#define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, rexpr)       \
+  auto statusor = (rexpr);                                     \
   ASSERT_THAT(statusor.status(), ::jetserve::testing::IsOk()); \
   lhs = std::move(statusor).value()
 

@@ -35,8 +35,7 @@ absl::StatusOr<std::optional<int64_t>> ParsedArgs::GetInt(const std::string& nam
   if (!v) return std::optional<int64_t>();
   int64_t i = 0;
   if (!absl::SimpleAtoi(*v, &i)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", name, ": not an integer: \"", *v, "\""));
+    return absl::InvalidArgumentError(absl::StrCat("--", name, ": not an integer: \"", *v, "\""));
   }
   return std::optional<int64_t>(i);
 }
@@ -69,7 +68,8 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
       for (const OptionSpec& s : specs) {
         if (s.name == name) spec = &s;
       }
-      if (spec == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown option --", name));
+      if (spec == nullptr)
+        return absl::InvalidArgumentError(absl::StrCat("unknown option --", name));
     } else {
       if (a.size() != 2) {
         return absl::InvalidArgumentError(absl::StrCat("unknown option ", a));
@@ -82,8 +82,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
     std::vector<std::string>& slot = out.values_[spec->name];
     if (!spec->takes_value) {
       if (has_inline) {
-        return absl::InvalidArgumentError(absl::StrCat("option --", spec->name,
-                                                       " takes no value"));
+        return absl::InvalidArgumentError(absl::StrCat("option --", spec->name, " takes no value"));
       }
       slot.push_back("true");
       continue;

@@ -56,8 +56,8 @@ absl::StatusOr<std::unique_ptr<grpc::ClientContext>> MakeContext(const ParsedArg
 std::unique_ptr<v1::Jetserve::Stub> Connect(const ParsedArgs& args) {
   grpc::ChannelArguments ch_args;
   ch_args.SetMaxReceiveMessageSize(64 << 20);
-  return v1::Jetserve::NewStub(grpc::CreateCustomChannel(
-      GatewayAddress(args), grpc::InsecureChannelCredentials(), ch_args));
+  return v1::Jetserve::NewStub(
+      grpc::CreateCustomChannel(GatewayAddress(args), grpc::InsecureChannelCredentials(), ch_args));
 }
 
 int RpcFailed(const grpc::Status& s, std::ostream& err) {
@@ -141,24 +141,23 @@ int Models(const std::vector<std::string>& words, std::ostream& out, std::ostrea
 
 int Generate(const std::vector<std::string>& words, std::istream& in, std::ostream& out,
              std::ostream& err) {
-  absl::StatusOr<ParsedArgs> args = ParseArgs(
-      words, WithCommon({{"model", 'm', true},
-                         {"temperature", 't', true},
-                         {"top-k", '\0', true},
-                         {"top-p", '\0', true},
-                         {"min-p", '\0', true},
-                         {"typical-p", '\0', true},
-                         {"repeat-penalty", '\0', true},
-                         {"presence-penalty", '\0', true},
-                         {"frequency-penalty", '\0', true},
-                         {"seed", 's', true},
-                         {"max-tokens", 'n', true},
-                         {"min-tokens", '\0', true},
-                         {"stop", '\0', true},
-                         {"ignore-eos", '\0', false},
-                         {"chat", '\0', false},
-                         {"system", '\0', true},
-                         {"usage", '\0', false}}));
+  absl::StatusOr<ParsedArgs> args = ParseArgs(words, WithCommon({{"model", 'm', true},
+                                                                 {"temperature", 't', true},
+                                                                 {"top-k", '\0', true},
+                                                                 {"top-p", '\0', true},
+                                                                 {"min-p", '\0', true},
+                                                                 {"typical-p", '\0', true},
+                                                                 {"repeat-penalty", '\0', true},
+                                                                 {"presence-penalty", '\0', true},
+                                                                 {"frequency-penalty", '\0', true},
+                                                                 {"seed", 's', true},
+                                                                 {"max-tokens", 'n', true},
+                                                                 {"min-tokens", '\0', true},
+                                                                 {"stop", '\0', true},
+                                                                 {"ignore-eos", '\0', false},
+                                                                 {"chat", '\0', false},
+                                                                 {"system", '\0', true},
+                                                                 {"usage", '\0', false}}));
   if (!args.ok()) return UsageError(args.status(), err);
   std::optional<std::string> model = RequireModel(*args, err);
   if (!model) return kExitUsage;
@@ -184,16 +183,14 @@ int Generate(const std::vector<std::string>& words, std::istream& in, std::ostre
     const char* flag;
     void (v1::SamplingParams::*set)(float);
   };
-  for (const FloatField& f : {FloatField{"temperature", &v1::SamplingParams::set_temperature},
-                              FloatField{"top-p", &v1::SamplingParams::set_top_p},
-                              FloatField{"min-p", &v1::SamplingParams::set_min_p},
-                              FloatField{"typical-p", &v1::SamplingParams::set_typical_p},
-                              FloatField{"repeat-penalty",
-                                         &v1::SamplingParams::set_repetition_penalty},
-                              FloatField{"presence-penalty",
-                                         &v1::SamplingParams::set_presence_penalty},
-                              FloatField{"frequency-penalty",
-                                         &v1::SamplingParams::set_frequency_penalty}}) {
+  for (const FloatField& f :
+       {FloatField{"temperature", &v1::SamplingParams::set_temperature},
+        FloatField{"top-p", &v1::SamplingParams::set_top_p},
+        FloatField{"min-p", &v1::SamplingParams::set_min_p},
+        FloatField{"typical-p", &v1::SamplingParams::set_typical_p},
+        FloatField{"repeat-penalty", &v1::SamplingParams::set_repetition_penalty},
+        FloatField{"presence-penalty", &v1::SamplingParams::set_presence_penalty},
+        FloatField{"frequency-penalty", &v1::SamplingParams::set_frequency_penalty}}) {
     absl::StatusOr<std::optional<double>> v = args->GetDouble(f.flag);
     if (!v.ok()) return UsageError(v.status(), err);
     if (v->has_value()) (sp->*f.set)(static_cast<float>(**v));
@@ -245,9 +242,11 @@ int Generate(const std::vector<std::string>& words, std::istream& in, std::ostre
 
 int Classify(const std::vector<std::string>& words, std::istream& in, std::ostream& out,
              std::ostream& err) {
-  absl::StatusOr<ParsedArgs> args = ParseArgs(
-      words, WithCommon({{"model", 'm', true}, {"pair", '\0', true}, {"label", 'l', true},
-                         {"multi-label", '\0', false}, {"top-k", '\0', true}}));
+  absl::StatusOr<ParsedArgs> args = ParseArgs(words, WithCommon({{"model", 'm', true},
+                                                                 {"pair", '\0', true},
+                                                                 {"label", 'l', true},
+                                                                 {"multi-label", '\0', false},
+                                                                 {"top-k", '\0', true}}));
   if (!args.ok()) return UsageError(args.status(), err);
   std::optional<std::string> model = RequireModel(*args, err);
   if (!model) return kExitUsage;
@@ -285,8 +284,8 @@ int Classify(const std::vector<std::string>& words, std::istream& in, std::ostre
 int Embed(const std::vector<std::string>& words, std::istream& in, std::ostream& out,
           std::ostream& err) {
   absl::StatusOr<ParsedArgs> args = ParseArgs(
-      words, WithCommon({{"model", 'm', true}, {"dimensions", 'd', true},
-                         {"no-normalize", '\0', false}}));
+      words,
+      WithCommon({{"model", 'm', true}, {"dimensions", 'd', true}, {"no-normalize", '\0', false}}));
   if (!args.ok()) return UsageError(args.status(), err);
   std::optional<std::string> model = RequireModel(*args, err);
   if (!model) return kExitUsage;
@@ -315,8 +314,7 @@ int Embed(const std::vector<std::string>& words, std::istream& in, std::ostream&
 int Tokenize(const std::vector<std::string>& words, std::istream& in, std::ostream& out,
              std::ostream& err) {
   absl::StatusOr<ParsedArgs> args = ParseArgs(
-      words, WithCommon({{"model", 'm', true}, {"special", '\0', false},
-                         {"pieces", '\0', false}}));
+      words, WithCommon({{"model", 'm', true}, {"special", '\0', false}, {"pieces", '\0', false}}));
   if (!args.ok()) return UsageError(args.status(), err);
   std::optional<std::string> model = RequireModel(*args, err);
   if (!model) return kExitUsage;

@@ -74,12 +74,19 @@ int Quantize(const std::vector<std::string>& words, std::ostream& err) {
 }
 
 int GenModel(const std::vector<std::string>& words, std::ostream& err) {
-  absl::StatusOr<ParsedArgs> args = ParseArgs(
-      words, {{"arch", '\0', true},    {"layers", '\0', true},     {"embd", '\0', true},
-              {"ff", '\0', true},      {"heads", '\0', true},      {"heads-kv", '\0', true},
-              {"ctx", '\0', true},     {"vocab", '\0', true},      {"vocab-from", '\0', true},
-              {"type", '\0', true},    {"seed", '\0', true},       {"threads", 'j', true},
-              {"tie-embeddings", '\0', false}});
+  absl::StatusOr<ParsedArgs> args = ParseArgs(words, {{"arch", '\0', true},
+                                                      {"layers", '\0', true},
+                                                      {"embd", '\0', true},
+                                                      {"ff", '\0', true},
+                                                      {"heads", '\0', true},
+                                                      {"heads-kv", '\0', true},
+                                                      {"ctx", '\0', true},
+                                                      {"vocab", '\0', true},
+                                                      {"vocab-from", '\0', true},
+                                                      {"type", '\0', true},
+                                                      {"seed", '\0', true},
+                                                      {"threads", 'j', true},
+                                                      {"tie-embeddings", '\0', false}});
   if (!args.ok()) return Report(args.status(), err);
   if (args->positional().size() != 1) {
     err << "usage: jetserve gen-model OUT.gguf [options] (see jetserve --help)\n";
@@ -91,9 +98,13 @@ int GenModel(const std::vector<std::string>& words, std::ostream& err) {
   o.vocab_from = args->GetOr("vocab-from", "");
   o.type = args->GetOr("type", o.type);
   o.tie_embeddings = args->Has("tie-embeddings");
-  for (auto [name, field] : {std::pair{"layers", &o.n_layer}, {"embd", &o.n_embd},
-                             {"ff", &o.n_ff}, {"heads", &o.n_head}, {"heads-kv", &o.n_head_kv},
-                             {"ctx", &o.n_ctx}, {"vocab", &o.n_vocab},
+  for (auto [name, field] : {std::pair{"layers", &o.n_layer},
+                             {"embd", &o.n_embd},
+                             {"ff", &o.n_ff},
+                             {"heads", &o.n_head},
+                             {"heads-kv", &o.n_head_kv},
+                             {"ctx", &o.n_ctx},
+                             {"vocab", &o.n_vocab},
                              {"threads", &o.threads}}) {
     if (!IntOption(*args, name, field, err)) return kExitUsage;
   }
