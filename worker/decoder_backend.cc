@@ -16,9 +16,9 @@
 #include "absl/time/time.h"
 #include "engine/model/decoder.h"
 #include "engine/model/thread_pool.h"
+#include "engine/runtime/decoder_model.h"
 #include "engine/runtime/generator.h"
 #include "engine/tokenizer/detokenizer.h"
-#include "engine/tokenizer/load_tokenizer.h"
 
 namespace jetserve::worker {
 namespace {
@@ -27,7 +27,6 @@ namespace v1 = ::jetserve::v1;
 namespace wv1 = ::jetserve::worker::v1;
 using runtime::FinishReason;
 
-constexpr int64_t kMaxContext = 4096;  // per-sequence context served (<= the model's)
 constexpr int kMaxQueued = 64;
 
 v1::FinishReason ToProto(FinishReason r) {
@@ -84,7 +83,7 @@ class DecoderBackend final : public Backend {
         tokenizer_(std::move(tokenizer)),
         pool_(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
         generator_(*decoder_, *tokenizer_, &pool_,
-                   {.n_ctx = std::min(kMaxContext, decoder_->config().n_ctx_train)}) {
+                   {.n_ctx = runtime::ServedContext(*decoder_, /*requested=*/0)}) {
     thread_ = std::thread([this] { Loop(); });
   }
 
@@ -225,8 +224,7 @@ class DecoderBackend final : public Backend {
       return absl::UnimplementedError("chat templates are not supported yet; send a prompt");
     }
     const bool special = !r.has_add_special_tokens() || r.add_special_tokens();
-    std::vector<int32_t> ids =
-        tokenizer_->Encode(r.prompt(), {.add_special = special, .parse_special = special});
+    std::vector<int32_t> ids = runtime::EncodePrompt(*tokenizer_, r.prompt(), special);
     if (ids.empty()) return absl::InvalidArgumentError("the prompt has no tokens");
     const int64_t ctx = generator_.n_ctx();
     const int64_t want = o->stop.max_tokens > 0 ? o->stop.max_tokens : 1;
@@ -363,14 +361,10 @@ absl::StatusOr<std::unique_ptr<Backend>> LoadDecoderBackend(const BackendOptions
         absl::StrCat("--device ", options.device.ToString(),
                      ": the decoder engine runs on the CPU only so far; use --device cpu"));
   }
-  absl::StatusOr<std::unique_ptr<model::Decoder>> decoder =
-      model::Decoder::Open(options.model_path);
-  if (!decoder.ok()) return decoder.status();
-  absl::StatusOr<std::unique_ptr<tokenizer::Tokenizer>> tok =
-      tokenizer::LoadTokenizer(options.model_path);
-  if (!tok.ok()) return tok.status();
+  absl::StatusOr<runtime::DecoderModel> model = runtime::OpenDecoderModel(options.model_path);
+  if (!model.ok()) return model.status();
   return std::unique_ptr<Backend>(
-      new DecoderBackend(options, std::move(*decoder), std::move(*tok)));
+      new DecoderBackend(options, std::move(model->decoder), std::move(model->tokenizer)));
 }
 
 }  // namespace jetserve::worker
