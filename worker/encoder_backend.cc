@@ -67,6 +67,8 @@ class EncoderBackend final : public Backend {
 
   wv1::Capacity Capacity() const override {
     wv1::Capacity c;
+    // One call computes at a time (the encoder's workspace and pool are shared); a second
+    // waits in the worker so the next batch starts without a gateway round trip.
     c.set_max_concurrent_requests(2);
     c.set_max_batch_sequences(256);
     c.set_context_length(te_->encoder().config().max_tokens());
