@@ -66,7 +66,7 @@ echo "== jetserve models"
 jetserve models
 echo "== jetserve generate -m smollm2 ..."
 jetserve generate -m smollm2 \
-  --temperature 0 -n 48 --usage "The three most useful things about edge AI are"
+  --temperature 0 -n 48 --usage $'Q: What is edge AI?\nA:'
 echo "== jetserve tokenize -m smollm2 \"Hello, Jetson!\""
 jetserve tokenize -m smollm2 "Hello, Jetson!"
 echo "== metrics (http://127.0.0.1:${metrics_port}/metrics)"
