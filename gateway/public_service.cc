@@ -213,12 +213,19 @@ class CallBase {
     FinishServer(status);
   }
 
-  // Called from the worker call's completion; releases the worker slot.
-  void ReleaseLease() {
+  // Called from the worker call's completion; releases the worker slot. A call that failed
+  // UNAVAILABLE before any response found the worker gone (or draining): the router stops
+  // sending it calls until its next successful probe, so a killed worker costs at most the
+  // calls already on it rather than every call routed there until the probes notice.
+  void ReleaseLease(const grpc::Status& status, bool got_response) {
     WorkerLease lease;
     {
       absl::MutexLock lock(&mu_);
       lease = std::move(lease_);
+    }
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE && !got_response &&
+        lease.shared_endpoint() != nullptr) {
+      service_->router()->MarkUnavailable(model_, lease.shared_endpoint().get());
     }
   }
 
@@ -309,11 +316,17 @@ class GenerateCall final : public grpc::ServerWriteReactor<v1::GenerateResponse>
     {
       absl::MutexLock lock(&write_mu_);
       write_pending_ = true;
+      got_response_ = true;
     }
     grpc::ServerWriteReactor<v1::GenerateResponse>::StartWrite(&response_);
   }
   void OnDone(const grpc::Status& status) override {
-    ReleaseLease();
+    bool got_response;
+    {
+      absl::MutexLock lock(&write_mu_);
+      got_response = got_response_;
+    }
+    ReleaseLease(status, got_response);
     {
       absl::MutexLock lock(&write_mu_);
       if (write_pending_) {
@@ -360,6 +373,7 @@ class GenerateCall final : public grpc::ServerWriteReactor<v1::GenerateResponse>
   absl::Mutex write_mu_;
   bool write_pending_ ABSL_GUARDED_BY(write_mu_) = false;
   bool finish_pending_ ABSL_GUARDED_BY(write_mu_) = false;
+  bool got_response_ ABSL_GUARDED_BY(write_mu_) = false;
   grpc::Status final_status_;
 };
 
@@ -415,7 +429,7 @@ class UnaryCall final : public grpc::ServerUnaryReactor, private CallBase {
     SetupClientContext();
     Method::Call(endpoint().stub(), &client_context_, &worker_request_, response_,
                  [this](grpc::Status status) {
-                   ReleaseLease();
+                   ReleaseLease(status, /*got_response=*/status.ok());
                    FinishCall(status);
                    ClientDone();
                  });

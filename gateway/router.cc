@@ -95,6 +95,27 @@ void Router::RemoveWorker(const std::string& model, const std::string& worker_id
   Deliver(std::move(out), std::move(changes));
 }
 
+void Router::MarkUnavailable(const std::string& model, const WorkerEndpoint* endpoint) {
+  std::vector<Ready> out;
+  std::vector<std::pair<std::string, bool>> changes;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = models_.find(model);
+    if (it == models_.end() || endpoint == nullptr) return;
+    Model& m = *it->second;
+    auto slot = m.workers.find(endpoint->id());
+    if (slot == m.workers.end() || slot->second->endpoint.get() != endpoint ||
+        !slot->second->ready) {
+      return;
+    }
+    slot->second->ready = false;
+    slot->second->limit = 0;
+    DispatchLocked(model, m, &out);
+    UpdateLocked(model, m, &changes);
+  }
+  Deliver(std::move(out), std::move(changes));
+}
+
 uint64_t Router::Acquire(const std::string& model, absl::Time deadline, Grant grant) {
   std::vector<Ready> out;
   std::vector<std::pair<std::string, bool>> changes;

@@ -101,6 +101,10 @@ class Router {
   void SetWorker(const std::string& model, std::shared_ptr<WorkerEndpoint> endpoint, bool ready,
                  int capacity);
   void RemoveWorker(const std::string& model, const std::string& worker_id);
+  // A call on `endpoint` failed with UNAVAILABLE before any response (process gone,
+  // connection refused, draining): route no new calls to it until its monitor's next
+  // successful probe sets it ready again. No-op when `endpoint` was already replaced.
+  void MarkUnavailable(const std::string& model, const WorkerEndpoint* endpoint);
 
   // Returns a ticket for Cancel (0 when `grant` already ran).
   uint64_t Acquire(const std::string& model, absl::Time deadline, Grant grant);

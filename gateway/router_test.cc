@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -147,6 +148,43 @@ TEST(RouterTest, ReadinessListenerAndRestartedWorker) {
                                              std::pair<std::string, bool>("m", true),
                                              std::pair<std::string, bool>("m", false)));
   EXPECT_EQ(router.Status("m").total_workers, 0);
+}
+
+TEST(RouterTest, MarkUnavailableSkipsTheWorkerUntilItIsSetReadyAgain) {
+  Router router(nullptr);
+  router.AddModel({.name = "m", .queue_limit = 4});
+  auto a = Endpoint("a");
+  auto b = Endpoint("b");
+  router.SetWorker("m", a, true, 8);
+  router.SetWorker("m", b, true, 8);
+  router.MarkUnavailable("m", a.get());
+  EXPECT_EQ(router.Status("m").ready_workers, 1);
+  for (int i = 0; i < 3; ++i) {
+    Outcome call;
+    router.Acquire("m", absl::InfiniteFuture(), call.Grant());
+    ASSERT_TRUE(call.granted());
+    EXPECT_EQ(call.worker(), "b");
+  }
+  // A stale endpoint object (the process under id "b" was replaced) changes nothing.
+  auto old_b = Endpoint("b");
+  router.MarkUnavailable("m", old_b.get());
+  EXPECT_EQ(router.Status("m").ready_workers, 1);
+  // The last ready worker marked down: the model stops serving, queued calls fail fast.
+  router.MarkUnavailable("m", b.get());
+  Outcome none;
+  router.Acquire("m", absl::InfiniteFuture(), none.Grant());
+  EXPECT_THAT(*none.result, StatusIs(absl::StatusCode::kUnavailable));
+  // The monitor's next successful probe brings it back, and round-robin covers both again.
+  router.SetWorker("m", a, true, 8);
+  router.SetWorker("m", b, true, 8);
+  std::set<std::string> seen;
+  for (int i = 0; i < 2; ++i) {
+    Outcome call;
+    router.Acquire("m", absl::InfiniteFuture(), call.Grant());
+    ASSERT_TRUE(call.granted());
+    seen.insert(call.worker());
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{"a", "b"}));
 }
 
 TEST(RouterTest, ShutdownFailsQueuedAndRefusesNew) {

@@ -16,10 +16,12 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "worker/metrics.h"
+#include "worker/telemetry.h"
 #include "worker/worker_config.h"
 #include "worker/worker_server.h"
 
@@ -31,6 +33,9 @@ ABSL_FLAG(std::string, listen, "",
 ABSL_FLAG(std::string, device, "cpu", "Where the model runs: cpu or cuda:N.");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port serving Prometheus /metrics (port 0: any free port); empty: none.");
+ABSL_FLAG(std::string, telemetry_root, "/",
+          "Where /sys and /proc are read for device telemetry on /metrics (Jetson sysfs; NVML "
+          "is loaded when present); empty: no device telemetry.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(30),
           "On SIGTERM/SIGINT: how long running calls may take before they are cancelled.");
@@ -120,6 +125,7 @@ int WorkerMain(int argc, char** argv, const WorkerMainOptions& options) {
 
   auto registry = std::make_shared<prometheus::Registry>();
   WorkerMetrics metrics(*registry, config->model_name);
+  std::shared_ptr<DeviceTelemetry> telemetry;  // the exposer holds a weak_ptr
   std::unique_ptr<prometheus::Exposer> exposer;
   std::string metrics_address;
   if (config->metrics_listen) {
@@ -134,6 +140,12 @@ int WorkerMain(int argc, char** argv, const WorkerMainOptions& options) {
                   1);
     }
     exposer->RegisterCollectable(registry);
+    if (const std::string root = absl::GetFlag(FLAGS_telemetry_root); !root.empty()) {
+      telemetry = DeviceTelemetry::Create({.root = root});
+      exposer->RegisterCollectable(telemetry);
+      JETSERVE_LOG(kInfo, "device_telemetry")
+          .Add("sources", absl::StrJoin(telemetry->sources(), ","));
+    }
     const std::vector<int> ports = exposer->GetListeningPorts();
     metrics_address = absl::StrCat(config->metrics_listen->host, ":",
                                    ports.empty() ? config->metrics_listen->port : ports[0]);
