@@ -40,3 +40,7 @@ if [ -x .ci/engine-aarch64.sh ]; then
   echo "== engine cross-built for aarch64, tests under qemu =="
   .ci/engine-aarch64.sh
 fi
+if [ -x .ci/service-aarch64.sh ]; then
+  echo "== gateway + worker (CPU) cross-built for aarch64, started under qemu =="
+  .ci/service-aarch64.sh
+fi
