@@ -255,6 +255,14 @@ class PrometheusScrapeTest(unittest.TestCase):
         self.assertEqual(self.query_value(
             f'jetserve_device_ram_bytes{{instance="{inst}", state="total"}}'), 7620000 * 1024)
 
+    def test_worker_exposition_with_telemetry_passes_promtool(self):
+        with urllib.request.urlopen(f"http://{self.workers[0][1]}/metrics", timeout=10) as r:
+            text = r.read().decode()
+        self.assertIn("jetserve_device_rail_power_watts", text)
+        lint = subprocess.run(["promtool", "check", "metrics"], input=text,
+                              capture_output=True, text=True)
+        self.assertEqual(lint.returncode, 0, lint.stdout + lint.stderr)
+
     def test_rules_loaded_and_evaluated(self):
         deadline = time.time() + 20
         while True:

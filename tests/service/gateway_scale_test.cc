@@ -71,9 +71,12 @@ TEST(GatewayScaleTest, ThreeWorkersBehindOneNameSpreadSurviveAKillAndRejoin) {
   ASSERT_TRUE(WaitForReady(g, 3)) << g.log();
 
   // Sequential calls on idle workers: least-outstanding with least-recently-used tie-break
-  // is a round robin, so 30 calls give each worker 10.
+  // is a round robin, 10 calls each (at least 5: a probe that times out on a loaded
+  // machine may take one out of rotation for a moment).
   std::map<std::string, int> spread = SpreadOf(g, 30);
-  EXPECT_EQ(spread, (std::map<std::string, int>{{"w1", 10}, {"w2", 10}, {"w3", 10}}));
+  EXPECT_EQ(spread.size(), 3u);
+  EXPECT_EQ(spread.count(""), 0u);
+  for (const char* w : {"w1", "w2", "w3"}) EXPECT_GE(spread[w], 5) << w;
 
   // w2 is killed without warning. Calls go on; the first one routed to the dead worker
   // may fail (the gateway then stops routing to it at once), none after it.
@@ -85,7 +88,9 @@ TEST(GatewayScaleTest, ThreeWorkersBehindOneNameSpreadSurviveAKillAndRejoin) {
   EXPECT_GE(spread["w1"] + spread["w3"], 29);
   ASSERT_TRUE(WaitForReady(g, 2)) << g.log();
   spread = SpreadOf(g, 10);
-  EXPECT_EQ(spread, (std::map<std::string, int>{{"w1", 5}, {"w3", 5}}));
+  EXPECT_EQ(spread.size(), 2u);
+  EXPECT_GE(spread["w1"], 3);
+  EXPECT_GE(spread["w3"], 3);
 
   // A new process on the same address (a restarted pod keeps its address behind a
   // static list) rejoins the rotation after its first successful probe.
@@ -93,7 +98,9 @@ TEST(GatewayScaleTest, ThreeWorkersBehindOneNameSpreadSurviveAKillAndRejoin) {
   ASSERT_TRUE(w2b.ok()) << w2b.status();
   ASSERT_TRUE(WaitForReady(g, 3)) << g.log();
   spread = SpreadOf(g, 30);
-  EXPECT_EQ(spread, (std::map<std::string, int>{{"w1", 10}, {"w2b", 10}, {"w3", 10}}));
+  EXPECT_EQ(spread.size(), 3u);
+  EXPECT_EQ(spread.count(""), 0u);
+  for (const char* w : {"w1", "w2b", "w3"}) EXPECT_GE(spread[w], 5) << w;
 }
 
 }  // namespace
