@@ -42,6 +42,14 @@ struct BackendOptions {
   // Where the backend reports generation metrics; not owned, outlives the backend.
   // Never null (use NullGenerationMetrics).
   GenerationMetrics* metrics = nullptr;
+  // Decoder serving limits (--max-seqs, --max-queued, --ctx, --kv-memory; encoders ignore
+  // them): sequences in the running batch, requests accepted beyond them before
+  // RESOURCE_EXHAUSTED, tokens per sequence (0: the model's default), and KV cache bytes
+  // (0: max_seqs full contexts).
+  int32_t max_seqs = 16;
+  int32_t max_queued = 64;
+  int64_t ctx = 0;
+  int64_t kv_memory_bytes = 0;
 };
 
 // Requests inside the backend right now.

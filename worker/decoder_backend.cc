@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "engine/model/decoder.h"
 #include "engine/model/thread_pool.h"
+#include "engine/runtime/batch_scheduler.h"
 #include "engine/runtime/decoder_model.h"
 #include "engine/runtime/generator.h"
 #include "engine/tokenizer/detokenizer.h"
@@ -26,8 +27,6 @@ namespace {
 namespace v1 = ::jetserve::v1;
 namespace wv1 = ::jetserve::worker::v1;
 using runtime::FinishReason;
-
-constexpr int kMaxQueued = 64;
 
 v1::FinishReason ToProto(FinishReason r) {
   switch (r) {
@@ -74,27 +73,155 @@ runtime::GenerateOptions ToOptions(const v1::GenerateRequest& r) {
   return o;
 }
 
+// Identifies the model in KV block hashes: blocks of different files never match. The
+// GGUF header region (metadata, vocabulary, tensor table) and the file size.
+uint64_t ModelSalt(const model::Decoder& d) {
+  const auto bytes = d.file().bytes();
+  const size_t n = std::min<size_t>(bytes.size(), size_t{1} << 20);
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < n; ++i) {
+    h ^= static_cast<uint8_t>(bytes[i]);
+    h *= 0x100000001b3ULL;
+  }
+  return h ^ (static_cast<uint64_t>(bytes.size()) * 0x9e3779b97f4a7c15ULL);
+}
+
+class DecoderBackend;
+
+// One Generate call as the scheduler sees it: forwards events to the gRPC stream (with
+// usage on the last one), reports metrics, and deletes itself after OnFinish.
+class StreamSink final : public runtime::RequestSink {
+ public:
+  StreamSink(GenerateStream* stream, GenerationMetrics* metrics,
+             const tokenizer::Tokenizer& tokenizer, runtime::GenerateOptions options,
+             int32_t prompt_tokens, absl::Time received)
+      : stream_(stream),
+        metrics_(metrics),
+        tokenizer_(tokenizer),
+        options_(std::move(options)),
+        prompt_tokens_(prompt_tokens),
+        received_(received),
+        last_token_(static_cast<size_t>(options_.n), absl::InfinitePast()) {}
+
+  const runtime::GenerateOptions& options() const { return options_; }
+
+  bool Cancelled() const override { return stream_->Cancelled(); }
+  bool Writable() const override { return stream_->Writable(); }
+  void OnAdmitted() override {
+    if (admitted_ != absl::InfinitePast()) return;  // resumed after a preemption
+    admitted_ = absl::Now();
+    metrics_->AddPromptTokens(prompt_tokens_);
+  }
+
+  void OnEvent(const runtime::GenerationEvent& e) override {
+    const absl::Time now = absl::Now();
+    if (generated_ == 0) {
+      first_token_ = now;
+      metrics_->ObserveTimeToFirstToken(now - received_);
+    }
+    absl::Time& last = last_token_[static_cast<size_t>(e.choice)];
+    if (last != absl::InfinitePast()) metrics_->ObserveTimePerOutputToken(now - last);
+    last = now;
+    ++generated_;
+    metrics_->AddGeneratedTokens(1);
+    v1::GenerateResponse out;
+    out.set_index(e.choice);
+    out.set_text(e.text);
+    if (e.token.has_value()) out.add_token_ids(*e.token);
+    if (e.logprobs.has_value()) *out.add_logprobs() = Logprob(*e.logprobs);
+    for (const runtime::TokenLogprobs& lp : e.prompt_logprobs) {
+      *out.add_prompt_logprobs() = Logprob(lp);
+    }
+    if (e.finish != FinishReason::kNone) {
+      out.set_finish_reason(ToProto(e.finish));
+      out.set_matched_stop(e.matched_stop);
+      if (e.matched_stop_token >= 0) out.set_matched_stop_token(e.matched_stop_token);
+      if (++finished_choices_ == options_.n) {
+        const absl::Time start = admitted_ == absl::InfinitePast() ? received_ : admitted_;
+        v1::Usage* u = out.mutable_usage();
+        u->set_prompt_tokens(prompt_tokens_);
+        u->set_completion_tokens(generated_);
+        u->set_queue_time_ms(absl::ToDoubleMilliseconds(start - received_));
+        u->set_time_to_first_token_ms(absl::ToDoubleMilliseconds(first_token_ - received_));
+        u->set_total_time_ms(absl::ToDoubleMilliseconds(now - received_));
+        const double prefill_s = absl::ToDoubleSeconds(first_token_ - start);
+        if (prefill_s > 0) u->set_prompt_tokens_per_second(prompt_tokens_ / prefill_s);
+        const double gen_s = absl::ToDoubleSeconds(now - first_token_);
+        if (generated_ > 1 && gen_s > 0) {
+          u->set_completion_tokens_per_second((generated_ - 1) / gen_s / options_.n);
+        }
+        u->set_seed(options_.sampling.seed);
+      }
+    }
+    stream_->Write(std::move(out));
+  }
+
+  void OnFinish(absl::Status status, const runtime::GenerationStats&) override {
+    if (absl::IsCancelled(status) && stream_->Cancelled()) {
+      status = stream_->context().CancelledStatus();
+    }
+    stream_->Finish(std::move(status));
+    delete this;
+  }
+
+ private:
+  v1::TokenLogprob Logprob(const runtime::TokenLogprobs& lp) const {
+    v1::TokenLogprob out;
+    out.set_token_id(lp.token);
+    out.set_token(tokenizer_.TokenToPiece(lp.token, true));
+    out.set_logprob(lp.logprob);
+    for (const runtime::LogprobEntry& e : lp.top) {
+      v1::TopLogprob* t = out.add_top();
+      t->set_token_id(e.token);
+      t->set_token(tokenizer_.TokenToPiece(e.token, true));
+      t->set_logprob(e.logprob);
+    }
+    return out;
+  }
+
+  GenerateStream* stream_;
+  GenerationMetrics* metrics_;
+  const tokenizer::Tokenizer& tokenizer_;
+  const runtime::GenerateOptions options_;
+  const int32_t prompt_tokens_;
+  const absl::Time received_;
+  absl::Time admitted_ = absl::InfinitePast();
+  absl::Time first_token_ = absl::InfinitePast();
+  std::vector<absl::Time> last_token_;  // per choice
+  int32_t generated_ = 0;
+  int32_t finished_choices_ = 0;
+};
+
 class DecoderBackend final : public Backend {
  public:
   DecoderBackend(const BackendOptions& options, std::unique_ptr<model::Decoder> decoder,
-                 std::unique_ptr<tokenizer::Tokenizer> tokenizer)
+                 std::unique_ptr<tokenizer::Tokenizer> tokenizer,
+                 const runtime::SchedulerOptions& scheduler_options)
       : options_(options),
         decoder_(std::move(decoder)),
         tokenizer_(std::move(tokenizer)),
         pool_(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
-        generator_(*decoder_, *tokenizer_, &pool_,
-                   {.n_ctx = runtime::ServedContext(*decoder_, /*requested=*/0)}) {
-    thread_ = std::thread([this] { Loop(); });
+        scheduler_(*decoder_, *tokenizer_, &pool_, scheduler_options) {
+    scheduler_.SetStepObserver([this](const runtime::StepInfo& step) {
+      GenerationMetrics* m = options_.metrics;
+      const runtime::SchedulerStats& st = step.stats;
+      m->ObserveBatchSize(step.sequences);
+      const int64_t used = st.kv_blocks_total - st.kv_blocks_free;
+      m->SetBatchState(
+          st.running, st.waiting,
+          st.kv_blocks_total > 0 ? static_cast<double>(used) / st.kv_blocks_total : 0.0);
+      m->SetKvCacheBlocks({.used = used, .free = st.kv_blocks_free});
+      if (st.preemptions > preemptions_seen_) {
+        m->AddPreemptions(st.preemptions - preemptions_seen_);
+        preemptions_seen_ = st.preemptions;
+      }
+    });
+    const runtime::SchedulerStats st = scheduler_.Stats();
+    options_.metrics->SetKvCacheBlocks({.used = 0, .free = st.kv_blocks_total});
+    scheduler_.Start();
   }
 
-  ~DecoderBackend() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
+  ~DecoderBackend() override { scheduler_.Stop(); }
 
   v1::ModelInfo Info() const override {
     const model::ModelConfig& c = decoder_->config();
@@ -110,7 +237,7 @@ class DecoderBackend final : public Backend {
     int64_t params = 0;
     for (const GgufTensorInfo& t : decoder_->file().tensors()) params += t.num_elements;
     info.set_parameter_count(params);
-    info.set_context_length(static_cast<int32_t>(generator_.n_ctx()));
+    info.set_context_length(static_cast<int32_t>(n_ctx()));
     info.set_vocab_size(static_cast<int32_t>(c.n_vocab));
     info.set_device("cpu");
     info.set_state(v1::MODEL_STATE_READY);
@@ -119,40 +246,61 @@ class DecoderBackend final : public Backend {
   }
 
   wv1::Capacity Capacity() const override {
+    const runtime::SchedulerOptions& so = scheduler_.options();
+    const runtime::SchedulerStats st = scheduler_.Stats();
     wv1::Capacity c;
-    c.set_max_concurrent_requests(1);
-    c.set_max_batch_sequences(1);
-    c.set_max_queued_requests(kMaxQueued);
-    c.set_context_length(static_cast<int32_t>(generator_.n_ctx()));
+    c.set_max_concurrent_requests(so.max_seqs);
+    c.set_max_batch_sequences(so.max_seqs);
+    c.set_max_queued_requests(so.max_queued);
+    c.set_kv_blocks_total(st.kv_blocks_total);
+    c.set_kv_blocks_free(st.kv_blocks_free);
+    c.set_kv_block_tokens(static_cast<int32_t>(so.block_tokens));
+    c.set_context_length(static_cast<int32_t>(n_ctx()));
     return c;
   }
 
   wv1::Memory Memory() const override {
     wv1::Memory m;
     m.set_weights_bytes(static_cast<int64_t>(decoder_->file().bytes().size()));
-    const model::ModelConfig& c = decoder_->config();
-    m.set_kv_cache_bytes(c.n_layer * generator_.n_ctx() * c.n_head_kv *
-                         (c.head_dim + c.head_dim_v) * static_cast<int64_t>(sizeof(float)));
+    const runtime::SchedulerOptions& so = scheduler_.options();
+    m.set_kv_cache_bytes(so.num_blocks *
+                         model::KvBlockPool::BlockBytes(decoder_->config(), so.block_tokens));
     return m;
   }
 
   BackendLoad Load() const override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return {.running = running_, .queued = static_cast<int32_t>(queue_.size())};
+    const runtime::SchedulerStats st = scheduler_.Stats();
+    return {.running = st.running, .queued = st.waiting};
   }
 
   void Generate(GenerateStream* stream) override {
-    stream->SetWakeCallback([this] { cv_.notify_all(); });
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (static_cast<int>(queue_.size()) < kMaxQueued && !stop_) {
-        queue_.push_back({stream, absl::Now()});
-        cv_.notify_all();
-        return;
-      }
+    const absl::Time received = absl::Now();
+    // Wakes the scheduler when a paused stream drains or the call is cancelled.
+    stream->SetWakeCallback([this] { scheduler_.Notify(); });
+    const v1::GenerateRequest& r = stream->request().request();
+    runtime::GenerateOptions o = ToOptions(r);
+    absl::StatusOr<std::vector<int32_t>> prompt = Prompt(r, &o);
+    if (!prompt.ok()) {
+      stream->Finish(prompt.status());
+      return;
     }
-    stream->Finish(absl::ResourceExhaustedError(absl::StrCat(
-        "model ", options_.model_name, ": more than ", kMaxQueued, " requests are waiting")));
+    const auto prompt_tokens = static_cast<int32_t>(prompt->size());
+    auto* sink = new StreamSink(stream, options_.metrics, *tokenizer_, std::move(o), prompt_tokens,
+                                received);
+    absl::Status s = scheduler_.Submit(
+        {.prompt = *std::move(prompt),
+         .options = sink->options(),
+         .priority = static_cast<int32_t>(stream->request().envelope().priority()),
+         .sink = sink});
+    if (!s.ok()) {
+      delete sink;
+      if (absl::IsResourceExhausted(s)) {
+        s = absl::ResourceExhaustedError(
+            absl::StrCat("model ", options_.model_name, ": ", s.message()));
+      }
+      stream->Finish(s);
+    }
+    // On success the stream and sink belong to the scheduler thread now: not touched here.
   }
 
   absl::StatusOr<v1::TokenizeResponse> Tokenize(const CallContext&,
@@ -189,33 +337,7 @@ class DecoderBackend final : public Backend {
   }
 
  private:
-  struct Pending {
-    GenerateStream* stream;
-    absl::Time received;
-  };
-
-  void Loop() {
-    while (true) {
-      Pending p;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-        if (stop_) {
-          for (Pending& q : queue_) {
-            q.stream->Finish(absl::UnavailableError("the worker is shutting down"));
-          }
-          queue_.clear();
-          return;
-        }
-        p = queue_.front();
-        queue_.pop_front();
-        running_ = 1;
-      }
-      Serve(p);
-      std::lock_guard<std::mutex> lock(mu_);
-      running_ = 0;
-    }
-  }
+  int64_t n_ctx() const { return scheduler_.options().n_ctx; }
 
   // Prompt tokens after the context-overflow policy; max_tokens may be lowered.
   absl::StatusOr<std::vector<int32_t>> Prompt(const v1::GenerateRequest& r,
@@ -226,7 +348,7 @@ class DecoderBackend final : public Backend {
     const bool special = !r.has_add_special_tokens() || r.add_special_tokens();
     std::vector<int32_t> ids = runtime::EncodePrompt(*tokenizer_, r.prompt(), special);
     if (ids.empty()) return absl::InvalidArgumentError("the prompt has no tokens");
-    const int64_t ctx = generator_.n_ctx();
+    const int64_t ctx = n_ctx();
     const int64_t want = o->stop.max_tokens > 0 ? o->stop.max_tokens : 1;
     if (static_cast<int64_t>(ids.size()) + want <= ctx) return ids;
     switch (r.context_overflow()) {
@@ -251,106 +373,12 @@ class DecoderBackend final : public Backend {
                                                    " exceeds the context length ", ctx));
   }
 
-  v1::TokenLogprob Logprob(const runtime::TokenLogprobs& lp) const {
-    v1::TokenLogprob out;
-    out.set_token_id(lp.token);
-    out.set_token(tokenizer_->TokenToPiece(lp.token, true));
-    out.set_logprob(lp.logprob);
-    for (const runtime::LogprobEntry& e : lp.top) {
-      v1::TopLogprob* t = out.add_top();
-      t->set_token_id(e.token);
-      t->set_token(tokenizer_->TokenToPiece(e.token, true));
-      t->set_logprob(e.logprob);
-    }
-    return out;
-  }
-
-  void Serve(const Pending& p) {
-    GenerateStream* stream = p.stream;
-    if (stream->Cancelled()) {
-      stream->Finish(stream->context().CancelledStatus());
-      return;
-    }
-    const v1::GenerateRequest& r = stream->request().request();
-    runtime::GenerateOptions o = ToOptions(r);
-    absl::StatusOr<std::vector<int32_t>> prompt = Prompt(r, &o);
-    if (!prompt.ok()) {
-      stream->Finish(prompt.status());
-      return;
-    }
-    const absl::Time start = absl::Now();
-    int32_t finished_choices = 0, generated = 0;
-    absl::Time first_token = absl::InfinitePast(), last_token = absl::InfinitePast();
-    options_.metrics->AddPromptTokens(static_cast<int64_t>(prompt->size()));
-    absl::Status s = generator_.Generate(*prompt, o, [&](const runtime::GenerationEvent& e) {
-      // Flow control: wait while the client is not reading (the wake callback notifies).
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        while (!stream->Writable() && !stream->Cancelled() && !stop_) {
-          cv_.wait_for(lock, std::chrono::milliseconds(50));
-        }
-      }
-      if (stream->Cancelled() || stop_) return false;
-      const absl::Time now = absl::Now();
-      if (generated == 0) {
-        first_token = now;
-        options_.metrics->ObserveTimeToFirstToken(now - p.received);
-      } else {
-        options_.metrics->ObserveTimePerOutputToken(now - last_token);
-      }
-      last_token = now;
-      ++generated;
-      options_.metrics->AddGeneratedTokens(1);
-      v1::GenerateResponse out;
-      out.set_index(e.choice);
-      out.set_text(e.text);
-      if (e.token.has_value()) out.add_token_ids(*e.token);
-      if (e.logprobs.has_value()) *out.add_logprobs() = Logprob(*e.logprobs);
-      for (const runtime::TokenLogprobs& lp : e.prompt_logprobs) {
-        *out.add_prompt_logprobs() = Logprob(lp);
-      }
-      if (e.finish != FinishReason::kNone) {
-        out.set_finish_reason(ToProto(e.finish));
-        out.set_matched_stop(e.matched_stop);
-        if (e.matched_stop_token >= 0) out.set_matched_stop_token(e.matched_stop_token);
-        if (++finished_choices == o.n) {
-          v1::Usage* u = out.mutable_usage();
-          u->set_prompt_tokens(static_cast<int32_t>(prompt->size()));
-          u->set_completion_tokens(generated);
-          u->set_queue_time_ms(absl::ToDoubleMilliseconds(start - p.received));
-          u->set_time_to_first_token_ms(absl::ToDoubleMilliseconds(first_token - p.received));
-          u->set_total_time_ms(absl::ToDoubleMilliseconds(now - p.received));
-          const double prefill_s = absl::ToDoubleSeconds(first_token - start);
-          if (prefill_s > 0) u->set_prompt_tokens_per_second(prompt->size() / prefill_s);
-          const double gen_s = absl::ToDoubleSeconds(now - first_token);
-          if (generated > 1 && gen_s > 0) {
-            u->set_completion_tokens_per_second((generated - 1) / gen_s / o.n);
-          }
-          u->set_seed(o.sampling.seed);
-        }
-      }
-      return stream->Write(std::move(out));
-    });
-    if (!s.ok() && absl::IsCancelled(s)) {
-      stream->Finish(stream->Cancelled() ? stream->context().CancelledStatus()
-                                         : absl::UnavailableError("the worker is shutting down"));
-      return;
-    }
-    stream->Finish(s);
-  }
-
   BackendOptions options_;
   std::unique_ptr<model::Decoder> decoder_;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
   ThreadPool pool_;
-  runtime::Generator generator_;  // used by thread_ only
-
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending> queue_;  // guarded by mu_
-  int32_t running_ = 0;        // guarded by mu_
-  bool stop_ = false;          // guarded by mu_
-  std::thread thread_;
+  runtime::BatchScheduler scheduler_;
+  int64_t preemptions_seen_ = 0;  // scheduler thread (step observer) only
 };
 
 }  // namespace
@@ -363,8 +391,27 @@ absl::StatusOr<std::unique_ptr<Backend>> LoadDecoderBackend(const BackendOptions
   }
   absl::StatusOr<runtime::DecoderModel> model = runtime::OpenDecoderModel(options.model_path);
   if (!model.ok()) return model.status();
+  runtime::SchedulerOptions so;
+  so.n_ctx = runtime::ServedContext(*model->decoder, options.ctx);
+  so.max_seqs = std::max(1, options.max_seqs);
+  so.max_queued = std::max(0, options.max_queued);
+  so.salt = ModelSalt(*model->decoder);
+  const int64_t block_bytes =
+      model::KvBlockPool::BlockBytes(model->decoder->config(), so.block_tokens);
+  const int64_t per_seq = (so.n_ctx + so.block_tokens - 1) / so.block_tokens;
+  if (options.kv_memory_bytes > 0) {
+    so.num_blocks = options.kv_memory_bytes / block_bytes;
+    if (so.num_blocks < per_seq) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--kv-memory ", options.kv_memory_bytes, " bytes holds ", so.num_blocks, " blocks of ",
+          so.block_tokens, " tokens; one sequence of the context (", so.n_ctx, " tokens) needs ",
+          per_seq * block_bytes, " bytes (lower --ctx or raise --kv-memory)"));
+    }
+  } else {
+    so.num_blocks = per_seq * so.max_seqs;
+  }
   return std::unique_ptr<Backend>(
-      new DecoderBackend(options, std::move(model->decoder), std::move(model->tokenizer)));
+      new DecoderBackend(options, std::move(model->decoder), std::move(model->tokenizer), so));
 }
 
 }  // namespace jetserve::worker

@@ -1,7 +1,8 @@
 // DecoderBackend: the worker's Backend for GGUF decoder models on the CPU. Serves
-// Generate (one request at a time on its own thread, through engine/runtime's Generator),
-// Tokenize and Detokenize. Requests wait in a FIFO queue; the continuous-batching
-// scheduler (issue 7) replaces the one-at-a-time loop without changing this interface.
+// Generate through engine/runtime's BatchScheduler (continuous batching over a paged KV
+// cache sized from --kv-memory / --max-seqs / --ctx, admission by free blocks, bounded
+// waiting queue, preemption, cancellation at the next step, paused slow readers),
+// Tokenize and Detokenize. Capacity() advertises max_seqs and the KV blocks.
 //
 //   ASSIGN_OR_RETURN(std::unique_ptr<Backend> b, LoadDecoderBackend(options));
 #ifndef JETSERVE_WORKER_DECODER_BACKEND_H_

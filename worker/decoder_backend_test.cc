@@ -29,8 +29,10 @@ using ::jetserve::testing::StatusIs;
 
 class RecordingStream final : public GenerateStream {
  public:
-  explicit RecordingStream(jetserve::worker::v1::GenerateRequest request)
-      : request_(std::move(request)), context_("req", absl::InfiniteFuture()) {}
+  explicit RecordingStream(jetserve::worker::v1::GenerateRequest request,
+                           absl::Time deadline = absl::InfiniteFuture())
+      : request_(std::move(request)), context_("req", deadline) {}
+  CallContext& mutable_context() { return context_; }
   const jetserve::worker::v1::GenerateRequest& request() const override { return request_; }
   const CallContext& context() const override { return context_; }
   bool Write(jetserve::v1::GenerateResponse response) override {
@@ -123,6 +125,76 @@ TEST_F(DecoderBackendTest, GenerateStreamsTheEngineTokensThenFinishAndUsage) {
                            return true;
                          }));
   EXPECT_EQ(streamed, direct);
+}
+
+// 16 concurrent calls (greedy and seeded sampling, different prompts) each stream what the
+// engine's one-sequence Generator gives alone; a cancelled call and an expired one end
+// with their status; capacity and KV memory follow the flags.
+TEST_F(DecoderBackendTest, ConcurrentCallsGiveTheTokensOfTheirSoloRuns) {
+  options_.max_seqs = 6;  // fewer than the calls: some wait for a batch slot
+  options_.max_queued = 32;
+  options_.ctx = 128;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Backend> backend, LoadDecoderBackend(options_));
+  const jetserve::worker::v1::Capacity cap = backend->Capacity();
+  EXPECT_EQ(cap.max_concurrent_requests(), 6);
+  EXPECT_EQ(cap.max_batch_sequences(), 6);
+  EXPECT_EQ(cap.max_queued_requests(), 32);
+  EXPECT_EQ(cap.context_length(), 128);
+  EXPECT_EQ(cap.kv_block_tokens(), 16);
+  EXPECT_EQ(cap.kv_blocks_total(), 6 * 128 / 16);
+  EXPECT_EQ(cap.kv_blocks_free(), cap.kv_blocks_total());
+
+  std::vector<std::unique_ptr<RecordingStream>> streams;
+  std::vector<std::string> prompts;
+  for (int i = 0; i < 18; ++i) {
+    jetserve::worker::v1::GenerateRequest req;
+    prompts.push_back("prompt number " + std::to_string(i) + std::string(i, 'x'));
+    req.mutable_request()->set_prompt(prompts.back());
+    if (i % 2 == 0) req.mutable_request()->mutable_sampling()->set_temperature(0);
+    req.mutable_request()->mutable_sampling()->set_seed(100 + i);
+    req.mutable_request()->mutable_stop()->set_max_tokens(5 + i);
+    req.mutable_request()->mutable_stop()->set_ignore_eos(true);
+    streams.push_back(std::make_unique<RecordingStream>(
+        req, i == 17 ? absl::Now() - absl::Seconds(1) : absl::InfiniteFuture()));
+  }
+  for (auto& s : streams) backend->Generate(s.get());
+  streams[16]->mutable_context().Cancel("client went away");
+  for (int i = 0; i < 16; ++i) ASSERT_OK(streams[static_cast<size_t>(i)]->Wait()) << i;
+  EXPECT_THAT(streams[16]->Wait(), StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_THAT(streams[17]->Wait(), StatusIs(absl::StatusCode::kDeadlineExceeded));
+
+  ASSERT_OK_AND_ASSIGN(auto decoder, model::Decoder::Open(path_));
+  ASSERT_OK_AND_ASSIGN(auto tok, tokenizer::LoadTokenizer(path_));
+  ThreadPool pool(1);
+  runtime::Generator gen(*decoder, *tok, &pool, {.n_ctx = 128});
+  for (int i = 0; i < 16; ++i) {
+    runtime::GenerateOptions o;
+    if (i % 2 == 0) o.sampling.temperature = 0;
+    o.sampling.seed = static_cast<uint64_t>(100 + i);
+    o.stop.max_tokens = 5 + i;
+    o.stop.ignore_eos = true;
+    std::vector<int32_t> direct, streamed;
+    ASSERT_OK(gen.Generate(tok->Encode(prompts[static_cast<size_t>(i)], {true, true}), o,
+                           [&](const runtime::GenerationEvent& e) {
+                             direct.push_back(*e.token);
+                             return true;
+                           }));
+    for (const auto& r : streams[static_cast<size_t>(i)]->responses()) {
+      streamed.push_back(r.token_ids(0));
+    }
+    EXPECT_EQ(streamed, direct) << "call " << i;
+  }
+  // Every block came back.
+  EXPECT_EQ(backend->Capacity().kv_blocks_free(), cap.kv_blocks_total());
+  EXPECT_EQ(backend->Load().running, 0);
+  EXPECT_EQ(backend->Load().queued, 0);
+}
+
+TEST_F(DecoderBackendTest, KvMemoryTooSmallForOneContextIsRejected) {
+  options_.ctx = 256;
+  options_.kv_memory_bytes = 4096;
+  EXPECT_THAT(LoadDecoderBackend(options_),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("--kv-memory")));
 }
 
 TEST_F(DecoderBackendTest, TokenizeDetokenizeAndErrors) {

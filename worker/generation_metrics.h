@@ -7,6 +7,8 @@
 //   metrics->AddGeneratedTokens(1);
 //   metrics->ObserveTimePerOutputToken(step_time);
 //   metrics->SetKvCacheBlocks({.used = 120, .free = 904});
+//   metrics->SetBatchState(/*running=*/8, /*waiting=*/2, /*kv_usage_ratio=*/0.12);
+//   metrics->ObserveBatchSize(8);
 //
 // All methods are thread-safe and cheap (no allocation on the hot path).
 #ifndef JETSERVE_WORKER_GENERATION_METRICS_H_
@@ -37,6 +39,13 @@ class GenerationMetrics {
   // Time between two consecutive tokens of one sequence.
   virtual void ObserveTimePerOutputToken(absl::Duration d) = 0;
   virtual void SetKvCacheBlocks(const KvCacheBlocks& blocks) = 0;
+  // Continuous batching (defaults do nothing, for engines without a scheduler):
+  // sequences running and waiting after a step, and the KV cache's used fraction.
+  virtual void SetBatchState(int64_t /*running*/, int64_t /*waiting*/, double /*kv_usage_ratio*/) {}
+  // Sequences that got a token in one step.
+  virtual void ObserveBatchSize(int64_t /*sequences*/) {}
+  // Sequences preempted (blocks freed, recomputed later).
+  virtual void AddPreemptions(int64_t /*n*/) {}
 };
 
 // Discards everything; for backends built without a metrics sink.

@@ -23,6 +23,8 @@ Histogram::BucketBoundaries TimePerOutputTokenBuckets() {
   return {0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1};
 }
 
+Histogram::BucketBoundaries BatchSizeBuckets() { return {1, 2, 4, 8, 16, 32, 64, 128, 256}; }
+
 }  // namespace
 
 WorkerMetrics::WorkerMetrics(prometheus::Registry& registry, std::string model)
@@ -74,7 +76,32 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry, std::string model)
                           .Name("jetserve_worker_kv_cache_blocks")
                           .Help("KV cache blocks by state (used, free).")
                           .Register(registry)
-                          .Add({{"model", model_}, {"state", "free"}})) {}
+                          .Add({{"model", model_}, {"state", "free"}})),
+      running_(BuildGauge()
+                   .Name("jetserve_worker_requests_running")
+                   .Help("Sequences in the running batch.")
+                   .Register(registry)
+                   .Add({{"model", model_}})),
+      waiting_(BuildGauge()
+                   .Name("jetserve_worker_requests_waiting")
+                   .Help("Sequences waiting for KV blocks or a batch slot.")
+                   .Register(registry)
+                   .Add({{"model", model_}})),
+      kv_usage_(BuildGauge()
+                    .Name("jetserve_worker_kv_cache_usage_ratio")
+                    .Help("Fraction of KV cache blocks in use.")
+                    .Register(registry)
+                    .Add({{"model", model_}})),
+      batch_size_(BuildHistogram()
+                      .Name("jetserve_worker_batch_size")
+                      .Help("Sequences that got a token in one batched step.")
+                      .Register(registry)
+                      .Add({{"model", model_}}, BatchSizeBuckets())),
+      preemptions_(BuildCounter()
+                       .Name("jetserve_worker_preemptions_total")
+                       .Help("Sequences preempted when KV blocks ran out.")
+                       .Register(registry)
+                       .Add({{"model", model_}})) {}
 
 void WorkerMetrics::RequestStarted() { in_flight_.Increment(); }
 
@@ -109,5 +136,17 @@ void WorkerMetrics::SetKvCacheBlocks(const KvCacheBlocks& blocks) {
   kv_blocks_used_.Set(static_cast<double>(blocks.used));
   kv_blocks_free_.Set(static_cast<double>(blocks.free));
 }
+
+void WorkerMetrics::SetBatchState(int64_t running, int64_t waiting, double kv_usage_ratio) {
+  running_.Set(static_cast<double>(running));
+  waiting_.Set(static_cast<double>(waiting));
+  kv_usage_.Set(kv_usage_ratio);
+}
+
+void WorkerMetrics::ObserveBatchSize(int64_t sequences) {
+  batch_size_.Observe(static_cast<double>(sequences));
+}
+
+void WorkerMetrics::AddPreemptions(int64_t n) { preemptions_.Increment(static_cast<double>(n)); }
 
 }  // namespace jetserve::worker

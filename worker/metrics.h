@@ -25,6 +25,17 @@
 //   jetserve_worker_kv_cache_blocks{model,state}                   gauge
 //       KV cache blocks by state: "used" (held by sequences or the prefix cache) or
 //       "free".
+//   jetserve_worker_requests_running{model}                        gauge
+//       Sequences in the running batch (Generate choices count one each).
+//   jetserve_worker_requests_waiting{model}                        gauge
+//       Sequences admitted to the backend but waiting for KV blocks or a batch slot
+//       (new or preempted).
+//   jetserve_worker_kv_cache_usage_ratio{model}                    gauge
+//       Fraction of KV cache blocks in use, [0, 1].
+//   jetserve_worker_batch_size{model}                              histogram
+//       Sequences that got a token in one batched step.
+//   jetserve_worker_preemptions_total{model}                       counter
+//       Sequences preempted when KV blocks ran out (recomputed later).
 //
 //   prometheus::Registry registry;
 //   WorkerMetrics metrics(registry, "smollm2");
@@ -67,6 +78,9 @@ class WorkerMetrics final : public GenerationMetrics {
   void ObserveTimeToFirstToken(absl::Duration d) override;
   void ObserveTimePerOutputToken(absl::Duration d) override;
   void SetKvCacheBlocks(const KvCacheBlocks& blocks) override;
+  void SetBatchState(int64_t running, int64_t waiting, double kv_usage_ratio) override;
+  void ObserveBatchSize(int64_t sequences) override;
+  void AddPreemptions(int64_t n) override;
 
  private:
   const std::string model_;
@@ -80,6 +94,11 @@ class WorkerMetrics final : public GenerationMetrics {
   prometheus::Histogram& time_per_output_token_;
   prometheus::Gauge& kv_blocks_used_;
   prometheus::Gauge& kv_blocks_free_;
+  prometheus::Gauge& running_;
+  prometheus::Gauge& waiting_;
+  prometheus::Gauge& kv_usage_;
+  prometheus::Histogram& batch_size_;
+  prometheus::Counter& preemptions_;
 };
 
 }  // namespace jetserve::worker

@@ -21,6 +21,10 @@ TEST(WorkerMetricsTest, ExportsDocumentedNamesAndLabels) {
   metrics.ObserveTimeToFirstToken(absl::Milliseconds(40));
   metrics.ObserveTimePerOutputToken(absl::Milliseconds(8));
   metrics.SetKvCacheBlocks({.used = 3, .free = 5});
+  metrics.SetBatchState(7, 2, 0.25);
+  metrics.ObserveBatchSize(7);
+  metrics.ObserveBatchSize(1);
+  metrics.AddPreemptions(3);
   const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
   for (const char* line : {
            "jetserve_worker_requests_total{code=\"RESOURCE_EXHAUSTED\",method=\"Embed\",model="
@@ -36,6 +40,13 @@ TEST(WorkerMetricsTest, ExportsDocumentedNamesAndLabels) {
            "jetserve_worker_time_per_output_token_seconds_count{model=\"m\"} 1",
            "jetserve_worker_kv_cache_blocks{model=\"m\",state=\"used\"} 3",
            "jetserve_worker_kv_cache_blocks{model=\"m\",state=\"free\"} 5",
+           "jetserve_worker_requests_running{model=\"m\"} 7",
+           "jetserve_worker_requests_waiting{model=\"m\"} 2",
+           "jetserve_worker_kv_cache_usage_ratio{model=\"m\"} 0.25",
+           "jetserve_worker_batch_size_count{model=\"m\"} 2",
+           "jetserve_worker_batch_size_bucket{model=\"m\",le=\"4\"} 1",
+           "jetserve_worker_batch_size_bucket{model=\"m\",le=\"8\"} 2",
+           "jetserve_worker_preemptions_total{model=\"m\"} 3",
        }) {
     EXPECT_NE(text.find(line), std::string::npos) << "missing: " << line << "\nin:\n" << text;
   }

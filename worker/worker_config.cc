@@ -1,5 +1,8 @@
 #include "worker/worker_config.h"
 
+#include <limits>
+#include <string_view>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
@@ -26,6 +29,34 @@ absl::Status ValidateName(const std::string& name) {
 }
 
 }  // namespace
+
+absl::StatusOr<int64_t> ParseByteSize(std::string_view text) {
+  size_t digits = 0;
+  int64_t value = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
+    if (value > (int64_t{1} << 50)) return absl::InvalidArgumentError("too large");
+    value = value * 10 + (text[digits] - '0');
+    ++digits;
+  }
+  if (digits == 0) return absl::InvalidArgumentError("no digits");
+  std::string_view unit = text.substr(digits);
+  int shift = 0;
+  if (unit == "" || unit == "B") {
+    shift = 0;
+  } else if (unit == "K" || unit == "k" || unit == "KiB") {
+    shift = 10;
+  } else if (unit == "M" || unit == "m" || unit == "MiB") {
+    shift = 20;
+  } else if (unit == "G" || unit == "g" || unit == "GiB") {
+    shift = 30;
+  } else {
+    return absl::InvalidArgumentError("unknown unit");
+  }
+  if (value > (std::numeric_limits<int64_t>::max() >> shift)) {
+    return absl::InvalidArgumentError("too large");
+  }
+  return value << shift;
+}
 
 absl::StatusOr<WorkerConfig> ParseWorkerFlags(const WorkerFlags& flags) {
   WorkerConfig config;
@@ -72,6 +103,30 @@ absl::StatusOr<WorkerConfig> ParseWorkerFlags(const WorkerFlags& flags) {
         absl::StrCat("--stream-queue ", flags.stream_queue, " is not in [1, 1024]"));
   }
   config.stream_queue = flags.stream_queue;
+  if (flags.max_seqs < 1 || flags.max_seqs > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-seqs ", flags.max_seqs, " is not in [1, 4096]"));
+  }
+  config.max_seqs = flags.max_seqs;
+  if (flags.max_queued < 0 || flags.max_queued > 100000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-queued ", flags.max_queued, " is not in [0, 100000]"));
+  }
+  config.max_queued = flags.max_queued;
+  if (flags.ctx < 0 || flags.ctx > (1 << 24)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--ctx ", flags.ctx, " is not in [0, 16777216] (0: the model's default)"));
+  }
+  config.ctx = flags.ctx;
+  if (!flags.kv_memory.empty()) {
+    absl::StatusOr<int64_t> bytes = ParseByteSize(flags.kv_memory);
+    if (!bytes.ok() || *bytes <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--kv-memory \"", flags.kv_memory,
+          "\" is not a positive byte count (digits with an optional K, M or G suffix)"));
+    }
+    config.kv_memory_bytes = *bytes;
+  }
   return config;
 }
 

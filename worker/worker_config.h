@@ -6,8 +6,10 @@
 #ifndef JETSERVE_WORKER_WORKER_CONFIG_H_
 #define JETSERVE_WORKER_WORKER_CONFIG_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -28,6 +30,10 @@ struct WorkerFlags {
   absl::Duration drain_grace = absl::Seconds(30);
   int unary_threads = 0;
   int stream_queue = 8;
+  int max_seqs = 16;
+  int max_queued = 64;
+  int ctx = 0;
+  std::string kv_memory;  // bytes, optional K/M/G suffix (powers of 1024)
 };
 
 struct WorkerConfig {
@@ -40,9 +46,16 @@ struct WorkerConfig {
   absl::Duration drain_grace;
   int unary_threads = 0;
   int stream_queue = 8;
+  int max_seqs = 16;
+  int max_queued = 64;
+  int64_t ctx = 0;
+  int64_t kv_memory_bytes = 0;
 };
 
 absl::StatusOr<WorkerConfig> ParseWorkerFlags(const WorkerFlags& flags);
+
+// "512M", "2G", "65536": bytes with an optional K/KiB, M/MiB, G/GiB suffix (x 1024^n).
+absl::StatusOr<int64_t> ParseByteSize(std::string_view text);
 
 }  // namespace jetserve::worker
 

@@ -18,6 +18,36 @@ WorkerFlags Valid() {
   return flags;
 }
 
+TEST(WorkerConfigTest, BatchingFlags) {
+  WorkerFlags flags = Valid();
+  flags.max_seqs = 8;
+  flags.max_queued = 3;
+  flags.ctx = 2048;
+  flags.kv_memory = "512M";
+  ASSERT_OK_AND_ASSIGN(WorkerConfig config, ParseWorkerFlags(flags));
+  EXPECT_EQ(config.max_seqs, 8);
+  EXPECT_EQ(config.max_queued, 3);
+  EXPECT_EQ(config.ctx, 2048);
+  EXPECT_EQ(config.kv_memory_bytes, int64_t{512} << 20);
+  EXPECT_EQ(*ParseByteSize("2G"), int64_t{2} << 30);
+  EXPECT_EQ(*ParseByteSize("64KiB"), 65536);
+  EXPECT_EQ(*ParseByteSize("1000"), 1000);
+  for (const char* bad : {"", "M", "12T", "-5", "1.5G", "99999999999999999999G"}) {
+    EXPECT_FALSE(ParseByteSize(bad).ok()) << bad;
+  }
+  flags.kv_memory = "lots";
+  EXPECT_THAT(ParseWorkerFlags(flags),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--kv-memory")));
+  flags.kv_memory = "";
+  flags.max_seqs = 0;
+  EXPECT_THAT(ParseWorkerFlags(flags),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max-seqs")));
+  flags.max_seqs = 1;
+  flags.ctx = -1;
+  EXPECT_THAT(ParseWorkerFlags(flags),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--ctx")));
+}
+
 TEST(WorkerConfigTest, AcceptsValidFlags) {
   WorkerFlags flags = Valid();
   flags.device = "cuda:1";

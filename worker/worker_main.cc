@@ -41,6 +41,15 @@ ABSL_FLAG(absl::Duration, drain_grace, absl::Seconds(30),
           "On SIGTERM/SIGINT: how long running calls may take before they are cancelled.");
 ABSL_FLAG(int, unary_threads, 0,
           "Threads running unary calls; 0: the backend's max_concurrent_requests.");
+ABSL_FLAG(int, max_seqs, 16,
+          "Decoder: sequences in the running batch (continuous batching); the capacity "
+          "advertised to the gateway.");
+ABSL_FLAG(int, max_queued, 64,
+          "Decoder: requests accepted beyond --max-seqs (waiting for KV memory); more get "
+          "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, ctx, 0, "Decoder: tokens per sequence; 0: 4096 capped by the model's.");
+ABSL_FLAG(std::string, kv_memory, "",
+          "Decoder: KV cache memory, e.g. 512M or 2G; empty: --max-seqs full contexts.");
 ABSL_FLAG(int, stream_queue, 8,
           "Generate messages queued per call before the backend is paused (flow control).");
 
@@ -110,6 +119,10 @@ int WorkerMain(int argc, char** argv, const WorkerMainOptions& options) {
   flags.drain_grace = absl::GetFlag(FLAGS_drain_grace);
   flags.unary_threads = absl::GetFlag(FLAGS_unary_threads);
   flags.stream_queue = absl::GetFlag(FLAGS_stream_queue);
+  flags.max_seqs = absl::GetFlag(FLAGS_max_seqs);
+  flags.max_queued = absl::GetFlag(FLAGS_max_queued);
+  flags.ctx = absl::GetFlag(FLAGS_ctx);
+  flags.kv_memory = absl::GetFlag(FLAGS_kv_memory);
   absl::StatusOr<WorkerConfig> config = ParseWorkerFlags(flags);
   if (!config.ok()) return Fail(options.program, config.status(), 2);
   SetMinLogLevel(config->log_level);
@@ -156,7 +169,11 @@ int WorkerMain(int argc, char** argv, const WorkerMainOptions& options) {
       options.factory(BackendOptions{.model_path = config->model_path,
                                      .model_name = config->model_name,
                                      .device = config->device,
-                                     .metrics = &metrics});
+                                     .metrics = &metrics,
+                                     .max_seqs = config->max_seqs,
+                                     .max_queued = config->max_queued,
+                                     .ctx = config->ctx,
+                                     .kv_memory_bytes = config->kv_memory_bytes});
   if (!backend.ok()) return Fail(options.program, backend.status(), 1);
   JETSERVE_LOG(kInfo, "model_loaded")
       .Add("model", config->model_name)

@@ -30,21 +30,6 @@ void AddBias(const std::vector<float>& b, float* y, int64_t n, int64_t ld) {
 
 }  // namespace
 
-KvCache::KvCache(const ModelConfig& c, int64_t n_ctx)
-    : n_layer_(c.n_layer), n_ctx_(n_ctx), k_dim_(KDim(c)), v_dim_(VDim(c)) {
-  k_.resize(static_cast<size_t>(n_layer_ * n_ctx_ * k_dim_));
-  v_.resize(static_cast<size_t>(n_layer_ * n_ctx_ * v_dim_));
-}
-
-void KvCache::CopyPrefixFrom(const KvCache& other, int64_t n) {
-  n = std::min({n, other.size_, n_ctx_});
-  for (int64_t l = 0; l < n_layer_; ++l) {
-    std::memcpy(K(l, 0), other.K(l, 0), static_cast<size_t>(n * k_dim_) * sizeof(float));
-    std::memcpy(V(l, 0), other.V(l, 0), static_cast<size_t>(n * v_dim_) * sizeof(float));
-  }
-  size_ = n;
-}
-
 RunState::RunState(const Decoder& d, const RunStateOptions& options) : options_(options) {
   const ModelConfig& c = d.config();
   const ModelWeights& w = d.weights();
@@ -108,6 +93,9 @@ absl::Status Decoder::Eval(absl::Span<const int32_t> tokens, bool all_logits, Kv
     return absl::OutOfRangeError(absl::StrCat(cache->size(), " + ", tokens.size(),
                                               " tokens exceed the context (", n_ctx, " tokens)"));
   }
+  if (!cache->Reserve(end)) {
+    return absl::ResourceExhaustedError(absl::StrCat("no free KV blocks for ", end, " positions"));
+  }
   for (const int32_t t : tokens) {
     if (t < 0 || t >= config_.n_vocab) {
       return absl::InvalidArgumentError(
@@ -164,6 +152,11 @@ absl::Status Decoder::Forward(absl::Span<const ForwardRow> rows, absl::Span<KvCa
       return absl::InvalidArgumentError(absl::StrCat("row ", i, ": position ", r.pos,
                                                      " does not continue sequence ", r.seq,
                                                      " (next position ", expected, ")"));
+    }
+    if (r.pos >= kv.capacity() && r.pos < kv.n_ctx_ && r.pos < state->options_.n_ctx) {
+      return absl::FailedPreconditionError(absl::StrCat("row ", i, ": position ", r.pos,
+                                                        " is beyond the reserved KV blocks (",
+                                                        kv.capacity(), " positions)"));
     }
     if (r.pos >= kv.n_ctx_ || r.pos >= state->options_.n_ctx) {
       return absl::OutOfRangeError(absl::StrCat("position ", r.pos, " exceeds the context (",
@@ -377,11 +370,8 @@ void Decoder::Attention(int64_t il, absl::Span<const ForwardRow> rows,
       }
     }
   });
-  // Sequences' caches now hold the chunk's rows.
-  for (const ForwardRow& r : rows) {
-    KvCache& kv = *caches[r.seq];
-    kv.size_ = std::max(kv.size_, r.pos + 1);
-  }
+  // Sequences' caches now hold the chunk's rows (full blocks get their hashes).
+  for (const ForwardRow& r : rows) caches[r.seq]->Commit(r.pos, r.token);
 }
 
 }  // namespace jetserve::model

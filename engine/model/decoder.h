@@ -25,40 +25,12 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "engine/format/gguf_reader.h"
+#include "engine/model/kv_cache.h"
 #include "engine/model/model_config.h"
 #include "engine/model/thread_pool.h"
 #include "engine/model/weights.h"
 
 namespace jetserve::model {
-
-// Keys and values of one sequence, all layers: [layer][position][n_head_kv * head size],
-// float. Positions [0, size()) are filled.
-class KvCache {
- public:
-  KvCache(const ModelConfig& config, int64_t n_ctx);
-
-  int64_t n_ctx() const { return n_ctx_; }
-  int64_t size() const { return size_; }
-  // Forgets positions >= n (n <= size()).
-  void Truncate(int64_t n) { size_ = n < size_ ? n : size_; }
-  // Copies the first n positions of `other` (same model and shape); size() becomes n.
-  void CopyPrefixFrom(const KvCache& other, int64_t n);
-
-  float* K(int64_t layer, int64_t pos) { return k_.data() + (layer * n_ctx_ + pos) * k_dim_; }
-  float* V(int64_t layer, int64_t pos) { return v_.data() + (layer * n_ctx_ + pos) * v_dim_; }
-  const float* K(int64_t layer, int64_t pos) const {
-    return k_.data() + (layer * n_ctx_ + pos) * k_dim_;
-  }
-  const float* V(int64_t layer, int64_t pos) const {
-    return v_.data() + (layer * n_ctx_ + pos) * v_dim_;
-  }
-
- private:
-  friend class Decoder;
-  int64_t n_layer_, n_ctx_, k_dim_, v_dim_;
-  int64_t size_ = 0;
-  std::vector<float> k_, v_;
-};
 
 // One token to run: sequence index (into the caches span), token id, its position (must
 // be the sequence's next position), and whether its next-token logits are wanted.
@@ -101,8 +73,9 @@ class Decoder {
   const ModelWeights& weights() const { return weights_; }
 
   // Runs rows (any mix of sequences; a sequence's rows in position order). Appends their
-  // keys/values to caches[row.seq] and writes n_vocab logits for each row with
-  // row.logits, in row order, to `logits`.
+  // keys/values to caches[row.seq] (whose capacity() must already cover them: see
+  // KvCache::Reserve) and writes n_vocab logits for each row with row.logits, in row
+  // order, to `logits`.
   absl::Status Forward(absl::Span<const ForwardRow> rows, absl::Span<KvCache* const> caches,
                        RunState* state, ThreadPool* pool, float* logits) const;
 

@@ -131,7 +131,8 @@ absl::Status WriteRandomDecoder(const RandomDecoderSpec& spec, const std::string
   const int64_t kv_heads = gpt2 ? kHeads : kKvHeads;
   w.SetString("general.architecture", a);
   w.SetString("general.name", absl::StrCat("random ", spec.name));
-  w.SetUint32(a + ".context_length", kCtx);
+  w.SetUint32(a + ".context_length",
+              static_cast<uint32_t>(spec.context_length > 0 && !gpt2 ? spec.context_length : kCtx));
   w.SetUint32(a + ".embedding_length", kEmbd);
   w.SetUint32(a + ".block_count", static_cast<uint32_t>(layers));
   w.SetUint32(a + ".feed_forward_length", kFf);

@@ -24,6 +24,9 @@ struct RandomDecoderSpec {
   // Llama 3 style RoPE: frequency factors (rope_freqs.weight), base 500000, and linear
   // scaling by 2 on top.
   bool llama3_rope = false;
+  // Training context written to the file (0: 256); RoPE models only (GPT-2's learned
+  // positions stay 256).
+  int64_t context_length = 0;
 };
 
 // The set the reference files cover: every architecture in F32, F16, Q8_0, Q4_0, Q4_K and

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/runtime/choice.h"
 #include "engine/tokenizer/detokenizer.h"
 
 namespace jetserve::runtime {
@@ -15,27 +16,6 @@ using Clock = std::chrono::steady_clock;
 
 double Ms(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-// Log-softmax of raw logits at `token`, with the top_n alternatives.
-TokenLogprobs RawLogprobs(const float* logits, int64_t vocab, int32_t token, int top_n) {
-  float mx = -INFINITY;
-  for (int64_t i = 0; i < vocab; ++i) mx = std::max(mx, logits[i]);
-  double sum = 0;
-  for (int64_t i = 0; i < vocab; ++i) sum += std::exp(static_cast<double>(logits[i] - mx));
-  const float lz = mx + static_cast<float>(std::log(sum));
-  TokenLogprobs out;
-  out.token = token;
-  out.logprob = logits[token] - lz;
-  for (int64_t i = 0; i < vocab && top_n > 0; ++i) {
-    const float lp = logits[i] - lz;
-    if (static_cast<int>(out.top.size()) == top_n && lp <= out.top.back().logprob) continue;
-    auto pos = std::find_if(out.top.begin(), out.top.end(),
-                            [&](const LogprobEntry& e) { return lp > e.logprob; });
-    out.top.insert(pos, {static_cast<int32_t>(i), lp});
-    if (static_cast<int>(out.top.size()) > top_n) out.top.pop_back();
-  }
-  return out;
 }
 
 }  // namespace
@@ -86,9 +66,6 @@ Generator::Generator(const model::Decoder& decoder, const tokenizer::Tokenizer& 
   const int64_t vocab = decoder.config().n_vocab;
   logits_.resize(static_cast<size_t>(vocab));
   prompt_last_.resize(static_cast<size_t>(vocab));
-  for (int32_t id = 0; id < tokenizer.size() && id < vocab; ++id) {
-    if (tokenizer.IsEndOfGeneration(id)) eog_ids_.push_back(id);
-  }
 }
 
 model::KvCache* Generator::CacheFor(int index, int64_t tokens) {
@@ -138,10 +115,6 @@ absl::Status Generator::Generate(absl::Span<const int32_t> prompt, const Generat
     if (!s.ok()) return s;
   }
   const auto t_prefill = Clock::now();
-  std::vector<int32_t> banned_early = o.stop.stop_token_ids;  // before min_tokens
-  if (!o.stop.ignore_eos) banned_early.insert(banned_early.end(), eog_ids_.begin(), eog_ids_.end());
-  const tokenizer::DecodeOptions decode_options{.special = !o.skip_special_tokens,
-                                                .strip_leading_space = false};
   GenerationStats st;
   st.prompt_tokens = static_cast<int32_t>(prompt.size());
   st.seed = o.sampling.seed;
@@ -154,82 +127,29 @@ absl::Status Generator::Generate(absl::Span<const int32_t> prompt, const Generat
       cache = CacheFor(c + 1, needed);
       cache->CopyPrefixFrom(*prompt_cache, static_cast<int64_t>(prompt.size()));
     }
-    SamplingOptions so = o.sampling;
-    so.seed = o.sampling.seed + static_cast<uint64_t>(c);
-    absl::StatusOr<std::unique_ptr<Sampler>> sampler =
-        Sampler::Create(so, static_cast<int32_t>(vocab), n_ctx_);
-    if (!sampler.ok()) return sampler.status();
-    for (const int32_t t : prompt) (*sampler)->Accept(t);
-    tokenizer::StreamingDetokenizer detok(tokenizer_, decode_options);
-    StopMatcher matcher(o.stop.stop);
+    absl::StatusOr<std::unique_ptr<Choice>> choice =
+        Choice::Create(tokenizer_, o, c, prompt, max_tokens, n_ctx_, static_cast<int32_t>(vocab));
+    if (!choice.ok()) return choice.status();
     const float* logits = prompt_last_.data();
-    int32_t generated = 0;
     bool first_event = true;
     while (true) {
-      const bool early = generated < o.stop.min_tokens;
-      const int32_t tok = (*sampler)->Sample(
-          {logits, static_cast<size_t>(vocab)},
-          early ? absl::MakeConstSpan(banned_early) : absl::Span<const int32_t>());
-      (*sampler)->Accept(tok);
-      ++generated;
-      GenerationEvent ev;
-      ev.choice = c;
-      ev.token = tok;
-      ev.choice_tokens = generated;
+      GenerationEvent ev = (*choice)->Step(logits);
       if (first_event) {
         ev.prompt_logprobs = prompt_logprobs;
         first_event = false;
       }
-      if (o.logprobs.logprobs || o.logprobs.top_logprobs > 0) {
-        TokenLogprobs lp;
-        lp.token = tok;
-        lp.logprob = (*sampler)->LastLogprob(tok);
-        (*sampler)->LastTopLogprobs(o.logprobs.top_logprobs, &lp.top);
-        ev.logprobs = std::move(lp);
-      }
-      const bool allow_stop = generated >= o.stop.min_tokens;
-      auto finish_text = [&]() {  // releases what detokenizer and matcher still hold
-        StopMatcher::Result r = matcher.Push(detok.Finish(), allow_stop);
-        ev.text += r.text;
-        if (r.stopped) {
-          ev.finish = FinishReason::kStopString;
-          ev.matched_stop = o.stop.stop[static_cast<size_t>(r.stop_index)];
-        } else {
-          ev.text += matcher.Flush();
-        }
-      };
-      const bool is_stop_token =
-          std::find(o.stop.stop_token_ids.begin(), o.stop.stop_token_ids.end(), tok) !=
-          o.stop.stop_token_ids.end();
-      if (!o.stop.ignore_eos && !early && tokenizer_.IsEndOfGeneration(tok)) {
-        ev.finish = FinishReason::kEos;
-        finish_text();
-      } else if (is_stop_token && !early) {
-        ev.finish = FinishReason::kStopToken;
-        ev.matched_stop_token = tok;
-        finish_text();
-      } else {
-        StopMatcher::Result r = matcher.Push(detok.Push(tok), allow_stop);
-        ev.text = std::move(r.text);
-        if (r.stopped) {
-          ev.finish = FinishReason::kStopString;
-          ev.matched_stop = o.stop.stop[static_cast<size_t>(r.stop_index)];
-        } else if (generated >= max_tokens) {
-          ev.finish = FinishReason::kLength;
-          finish_text();
-        }
-      }
       const auto now = Clock::now();
-      if (c == 0 && generated == 1) t_first = now;
+      if (c == 0 && ev.choice_tokens == 1) t_first = now;
       if (c == 0) t_last = now;
       st.completion_tokens += 1;
       if (!callback(ev)) return absl::CancelledError("generation cancelled by the caller");
       if (ev.finish != FinishReason::kNone) break;
+      const int32_t tok = *ev.token;
       s = decoder_.Eval({&tok, 1}, false, cache, &state_, pool_, logits_.data());
       if (!s.ok()) return s;
       logits = logits_.data();
     }
-    if (c == 0) first_choice_tokens = generated;
+    if (c == 0) first_choice_tokens = (*choice)->generated();
   }
   const auto t_end = Clock::now();
   st.time_to_first_token_ms = Ms(t_start, t_first);

@@ -117,7 +117,6 @@ class Generator {
   std::vector<std::unique_ptr<model::KvCache>> caches_;  // [0]: prompt; reused, grown
   std::vector<float> logits_;                            // n_vocab (or prompt x n_vocab)
   std::vector<float> prompt_last_;                       // logits after the prompt
-  std::vector<int32_t> eog_ids_;                         // end-of-generation tokens
 };
 
 }  // namespace jetserve::runtime

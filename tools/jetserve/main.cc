@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/jetserve/bench_command.h"
 #include "tools/jetserve/gateway_commands.h"
 #include "tools/jetserve/local_commands.h"
 #include "tools/jetserve/pull_command.h"
@@ -22,7 +23,7 @@ void PrintUsage(std::ostream& out) {
   out << "usage: jetserve COMMAND [OPTIONS] [ARGS]\n\n"
       << jetserve::cli::GatewayCommandsUsage() << "\n"
       << jetserve::cli::LocalCommandsUsage() << jetserve::cli::RunCommandUsage()
-      << jetserve::cli::PullCommandUsage();
+      << jetserve::cli::BenchCommandUsage() << jetserve::cli::PullCommandUsage();
 }
 
 }  // namespace
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   if (command == "run") {
     return jetserve::cli::RunRunCommand(words, std::cin, std::cout, std::cerr);
   }
+  if (command == "bench") return jetserve::cli::RunBenchCommand(words, std::cout, std::cerr);
   if (command == "pull") return jetserve::cli::RunPullCommand(words, std::cout, std::cerr);
   if (jetserve::cli::IsLocalCommand(command, words)) {
     return jetserve::cli::RunLocalCommand(command, words, std::cin, std::cout, std::cerr);
