@@ -16,6 +16,7 @@
 #include "engine/format/gguf_reader.h"
 #include "engine/model/thread_pool.h"
 #include "engine/tokenizer/detokenizer.h"
+#include "worker/call_batcher.h"
 
 namespace jetserve::worker {
 namespace {
@@ -36,12 +37,40 @@ absl::StatusOr<bool> Truncate(v1::Truncation t) {
   }
 }
 
+struct EmbedCall : CallBatcher::Call {
+  std::vector<std::string> texts;
+  encoder::EmbedOptions options;
+  std::vector<std::vector<float>> vecs;
+  std::vector<int32_t> tokens;
+  std::vector<uint8_t> truncated;
+};
+
+struct ClassifyCall : CallBatcher::Call {
+  std::vector<encoder::TextPair> inputs;
+  encoder::ClassifyOptions options;
+  std::vector<std::vector<encoder::LabelScore>> scores;
+};
+
+struct RerankCall : CallBatcher::Call {
+  std::string query;
+  std::vector<std::string> docs;
+  encoder::RerankOptions options;
+  std::vector<float> scores;
+  int32_t tokens = 0;
+};
+
+// Calls of a dynamic batch: up to 64 inputs, gathered for up to 2 ms.
+constexpr int kBatchItems = 64;
+constexpr int kConcurrentCalls = 16;
+
 class EncoderBackend final : public Backend {
  public:
   EncoderBackend(const BackendOptions& options, std::unique_ptr<TextEncoder> te)
       : options_(options),
         te_(std::move(te)),
-        pool_(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {}
+        pool_(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+        batcher_({.max_items = kBatchItems, .window = absl::Milliseconds(2)},
+                 [this](absl::Span<CallBatcher::Call* const> calls) { RunBatch(calls); }) {}
 
   v1::ModelInfo Info() const override {
     const encoder::EncoderConfig& c = te_->encoder().config();
@@ -67,10 +96,10 @@ class EncoderBackend final : public Backend {
 
   wv1::Capacity Capacity() const override {
     wv1::Capacity c;
-    // One call computes at a time (the encoder's workspace and pool are shared); a second
-    // waits in the worker so the next batch starts without a gateway round trip.
-    c.set_max_concurrent_requests(2);
-    c.set_max_batch_sequences(256);
+    // Concurrent Embed/Classify/Rerank calls are batched dynamically (worker/call_batcher.h):
+    // the engine runs one batch at a time while the next one gathers.
+    c.set_max_concurrent_requests(kConcurrentCalls);
+    c.set_max_batch_sequences(kBatchItems);
     c.set_context_length(te_->encoder().config().max_tokens());
     return c;
   }
@@ -79,7 +108,8 @@ class EncoderBackend final : public Backend {
 
   BackendLoad Load() const override {
     BackendLoad l;
-    l.running = running_.load();
+    l.queued = static_cast<int32_t>(batcher_.queued());
+    l.running = running_.load() - l.queued;
     return l;
   }
 
@@ -101,24 +131,26 @@ class EncoderBackend final : public Backend {
       }
       o.dimensions = r.dimensions();
     }
-    std::vector<std::string> texts(r.inputs().begin(), r.inputs().end());
+    EmbedCall call;
+    call.texts.assign(r.inputs().begin(), r.inputs().end());
+    call.options = o;
+    call.key = absl::StrCat("E|", o.pooling.has_value() ? static_cast<int>(*o.pooling) : -1, "|",
+                            o.normalize.has_value() ? static_cast<int>(*o.normalize) : -1, "|",
+                            o.truncate, "|", o.dimensions);
+    call.items = static_cast<int64_t>(call.texts.size());
+    call.ctx = &ctx;
     const absl::Time start = absl::Now();
     Running running(this);
-    std::lock_guard<std::mutex> lock(mu_);
-    if (ctx.Cancelled()) return ctx.CancelledStatus();
-    std::vector<uint8_t> truncated;
-    absl::StatusOr<std::vector<std::vector<float>>> vecs =
-        te_->Embed(texts, o, &pool_, &ws_, &truncated);
-    if (!vecs.ok()) return vecs.status();
+    batcher_.Run(&call);
+    if (!call.status.ok()) return call.status;
     v1::EmbedResponse out;
     int32_t tokens = 0;
-    for (size_t i = 0; i < texts.size(); ++i) {
+    for (size_t i = 0; i < call.texts.size(); ++i) {
       v1::Embedding* e = out.add_embeddings();
-      e->mutable_values()->Add((*vecs)[i].begin(), (*vecs)[i].end());
-      const int32_t n = static_cast<int32_t>(ws_.row_start[i + 1] - ws_.row_start[i]);
-      e->set_tokens(n);
-      tokens += n;
-      e->set_truncated(truncated[i] != 0);
+      e->mutable_values()->Add(call.vecs[i].begin(), call.vecs[i].end());
+      e->set_tokens(call.tokens[i]);
+      tokens += call.tokens[i];
+      e->set_truncated(call.truncated[i] != 0);
     }
     out.mutable_usage()->set_prompt_tokens(tokens);
     out.mutable_usage()->set_total_time_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
@@ -132,43 +164,48 @@ class EncoderBackend final : public Backend {
     if (!truncate.ok()) return truncate.status();
     if (r.top_k() < 0) return absl::InvalidArgumentError("top_k is negative");
     Running running(this);
-    std::lock_guard<std::mutex> lock(mu_);
-    if (ctx.Cancelled()) return ctx.CancelledStatus();
     v1::ClassifyResponse out;
-    if (!r.candidate_labels().empty()) {  // zero-shot, one input at a time
-      std::vector<std::string> labels(r.candidate_labels().begin(), r.candidate_labels().end());
-      encoder::ZeroShotOptions zo;
-      if (!r.hypothesis_template().empty()) zo.hypothesis_template = r.hypothesis_template();
-      zo.multi_label = r.multi_label();
-      zo.truncate = *truncate;
-      for (const v1::TextInput& in : r.inputs()) {
-        if (ctx.Cancelled()) return ctx.CancelledStatus();
-        absl::StatusOr<std::vector<encoder::LabelScore>> s =
-            te_->ZeroShot(in.text(), labels, zo, &pool_, &ws_);
-        if (!s.ok()) return s.status();
-        AddLabels(*s, labels, r.top_k(), out.add_results());
-      }
-    } else {
-      std::vector<encoder::TextPair> inputs;
+    if (r.candidate_labels().empty()) {  // batched with other calls of the same options
+      ClassifyCall call;
       for (const v1::TextInput& in : r.inputs()) {
         encoder::TextPair p{in.text(), std::nullopt};
         if (!in.text_pair().empty()) p.text_pair = in.text_pair();
-        inputs.push_back(std::move(p));
+        call.inputs.push_back(std::move(p));
       }
-      encoder::ClassifyOptions co;
-      co.truncate = *truncate;
-      if (r.score_function() == v1::SCORE_FUNCTION_SOFTMAX) co.multi_label = false;
-      if (r.score_function() == v1::SCORE_FUNCTION_SIGMOID) co.multi_label = true;
-      co.raw = r.score_function() == v1::SCORE_FUNCTION_NONE;
-      absl::StatusOr<std::vector<std::vector<encoder::LabelScore>>> s =
-          te_->Classify(inputs, co, &pool_, &ws_);
-      if (!s.ok()) return s.status();
+      call.options.truncate = *truncate;
+      if (r.score_function() == v1::SCORE_FUNCTION_SOFTMAX) call.options.multi_label = false;
+      if (r.score_function() == v1::SCORE_FUNCTION_SIGMOID) call.options.multi_label = true;
+      call.options.raw = r.score_function() == v1::SCORE_FUNCTION_NONE;
+      call.key = absl::StrCat(
+          "C|", call.options.truncate, "|",
+          call.options.multi_label.has_value() ? static_cast<int>(*call.options.multi_label) : -1,
+          "|", call.options.raw);
+      call.items = static_cast<int64_t>(call.inputs.size());
+      call.ctx = &ctx;
+      batcher_.Run(&call);
+      if (!call.status.ok()) return call.status;
       std::vector<std::string> names;
       for (int k = 0; k < te_->encoder().num_labels(); ++k) {
         const auto& l = te_->encoder().config().labels;
         names.push_back(k < static_cast<int>(l.size()) ? l[k] : absl::StrCat("LABEL_", k));
       }
-      for (const auto& one : *s) AddLabels(one, names, r.top_k(), out.add_results());
+      for (const auto& one : call.scores) AddLabels(one, names, r.top_k(), out.add_results());
+      return out;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ctx.Cancelled()) return ctx.CancelledStatus();
+    // Zero-shot: one input at a time.
+    std::vector<std::string> labels(r.candidate_labels().begin(), r.candidate_labels().end());
+    encoder::ZeroShotOptions zo;
+    if (!r.hypothesis_template().empty()) zo.hypothesis_template = r.hypothesis_template();
+    zo.multi_label = r.multi_label();
+    zo.truncate = *truncate;
+    for (const v1::TextInput& in : r.inputs()) {
+      if (ctx.Cancelled()) return ctx.CancelledStatus();
+      absl::StatusOr<std::vector<encoder::LabelScore>> s =
+          te_->ZeroShot(in.text(), labels, zo, &pool_, &ws_);
+      if (!s.ok()) return s.status();
+      AddLabels(*s, labels, r.top_k(), out.add_results());
     }
     return out;
   }
@@ -179,26 +216,29 @@ class EncoderBackend final : public Backend {
     absl::StatusOr<bool> truncate = Truncate(r.truncation());
     if (!truncate.ok()) return truncate.status();
     if (r.top_n() < 0) return absl::InvalidArgumentError("top_n is negative");
-    std::vector<std::string> docs(r.documents().begin(), r.documents().end());
+    RerankCall call;
+    call.query = r.query();
+    call.docs.assign(r.documents().begin(), r.documents().end());
+    call.options = {.truncate = *truncate,
+                    .normalize = !r.has_normalize_scores() || r.normalize_scores()};
+    // Documents of calls with the same query (and options) run as one batch.
+    call.key =
+        absl::StrCat("R|", call.options.truncate, "|", call.options.normalize, "|", call.query);
+    call.items = static_cast<int64_t>(call.docs.size());
+    call.ctx = &ctx;
     const absl::Time start = absl::Now();
     Running running(this);
-    std::lock_guard<std::mutex> lock(mu_);
-    if (ctx.Cancelled()) return ctx.CancelledStatus();
-    absl::StatusOr<std::vector<float>> scores = te_->Rerank(
-        r.query(), docs,
-        {.truncate = *truncate, .normalize = !r.has_normalize_scores() || r.normalize_scores()},
-        &pool_, &ws_);
-    if (!scores.ok()) return scores.status();
+    batcher_.Run(&call);
+    if (!call.status.ok()) return call.status;
+    const std::vector<std::string>& docs = call.docs;
+    const std::vector<float>* scores = &call.scores;
     std::vector<int> order(docs.size());
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(),
                      [&](int a, int b) { return (*scores)[a] > (*scores)[b]; });
     if (r.top_n() > 0 && order.size() > static_cast<size_t>(r.top_n())) order.resize(r.top_n());
     v1::RerankResponse out;
-    int32_t tokens = 0;
-    for (size_t i = 0; i + 1 < ws_.row_start.size(); ++i) {
-      tokens += static_cast<int32_t>(ws_.row_start[i + 1] - ws_.row_start[i]);
-    }
+    const int32_t tokens = call.tokens;
     for (int i : order) {
       v1::RerankResult* res = out.add_results();
       res->set_index(i);
@@ -251,6 +291,92 @@ class EncoderBackend final : public Backend {
   }
 
  private:
+  // The batcher's executor: one engine call for all calls of a batch (same kind and
+  // options). When the merged call fails (e.g. one input too long without truncation),
+  // each call runs alone so that only the faulty one gets the error.
+  void RunBatch(absl::Span<CallBatcher::Call* const> calls) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (calls.size() > 1 && RunMerged(calls)) return;
+    for (CallBatcher::Call* c : calls) RunMerged(absl::MakeConstSpan(&c, 1));
+  }
+
+  // Runs calls as one engine call; false (statuses untouched) when it failed and calls > 1.
+  bool RunMerged(absl::Span<CallBatcher::Call* const> calls) {
+    auto fail = [&](const absl::Status& s) {
+      if (calls.size() > 1) return false;
+      calls[0]->status = s;
+      return true;
+    };
+    auto row_tokens = [&](size_t i) {
+      return static_cast<int32_t>(ws_.row_start[i + 1] - ws_.row_start[i]);
+    };
+    switch (calls[0]->key[0]) {
+      case 'E': {
+        std::vector<std::string> texts;
+        for (auto* c : calls) {
+          auto* e = static_cast<EmbedCall*>(c);
+          texts.insert(texts.end(), e->texts.begin(), e->texts.end());
+        }
+        std::vector<uint8_t> truncated;
+        absl::StatusOr<std::vector<std::vector<float>>> vecs =
+            te_->Embed(texts, static_cast<EmbedCall*>(calls[0])->options, &pool_, &ws_, &truncated);
+        if (!vecs.ok()) return fail(vecs.status());
+        size_t row = 0;
+        for (auto* c : calls) {
+          auto* e = static_cast<EmbedCall*>(c);
+          for (size_t i = 0; i < e->texts.size(); ++i, ++row) {
+            e->vecs.push_back(std::move((*vecs)[row]));
+            e->tokens.push_back(row_tokens(row));
+            e->truncated.push_back(truncated[row]);
+          }
+          e->status = absl::OkStatus();
+        }
+        return true;
+      }
+      case 'C': {
+        std::vector<encoder::TextPair> inputs;
+        for (auto* c : calls) {
+          auto* k = static_cast<ClassifyCall*>(c);
+          inputs.insert(inputs.end(), k->inputs.begin(), k->inputs.end());
+        }
+        absl::StatusOr<std::vector<std::vector<encoder::LabelScore>>> s =
+            te_->Classify(inputs, static_cast<ClassifyCall*>(calls[0])->options, &pool_, &ws_);
+        if (!s.ok()) return fail(s.status());
+        size_t row = 0;
+        for (auto* c : calls) {
+          auto* k = static_cast<ClassifyCall*>(c);
+          for (size_t i = 0; i < k->inputs.size(); ++i) k->scores.push_back((*s)[row++]);
+          k->status = absl::OkStatus();
+        }
+        return true;
+      }
+      case 'R': {
+        std::vector<std::string> docs;
+        for (auto* c : calls) {
+          auto* k = static_cast<RerankCall*>(c);
+          docs.insert(docs.end(), k->docs.begin(), k->docs.end());
+        }
+        auto* first = static_cast<RerankCall*>(calls[0]);
+        absl::StatusOr<std::vector<float>> s =
+            te_->Rerank(first->query, docs, first->options, &pool_, &ws_);
+        if (!s.ok()) return fail(s.status());
+        size_t row = 0;
+        for (auto* c : calls) {
+          auto* k = static_cast<RerankCall*>(c);
+          for (size_t i = 0; i < k->docs.size(); ++i, ++row) {
+            k->scores.push_back((*s)[row]);
+            k->tokens += row_tokens(row);
+          }
+          k->status = absl::OkStatus();
+        }
+        return true;
+      }
+      default:
+        for (auto* c : calls) c->status = absl::InternalError("unknown batched call");
+        return true;
+    }
+  }
+
   // Counts a call as running for Load().
   struct Running {
     explicit Running(const EncoderBackend* b) : b_(b) { ++b_->running_; }
@@ -277,6 +403,7 @@ class EncoderBackend final : public Backend {
   std::mutex mu_;
   ThreadPool pool_;               // guarded by mu_ (ParallelFor is not reentrant)
   encoder::EncoderWorkspace ws_;  // guarded by mu_
+  CallBatcher batcher_;
 };
 
 }  // namespace

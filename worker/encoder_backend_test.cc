@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -100,6 +102,85 @@ TEST(EncoderBackendTest, InfoEmbedClassifyRerankTokenize) {
 
   ctx.Cancel("test");
   EXPECT_THAT(b->Rerank(ctx, rerank).status(), StatusIs(absl::StatusCode::kCancelled));
+}
+
+// Concurrent calls are batched dynamically: each still gets exactly (bitwise) what it gets
+// alone, and a call with an input too long for TRUNCATION_NONE fails alone.
+TEST(EncoderBackendTest, ConcurrentCallsGetTheirSoloResults) {
+  std::unique_ptr<Backend> b = Load(TinyBert());
+  ASSERT_NE(b, nullptr);
+  CallContext ctx("r", absl::InfiniteFuture());
+  constexpr int kCalls = 12;
+  std::vector<worker::v1::EmbedRequest> embeds(kCalls);
+  std::vector<worker::v1::ClassifyRequest> classifies(kCalls);
+  std::vector<worker::v1::RerankRequest> reranks(kCalls);
+  std::string too_long;
+  for (int i = 0; i < 50; ++i) too_long += "game ";
+  for (int i = 0; i < kCalls; ++i) {
+    for (int j = 0; j <= i % 3; ++j) {
+      embeds[i].mutable_request()->add_inputs("text " + std::to_string(i) + " part " +
+                                              std::string(static_cast<size_t>(j), 'z'));
+      classifies[i].mutable_request()->add_inputs()->set_text("cats " + std::to_string(i * j));
+      reranks[i].mutable_request()->add_documents("doc " + std::to_string(i + j));
+    }
+    reranks[i].mutable_request()->set_query(i % 2 == 0 ? "query a" : "query b");
+  }
+  embeds[5].mutable_request()->add_inputs(too_long);
+  embeds[5].mutable_request()->set_truncation(jetserve::v1::TRUNCATION_NONE);
+  embeds[7].mutable_request()->set_truncation(jetserve::v1::TRUNCATION_NONE);  // same key as 5
+  std::vector<absl::StatusOr<jetserve::v1::EmbedResponse>> e_solo, e_conc(kCalls);
+  std::vector<absl::StatusOr<jetserve::v1::ClassifyResponse>> c_solo, c_conc(kCalls);
+  std::vector<absl::StatusOr<jetserve::v1::RerankResponse>> r_solo, r_conc(kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    e_solo.push_back(b->Embed(ctx, embeds[i]));
+    c_solo.push_back(b->Classify(ctx, classifies[i]));
+    r_solo.push_back(b->Rerank(ctx, reranks[i]));
+  }
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back([&, i] {
+      e_conc[i] = b->Embed(ctx, embeds[i]);
+      c_conc[i] = b->Classify(ctx, classifies[i]);
+      r_conc[i] = b->Rerank(ctx, reranks[i]);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < kCalls; ++i) {
+    SCOPED_TRACE(i);
+    if (i == 5) {
+      EXPECT_THAT(e_conc[i].status(), StatusIs(absl::StatusCode::kInvalidArgument));
+      EXPECT_EQ(e_conc[i].status(), e_solo[i].status());
+      continue;
+    }
+    ASSERT_OK(e_conc[i]);
+    ASSERT_OK(e_solo[i]);
+    ASSERT_EQ(e_conc[i]->embeddings_size(), e_solo[i]->embeddings_size());
+    for (int k = 0; k < e_conc[i]->embeddings_size(); ++k) {
+      EXPECT_EQ(std::vector<float>(e_conc[i]->embeddings(k).values().begin(),
+                                   e_conc[i]->embeddings(k).values().end()),
+                std::vector<float>(e_solo[i]->embeddings(k).values().begin(),
+                                   e_solo[i]->embeddings(k).values().end()));
+      EXPECT_EQ(e_conc[i]->embeddings(k).tokens(), e_solo[i]->embeddings(k).tokens());
+    }
+    EXPECT_EQ(e_conc[i]->usage().prompt_tokens(), e_solo[i]->usage().prompt_tokens());
+    ASSERT_OK(c_conc[i]);
+    ASSERT_OK(c_solo[i]);
+    ASSERT_EQ(c_conc[i]->results_size(), c_solo[i]->results_size());
+    for (int k = 0; k < c_conc[i]->results_size(); ++k) {
+      for (int l = 0; l < c_conc[i]->results(k).labels_size(); ++l) {
+        EXPECT_EQ(c_conc[i]->results(k).labels(l).label(), c_solo[i]->results(k).labels(l).label());
+        EXPECT_EQ(c_conc[i]->results(k).labels(l).score(), c_solo[i]->results(k).labels(l).score());
+      }
+    }
+    ASSERT_OK(r_conc[i]);
+    ASSERT_OK(r_solo[i]);
+    ASSERT_EQ(r_conc[i]->results_size(), r_solo[i]->results_size());
+    for (int k = 0; k < r_conc[i]->results_size(); ++k) {
+      EXPECT_EQ(r_conc[i]->results(k).index(), r_solo[i]->results(k).index());
+      EXPECT_EQ(r_conc[i]->results(k).score(), r_solo[i]->results(k).score());
+    }
+    EXPECT_EQ(r_conc[i]->usage().prompt_tokens(), r_solo[i]->usage().prompt_tokens());
+  }
 }
 
 }  // namespace
