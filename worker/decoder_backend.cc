@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -14,12 +15,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/log.h"
 #include "engine/model/decoder.h"
 #include "engine/model/thread_pool.h"
 #include "engine/runtime/batch_scheduler.h"
 #include "engine/runtime/decoder_model.h"
 #include "engine/runtime/generator.h"
 #include "engine/tokenizer/detokenizer.h"
+#include "worker/chat_request.h"
 
 namespace jetserve::worker {
 namespace {
@@ -94,14 +97,15 @@ class StreamSink final : public runtime::RequestSink {
  public:
   StreamSink(GenerateStream* stream, GenerationMetrics* metrics,
              const tokenizer::Tokenizer& tokenizer, runtime::GenerateOptions options,
-             int32_t prompt_tokens, absl::Time received)
+             int32_t prompt_tokens, absl::Time received, std::optional<ChatStream> chat)
       : stream_(stream),
         metrics_(metrics),
         tokenizer_(tokenizer),
         options_(std::move(options)),
         prompt_tokens_(prompt_tokens),
         received_(received),
-        last_token_(static_cast<size_t>(options_.n), absl::InfinitePast()) {}
+        last_token_(static_cast<size_t>(options_.n), absl::InfinitePast()),
+        chat_(std::move(chat)) {}
 
   const runtime::GenerateOptions& options() const { return options_; }
 
@@ -126,7 +130,11 @@ class StreamSink final : public runtime::RequestSink {
     metrics_->AddGeneratedTokens(1);
     v1::GenerateResponse out;
     out.set_index(e.choice);
-    out.set_text(e.text);
+    if (chat_.has_value()) {
+      chat_->Apply(e, &out);  // text, reasoning_text, tool_calls
+    } else {
+      out.set_text(e.text);
+    }
     if (e.token.has_value()) out.add_token_ids(*e.token);
     if (e.logprobs.has_value()) *out.add_logprobs() = Logprob(*e.logprobs);
     for (const runtime::TokenLogprobs& lp : e.prompt_logprobs) {
@@ -134,6 +142,9 @@ class StreamSink final : public runtime::RequestSink {
     }
     if (e.finish != FinishReason::kNone) {
       out.set_finish_reason(ToProto(e.finish));
+      if (e.finish == FinishReason::kEos && chat_.has_value() && chat_->called_tools(e.choice)) {
+        out.set_finish_reason(v1::FINISH_REASON_TOOL_CALLS);
+      }
       out.set_matched_stop(e.matched_stop);
       if (e.matched_stop_token >= 0) out.set_matched_stop_token(e.matched_stop_token);
       if (++finished_choices_ == options_.n) {
@@ -190,6 +201,7 @@ class StreamSink final : public runtime::RequestSink {
   std::vector<absl::Time> last_token_;  // per choice
   int32_t generated_ = 0;
   int32_t finished_choices_ = 0;
+  std::optional<ChatStream> chat_;  // chat requests: output parsing
 };
 
 class DecoderBackend final : public Backend {
@@ -201,7 +213,13 @@ class DecoderBackend final : public Backend {
         decoder_(std::move(decoder)),
         tokenizer_(std::move(tokenizer)),
         pool_(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
-        scheduler_(*decoder_, *tokenizer_, &pool_, scheduler_options) {
+        scheduler_(*decoder_, *tokenizer_, &pool_, scheduler_options),
+        chat_(ModelChat::Load(*decoder_, *tokenizer_)) {
+    if (!chat_.template_problem.empty()) {
+      JETSERVE_LOG(kError, "chat_template")
+          .Add("model", options_.model_name)
+          .Add("problem", chat_.template_problem);
+    }
     scheduler_.SetStepObserver([this](const runtime::StepInfo& step) {
       GenerationMetrics* m = options_.metrics;
       const runtime::SchedulerStats& st = step.stats;
@@ -241,7 +259,7 @@ class DecoderBackend final : public Backend {
     info.set_vocab_size(static_cast<int32_t>(c.n_vocab));
     info.set_device("cpu");
     info.set_state(v1::MODEL_STATE_READY);
-    info.set_has_chat_template(decoder_->file().Has("tokenizer.chat_template"));
+    info.set_has_chat_template(!chat_.chat_template.is_fallback());
     return info;
   }
 
@@ -279,14 +297,21 @@ class DecoderBackend final : public Backend {
     stream->SetWakeCallback([this] { scheduler_.Notify(); });
     const v1::GenerateRequest& r = stream->request().request();
     runtime::GenerateOptions o = ToOptions(r);
-    absl::StatusOr<std::vector<int32_t>> prompt = Prompt(r, &o);
-    if (!prompt.ok()) {
-      stream->Finish(prompt.status());
+    std::string rendered;
+    absl::StatusOr<std::vector<int32_t>> prompt = Prompt(r, &o, &rendered);
+    const absl::Status format = prompt.ok() ? ApplyResponseFormat(r, chat_, &o) : prompt.status();
+    if (!format.ok()) {
+      stream->Finish(format);
       return;
+    }
+    std::optional<ChatStream> chat;
+    if (r.input_case() == v1::GenerateRequest::kChat) {
+      chat.emplace(chat_, r.chat(), rendered, o.n);
+      if (chat->needs_special_tokens()) o.skip_special_tokens = false;
     }
     const auto prompt_tokens = static_cast<int32_t>(prompt->size());
     auto* sink = new StreamSink(stream, options_.metrics, *tokenizer_, std::move(o), prompt_tokens,
-                                received);
+                                received, std::move(chat));
     absl::Status s = scheduler_.Submit(
         {.prompt = *std::move(prompt),
          .options = sink->options(),
@@ -306,13 +331,17 @@ class DecoderBackend final : public Backend {
   absl::StatusOr<v1::TokenizeResponse> Tokenize(const CallContext&,
                                                 const wv1::TokenizeRequest& request) override {
     const v1::TokenizeRequest& r = request.request();
-    if (r.input_case() != v1::TokenizeRequest::kText) {
-      return absl::UnimplementedError("chat templates are not supported yet; send text");
-    }
     const bool special = !r.has_add_special_tokens() || r.add_special_tokens();
+    std::vector<int32_t> ids;
+    if (r.input_case() == v1::TokenizeRequest::kChat) {
+      absl::StatusOr<std::string> text = RenderChat(chat_, r.chat());
+      if (!text.ok()) return text.status();
+      ids = tokenizer_->Encode(*text, {.add_special = false, .parse_special = true});
+    } else {
+      ids = tokenizer_->Encode(r.text(), {.add_special = special, .parse_special = special});
+    }
     v1::TokenizeResponse out;
-    for (const int32_t id :
-         tokenizer_->Encode(r.text(), {.add_special = special, .parse_special = special})) {
+    for (const int32_t id : ids) {
       out.add_token_ids(id);
       if (r.return_pieces()) out.add_pieces(tokenizer_->TokenToPiece(id, true));
     }
@@ -340,13 +369,19 @@ class DecoderBackend final : public Backend {
   int64_t n_ctx() const { return scheduler_.options().n_ctx; }
 
   // Prompt tokens after the context-overflow policy; max_tokens may be lowered.
+  // For a chat, *rendered gets the prompt text (the template's rendering).
   absl::StatusOr<std::vector<int32_t>> Prompt(const v1::GenerateRequest& r,
-                                              runtime::GenerateOptions* o) {
-    if (r.input_case() != v1::GenerateRequest::kPrompt) {
-      return absl::UnimplementedError("chat templates are not supported yet; send a prompt");
+                                              runtime::GenerateOptions* o, std::string* rendered) {
+    std::vector<int32_t> ids;
+    if (r.input_case() == v1::GenerateRequest::kChat) {
+      absl::StatusOr<std::string> text = RenderChat(chat_, r.chat());
+      if (!text.ok()) return text.status();
+      *rendered = *std::move(text);
+      ids = tokenizer_->Encode(*rendered, {.add_special = false, .parse_special = true});
+    } else {
+      const bool special = !r.has_add_special_tokens() || r.add_special_tokens();
+      ids = runtime::EncodePrompt(*tokenizer_, r.prompt(), special);
     }
-    const bool special = !r.has_add_special_tokens() || r.add_special_tokens();
-    std::vector<int32_t> ids = runtime::EncodePrompt(*tokenizer_, r.prompt(), special);
     if (ids.empty()) return absl::InvalidArgumentError("the prompt has no tokens");
     const int64_t ctx = n_ctx();
     const int64_t want = o->stop.max_tokens > 0 ? o->stop.max_tokens : 1;
@@ -378,6 +413,7 @@ class DecoderBackend final : public Backend {
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
   ThreadPool pool_;
   runtime::BatchScheduler scheduler_;
+  const ModelChat chat_;
   int64_t preemptions_seen_ = 0;  // scheduler thread (step observer) only
 };
 

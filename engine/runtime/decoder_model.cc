@@ -26,4 +26,26 @@ std::vector<int32_t> EncodePrompt(const tokenizer::Tokenizer& tokenizer, const s
   return tokenizer.Encode(prompt, {.add_special = add_special, .parse_special = add_special});
 }
 
+chat::ChatTemplate LoadModelChatTemplate(const model::Decoder& decoder,
+                                         const tokenizer::Tokenizer& tokenizer,
+                                         std::string* problem) {
+  std::string source;
+  if (decoder.file().Has("tokenizer.chat_template")) {
+    absl::StatusOr<std::string_view> s = decoder.file().GetString("tokenizer.chat_template");
+    if (s.ok()) source = std::string(*s);
+  }
+  const tokenizer::Vocab& v = tokenizer.vocab();
+  const std::string bos = v.special.bos >= 0 ? tokenizer.TokenToPiece(v.special.bos, true) : "";
+  const std::string eos = v.special.eos >= 0 ? tokenizer.TokenToPiece(v.special.eos, true) : "";
+  return chat::LoadChatTemplate(source, bos, eos, problem);
+}
+
+absl::StatusOr<std::vector<int32_t>> EncodeChat(const chat::ChatTemplate& chat_template,
+                                                const tokenizer::Tokenizer& tokenizer,
+                                                const chat::ChatInput& chat) {
+  absl::StatusOr<std::string> text = chat_template.Apply(chat);
+  if (!text.ok()) return text.status();
+  return tokenizer.Encode(*text, {.add_special = false, .parse_special = true});
+}
+
 }  // namespace jetserve::runtime

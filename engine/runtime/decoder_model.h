@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/chat/chat_template.h"
 #include "engine/model/decoder.h"
 #include "engine/tokenizer/tokenizer.h"
 
@@ -41,6 +42,20 @@ int64_t ServedContext(const model::Decoder& decoder, int64_t requested);
 // vocabulary says and control-token text parsed as control tokens.
 std::vector<int32_t> EncodePrompt(const tokenizer::Tokenizer& tokenizer, const std::string& prompt,
                                   bool add_special);
+
+// The model's chat template (GGUF tokenizer.chat_template) with the vocabulary's BOS/EOS
+// texts, checked at load by chat::LoadChatTemplate: when the file has none or it cannot be
+// rendered, the ChatML fallback, and *problem says why (callers log it).
+chat::ChatTemplate LoadModelChatTemplate(const model::Decoder& decoder,
+                                         const tokenizer::Tokenizer& tokenizer,
+                                         std::string* problem);
+
+// Prompt tokens of a chat: rendered with the template, then encoded like Hugging Face's
+// apply_chat_template(tokenize=True): control-token text parsed, no BOS/EOS added (the
+// template writes its own). InvalidArgument for bad chats and template errors.
+absl::StatusOr<std::vector<int32_t>> EncodeChat(const chat::ChatTemplate& chat_template,
+                                                const tokenizer::Tokenizer& tokenizer,
+                                                const chat::ChatInput& chat);
 
 }  // namespace jetserve::runtime
 

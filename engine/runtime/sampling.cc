@@ -298,6 +298,7 @@ absl::StatusOr<std::unique_ptr<Sampler>> Sampler::Create(const SamplingOptions& 
   absl::Status st = ValidateSamplingOptions(o, vocab);
   if (!st.ok()) return st;
   std::unique_ptr<Sampler> s(new Sampler(o, vocab));
+  if (o.constraint) s->constraint_ = o.constraint();
   if (!o.logit_bias.empty()) s->pre_.push_back(MakeLogitBias(o.logit_bias));
   const bool penalties =
       o.repetition_penalty != 1.f || o.frequency_penalty != 0.f || o.presence_penalty != 0.f;
@@ -318,6 +319,7 @@ absl::StatusOr<std::unique_ptr<Sampler>> Sampler::Create(const SamplingOptions& 
 }
 
 void Sampler::Accept(int32_t token) {
+  if (constraint_ != nullptr && generating_) constraint_->Accept(token);
   for (auto& st : pre_) st->Accept(token);
   for (auto& st : truncate_) st->Accept(token);
 }
@@ -329,6 +331,8 @@ int32_t Sampler::Sample(absl::Span<const float> logits, absl::Span<const int32_t
     if (b >= 0 && static_cast<size_t>(b) < items.size())
       items[static_cast<size_t>(b)].logit = kNegInf;
   }
+  generating_ = true;
+  if (constraint_ != nullptr) constraint_->Apply(cand_);
   for (auto& st : pre_) st->Apply(cand_);
 
   // The distribution logprobs report: after bias and penalties, at the temperature.

@@ -15,6 +15,7 @@
 #define JETSERVE_ENGINE_RUNTIME_SAMPLING_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string_view>
@@ -25,6 +26,11 @@
 #include "absl/types/span.h"
 
 namespace jetserve::runtime {
+
+class SamplerStage;
+// Makes a fresh constraint stage per choice (e.g. a grammar, grammar_constraint.h). The
+// stage masks candidates before every other stage and sees only generated tokens.
+using ConstraintFactory = std::function<std::unique_ptr<SamplerStage>()>;
 
 struct SamplingOptions {
   float temperature = 1.0f;         // 0: greedy
@@ -38,6 +44,7 @@ struct SamplingOptions {
   int32_t penalty_last_n = 64;                        // -1: whole context, 0: penalties off
   std::vector<std::pair<int32_t, float>> logit_bias;  // <= -100 bans, >= 100 forces
   uint64_t seed = 0;
+  ConstraintFactory constraint;  // empty: unconstrained
 };
 
 // InvalidArgument naming the field when a value is outside the documented range.
@@ -120,6 +127,8 @@ class Sampler {
   SamplingOptions options_;
   int32_t vocab_;
   std::mt19937_64 rng_;
+  std::unique_ptr<SamplerStage> constraint_;             // applied first; may be null
+  bool generating_ = false;                              // Sample() called: accepts are output
   std::vector<std::unique_ptr<SamplerStage>> pre_;       // bias, penalties
   std::vector<std::unique_ptr<SamplerStage>> truncate_;  // top-k ... temperature
   Candidates cand_;
