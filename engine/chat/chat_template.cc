@@ -1,5 +1,6 @@
 #include "engine/chat/chat_template.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -10,7 +11,37 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
+// Deepest nesting of [ and { outside strings (bounds recursion over untrusted JSON).
+int JsonNesting(const std::string& text) {
+  int depth = 0, max = 0;
+  bool in_str = false, esc = false;
+  for (const char c : text) {
+    if (in_str) {
+      if (esc) {
+        esc = false;
+      } else if (c == '\\') {
+        esc = true;
+      } else if (c == '"') {
+        in_str = false;
+      }
+    } else if (c == '"') {
+      in_str = true;
+    } else if (c == '[' || c == '{') {
+      max = std::max(max, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return max;
+}
+
+constexpr int kMaxJsonNesting = 64;
+
 bool ParseJson(const std::string& text, Json* out) {
+  if (JsonNesting(text) > kMaxJsonNesting) {
+    *out = Json(Json::value_t::discarded);
+    return false;
+  }
   *out = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   return !out->is_discarded();
 }
@@ -46,6 +77,14 @@ absl::Status ValidateChatInput(const ChatInput& chat) {
       return absl::InvalidArgumentError(absl::StrCat("chat.messages[", i, "].role '", m.role,
                                                      "' is not system, user, assistant or tool"));
     }
+    for (const ChatToolCall& c : m.tool_calls) {
+      if (JsonNesting(c.arguments_json) > kMaxJsonNesting) {
+        return absl::InvalidArgumentError(absl::StrCat("chat.messages[", i,
+                                                       "].tool_calls: arguments_json nested "
+                                                       "deeper than ",
+                                                       kMaxJsonNesting));
+      }
+    }
     if (!m.tool_calls.empty() && m.role != "assistant") {
       return absl::InvalidArgumentError(
           absl::StrCat("chat.messages[", i, "].tool_calls: only assistant messages call tools"));
@@ -60,7 +99,8 @@ absl::Status ValidateChatInput(const ChatInput& chat) {
     Json j;
     if (!t.parameters_json.empty() && (!ParseJson(t.parameters_json, &j) || !j.is_object())) {
       return absl::InvalidArgumentError(
-          absl::StrCat("chat.tools[", i, "].parameters_json is not a JSON object"));
+          absl::StrCat("chat.tools[", i, "].parameters_json is not a JSON object (nested at most ",
+                       kMaxJsonNesting, " deep)"));
     }
   }
   Json k;

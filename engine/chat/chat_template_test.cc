@@ -123,6 +123,12 @@ TEST(ChatTemplateTest, InvalidChatsAreInvalidArgument) {
   EXPECT_THAT(std::string(t.Apply(in).status().message()), HasSubstr("tools[0].name"));
   in.tools = {{.name = "f", .description = "", .parameters_json = "[1]"}};
   EXPECT_THAT(std::string(t.Apply(in).status().message()), HasSubstr("parameters_json"));
+  in.tools = {{.name = "f", .description = "", .parameters_json = std::string(100000, '[')}};
+  EXPECT_THAT(std::string(t.Apply(in).status().message()), HasSubstr("nested"));
+  in.tools.clear();
+  in.messages = {
+      {.role = "assistant", .content = "", .tool_calls = {{"id", "f", std::string(100000, '{')}}}};
+  EXPECT_THAT(std::string(t.Apply(in).status().message()), HasSubstr("nested deeper"));
 }
 
 }  // namespace
