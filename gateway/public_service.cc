@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/random/random.h"
@@ -119,6 +121,8 @@ class CallBase {
     uint64_t ticket = service_->router()->Acquire(
         model_, deadline_,
         [this](absl::StatusOr<WorkerLease> lease) { Granted(std::move(lease)); });
+    // 0: the grant already ran (and may have finished the call, so `this` may be gone).
+    if (ticket == 0) return;
     bool cancel_now = false;
     {
       absl::MutexLock lock(&mu_);
@@ -162,7 +166,7 @@ class CallBase {
     if (ticket != 0) service_->router()->Cancel(model_, ticket);
     // At the deadline the worker call ends by its own (identical) deadline, so the worker
     // sees DEADLINE_EXCEEDED rather than a cancellation.
-    if (started && absl::Now() < deadline_) client_context_.TryCancel();
+    if (started && absl::Now() < deadline_) client_context()->TryCancel();
   }
 
   void FillEnvelope(wv1::Envelope* envelope) const {
@@ -173,12 +177,23 @@ class CallBase {
     ToTimestamp(start_, envelope->mutable_received_at());
   }
 
-  void SetupClientContext() {
-    if (deadline_ != absl::InfiniteFuture())
-      client_context_.set_deadline(absl::ToChronoTime(deadline_));
-    client_context_.AddMetadata("x-request-id", request_id_);
-    if (!traceparent_.empty()) client_context_.AddMetadata("traceparent", traceparent_);
-    if (!tracestate_.empty()) client_context_.AddMetadata("tracestate", tracestate_);
+  // A fresh client context for this attempt's worker call (contexts are single-use; earlier
+  // ones live on until the call object goes, so a late TryCancel on them is harmless).
+  grpc::ClientContext* SetupClientContext() {
+    auto context = std::make_unique<grpc::ClientContext>();
+    if (deadline_ != absl::InfiniteFuture()) context->set_deadline(absl::ToChronoTime(deadline_));
+    context->AddMetadata("x-request-id", request_id_);
+    if (!traceparent_.empty()) context->AddMetadata("traceparent", traceparent_);
+    if (!tracestate_.empty()) context->AddMetadata("tracestate", tracestate_);
+    absl::MutexLock lock(&mu_);
+    client_contexts_.push_back(std::move(context));
+    return client_contexts_.back().get();
+  }
+
+  // The current attempt's client context; null before the first worker call.
+  grpc::ClientContext* client_context() {
+    absl::MutexLock lock(&mu_);
+    return client_contexts_.empty() ? nullptr : client_contexts_.back().get();
   }
 
   WorkerEndpoint& endpoint() {
@@ -198,9 +213,11 @@ class CallBase {
       service_->metrics()->RecordRequest(label, method_, status.error_code(), seconds);
     }
     std::string worker;
+    int attempts;
     {
       absl::MutexLock lock(&mu_);
       worker = worker_;
+      attempts = attempts_;
     }
     auto line = JETSERVE_LOG(kInfo, "request");
     line.Add("request_id", request_id_)
@@ -209,24 +226,39 @@ class CallBase {
         .Add("code", GrpcCodeName(status.error_code()))
         .Add("duration_ms", seconds * 1e3)
         .Add("worker", worker);
+    if (attempts > 1) line.Add("attempts", int64_t{attempts});
     if (!status.ok()) line.Add("error", status.error_message());
     FinishServer(status);
   }
 
   // Called from the worker call's completion; releases the worker slot. A call that failed
-  // UNAVAILABLE before any response found the worker gone (or draining): the router stops
-  // sending it calls until its next successful probe, so a killed worker costs at most the
-  // calls already on it rather than every call routed there until the probes notice.
-  void ReleaseLease(const grpc::Status& status, bool got_response) {
+  // UNAVAILABLE before any response found the worker gone (connection refused, process
+  // killed) or draining: the router stops sending that worker calls until its next
+  // successful probe, and the call goes back to the router for another worker (at most
+  // kMaxAttempts in all, within its deadline; nothing reached the client, so trying again
+  // is safe). Returns true when the call was retried: the caller must return at once
+  // without touching the call (it may finish and go on another thread).
+  bool FinishAttempt(const grpc::Status& status, bool got_response) {
     WorkerLease lease;
     {
       absl::MutexLock lock(&mu_);
       lease = std::move(lease_);
     }
-    if (status.error_code() == grpc::StatusCode::UNAVAILABLE && !got_response &&
-        lease.shared_endpoint() != nullptr) {
-      service_->router()->MarkUnavailable(model_, lease.shared_endpoint().get());
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE || got_response ||
+        lease.shared_endpoint() == nullptr) {
+      return false;
     }
+    service_->router()->MarkUnavailable(model_, lease.shared_endpoint().get());
+    lease.Release();
+    {
+      absl::MutexLock lock(&mu_);
+      if (cancelled_ || attempts_ >= kMaxAttempts || absl::Now() >= deadline_) return false;
+      ++attempts_;
+      granted_ = false;
+      client_started_ = false;  // no worker call in flight until the next grant
+    }
+    StartAcquire();
+    return true;
   }
 
   void ServerDone() {
@@ -258,7 +290,7 @@ class CallBase {
   std::string request_id_;
   std::string traceparent_;
   std::string tracestate_;
-  grpc::ClientContext client_context_;
+  static constexpr int kMaxAttempts = 3;
 
   absl::Mutex mu_;
   uint64_t ticket_ ABSL_GUARDED_BY(mu_) = 0;
@@ -269,6 +301,8 @@ class CallBase {
   bool server_done_ ABSL_GUARDED_BY(mu_) = false;
   WorkerLease lease_ ABSL_GUARDED_BY(mu_);
   std::string worker_ ABSL_GUARDED_BY(mu_);
+  int attempts_ ABSL_GUARDED_BY(mu_) = 1;
+  std::vector<std::unique_ptr<grpc::ClientContext>> client_contexts_ ABSL_GUARDED_BY(mu_);
 };
 
 // Generate: server-side writer and worker-side reader in one object, with one message in
@@ -304,7 +338,7 @@ class GenerateCall final : public grpc::ServerWriteReactor<v1::GenerateResponse>
     if (ok) {
       grpc::ClientReadReactor<v1::GenerateResponse>::StartRead(&response_);
     } else {
-      client_context_.TryCancel();  // the client is gone; stop the worker
+      client_context()->TryCancel();  // the client is gone; stop the worker
     }
   }
   void OnCancel() override { HandleCancel(); }
@@ -326,7 +360,7 @@ class GenerateCall final : public grpc::ServerWriteReactor<v1::GenerateResponse>
       absl::MutexLock lock(&write_mu_);
       got_response = got_response_;
     }
-    ReleaseLease(status, got_response);
+    if (FinishAttempt(status, got_response)) return;  // another worker takes the call
     {
       absl::MutexLock lock(&write_mu_);
       if (write_pending_) {
@@ -360,8 +394,10 @@ class GenerateCall final : public grpc::ServerWriteReactor<v1::GenerateResponse>
   void StartWorkerCall() override {
     FillEnvelope(worker_request_.mutable_envelope());
     *worker_request_.mutable_request() = *request_;
-    SetupClientContext();
-    endpoint().stub().async()->Generate(&client_context_, &worker_request_, this);
+    // On a retry this reactor binds to a new worker call: the previous call's state was
+    // released before its OnDone, and the reactor holds only the pointer to the current one.
+    grpc::ClientContext* context = SetupClientContext();
+    endpoint().stub().async()->Generate(context, &worker_request_, this);
     grpc::ClientReadReactor<v1::GenerateResponse>::StartRead(&response_);
     grpc::ClientReadReactor<v1::GenerateResponse>::StartCall();
   }
@@ -426,10 +462,10 @@ class UnaryCall final : public grpc::ServerUnaryReactor, private CallBase {
   void StartWorkerCall() override {
     FillEnvelope(worker_request_.mutable_envelope());
     *worker_request_.mutable_request() = *request_;
-    SetupClientContext();
-    Method::Call(endpoint().stub(), &client_context_, &worker_request_, response_,
+    grpc::ClientContext* context = SetupClientContext();
+    Method::Call(endpoint().stub(), context, &worker_request_, response_,
                  [this](grpc::Status status) {
-                   ReleaseLease(status, /*got_response=*/status.ok());
+                   if (FinishAttempt(status, /*got_response=*/status.ok())) return;
                    FinishCall(status);
                    ClientDone();
                  });
