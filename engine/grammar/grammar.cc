@@ -611,6 +611,18 @@ GrammarState GrammarState::AdvanceBytes(std::string_view bytes) const {
   return s;
 }
 
+uint64_t GrammarState::Fingerprint() const {
+  std::vector<uint64_t> h;
+  h.reserve(stacks_.size());
+  for (const Stack& st : stacks_) h.push_back(st ? st->hash : 0x51ed270b27c5a1f3ull);
+  std::sort(h.begin(), h.end());
+  uint64_t f = Mix(static_cast<uint64_t>(partial_) << 8 | static_cast<uint64_t>(pending_) << 4 |
+                       static_cast<uint64_t>(partial_len_),
+                   h.size());
+  for (const uint64_t x : h) f = Mix(f, x);
+  return f;
+}
+
 bool GrammarState::CanEnd() const {
   if (pending_ != 0) return false;
   for (const Stack& s : stacks_) {

@@ -83,6 +83,9 @@ class GrammarState {
   // Some continuation exists (false when only the end is possible).
   bool CanContinue() const;
   size_t num_stacks() const { return stacks_.size(); }
+  // Structural hash of the state (its stacks as a set, and any partial UTF-8 sequence):
+  // equal states have equal fingerprints, so callers can memoize transitions.
+  uint64_t Fingerprint() const;
 
  private:
   std::shared_ptr<const Grammar> grammar_;

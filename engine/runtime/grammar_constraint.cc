@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 #include <utility>
 
 namespace jetserve::runtime {
@@ -40,19 +41,37 @@ std::shared_ptr<const TokenTrie> TokenTrie::FromTokenizer(const tokenizer::Token
 }
 
 size_t TokenTrie::Allowed(const grammar::GrammarState& state, std::vector<uint8_t>* allowed) const {
+  // Many trie nodes lead to the same grammar state (inside a JSON string, every ordinary
+  // character does), so states are interned by fingerprint and each (state, byte)
+  // transition is computed once per call.
+  std::vector<grammar::GrammarState> states{state};
+  std::unordered_map<uint64_t, uint32_t> ids{{state.Fingerprint(), 0}};
+  std::unordered_map<uint64_t, int32_t> next_of;  // (state id << 8 | byte) -> id, -1: dead
+  auto step = [&](uint32_t id, uint8_t b) -> int32_t {
+    const uint64_t key = static_cast<uint64_t>(id) << 8 | b;
+    auto it = next_of.find(key);
+    if (it != next_of.end()) return it->second;
+    grammar::GrammarState n = states[id].AdvanceByte(b);
+    int32_t out = -1;
+    if (!n.dead()) {
+      auto [pos, inserted] = ids.try_emplace(n.Fingerprint(), static_cast<uint32_t>(states.size()));
+      if (inserted) states.push_back(std::move(n));
+      out = static_cast<int32_t>(pos->second);
+    }
+    next_of.emplace(key, out);
+    return out;
+  };
   size_t visited = 0;
-  // Depth-first with an explicit stack: (node, state after the node's bytes).
-  std::vector<std::pair<uint32_t, grammar::GrammarState>> stack;
-  stack.emplace_back(0, state);
+  std::vector<std::pair<uint32_t, uint32_t>> stack{{0, 0}};  // (trie node, state id)
   while (!stack.empty()) {
-    auto [n, s] = std::move(stack.back());
+    const auto [n, sid] = stack.back();
     stack.pop_back();
     for (const auto& [b, child] : nodes_[n].children) {
       ++visited;
-      grammar::GrammarState next = s.AdvanceByte(b);
-      if (next.dead()) continue;  // prunes every token under this prefix
+      const int32_t next = step(sid, b);
+      if (next < 0) continue;  // prunes every token under this prefix
       for (const int32_t t : nodes_[child].tokens) (*allowed)[static_cast<size_t>(t)] = 1;
-      if (!nodes_[child].children.empty()) stack.emplace_back(child, std::move(next));
+      if (!nodes_[child].children.empty()) stack.emplace_back(child, static_cast<uint32_t>(next));
     }
   }
   return visited;
@@ -86,6 +105,12 @@ class GrammarConstraint final : public SamplerStage {
         t.logit = -INFINITY;
       }
     }
+  }
+
+  bool Allows(int32_t token) override {
+    if (std::find(eog_.begin(), eog_.end(), token) != eog_.end()) return state_.CanEnd();
+    if (token < 0 || token >= trie_->vocab_size() || trie_->piece(token).empty()) return false;
+    return !state_.AdvanceBytes(trie_->piece(token)).dead();
   }
 
   void Accept(int32_t token) override {

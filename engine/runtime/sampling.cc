@@ -325,14 +325,27 @@ void Sampler::Accept(int32_t token) {
 }
 
 int32_t Sampler::Sample(absl::Span<const float> logits, absl::Span<const int32_t> banned) {
+  generating_ = true;
+  if (constraint_ == nullptr) return SampleOnce(logits, banned, false);
+  // llama.cpp's order: sample without the constraint and keep the token when the constraint
+  // allows it, else sample again under the full mask. For a single random draw this is the
+  // constrained distribution exactly (P(t) + P(rejected) * P(t) / P(allowed) =
+  // P(t) / P(allowed)), and greedy picks the same token; the full mask is only computed
+  // when the model's choice breaks the format.
+  const int32_t t = SampleOnce(logits, banned, false);
+  if (constraint_->Allows(t)) return t;
+  return SampleOnce(logits, banned, true);
+}
+
+int32_t Sampler::SampleOnce(absl::Span<const float> logits, absl::Span<const int32_t> banned,
+                            bool constrained) {
   cand_.Reset(logits.subspan(0, std::min<size_t>(logits.size(), static_cast<size_t>(vocab_))));
   auto& items = cand_.items();
   for (const int32_t b : banned) {
     if (b >= 0 && static_cast<size_t>(b) < items.size())
       items[static_cast<size_t>(b)].logit = kNegInf;
   }
-  generating_ = true;
-  if (constraint_ != nullptr) constraint_->Apply(cand_);
+  if (constrained) constraint_->Apply(cand_);
   for (auto& st : pre_) st->Apply(cand_);
 
   // The distribution logprobs report: after bias and penalties, at the temperature.

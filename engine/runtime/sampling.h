@@ -82,6 +82,8 @@ class SamplerStage {
   virtual void Apply(Candidates& c) = 0;
   virtual void Accept(int32_t /*token*/) {}
   virtual void Reset() {}
+  // Constraints: whether `token` may come next (checked before computing a full mask).
+  virtual bool Allows(int32_t /*token*/) { return true; }
 };
 
 std::unique_ptr<SamplerStage> MakeLogitBias(std::vector<std::pair<int32_t, float>> bias);
@@ -123,6 +125,8 @@ class Sampler {
 
  private:
   Sampler(const SamplingOptions& options, int32_t vocab);
+  int32_t SampleOnce(absl::Span<const float> logits, absl::Span<const int32_t> banned,
+                     bool constrained);
 
   SamplingOptions options_;
   int32_t vocab_;
