@@ -30,7 +30,7 @@ build_pkgs=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  libonnx-dev libutf8proc-dev libpcre2-dev libhwy-dev libicu-dev nlohmann-json3-dev
+  libonnx-dev libonnx-testdata libutf8proc-dev libpcre2-dev libhwy-dev libicu-dev nlohmann-json3-dev
   libcurl4-openssl-dev libssl-dev   # jetserve pull: downloads and SHA-256
   prometheus            # promtool: checks the /metrics exposition in tests
   clang-format

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/encoder/gemm.h"
+#include "engine/encoder/graph_encoder.h"
 #include "engine/model/ops.h"
 #include "engine/quant/quantize.h"
 #include "engine/quant/vec_dot.h"
@@ -58,6 +59,18 @@ absl::StatusOr<std::unique_ptr<Encoder>> Encoder::Create(EncoderConfig config,
   std::unique_ptr<Encoder> e(new Encoder(std::move(config), std::move(weights)));
   if (absl::Status s = e->Check(); !s.ok()) return s;
   return e;
+}
+
+std::unique_ptr<Encoder> Encoder::FromGraph(EncoderConfig config,
+                                            std::shared_ptr<const GraphEncoder> graph) {
+  std::unique_ptr<Encoder> e(new Encoder(std::move(config), EncoderWeights()));
+  e->graph_ = std::move(graph);
+  return e;
+}
+
+int Encoder::num_labels() const {
+  if (graph_ != nullptr) return graph_->num_labels();
+  return static_cast<int>(weights_.head_out.rows);
 }
 
 absl::Status Encoder::Check() const {
@@ -183,6 +196,7 @@ void Encoder::Attention(const EncoderWorkspace& ws, int64_t num_seqs, float* ctx
 
 absl::Status Encoder::Forward(absl::Span<const EncoderSequence> batch, ThreadPool* pool,
                               EncoderWorkspace* ws) const {
+  if (graph_ != nullptr) return graph_->Forward(batch, pool, ws);
   const EncoderConfig& c = config_;
   const EncoderWeights& w = weights_;
   const int64_t d = c.n_embd;
@@ -299,6 +313,7 @@ void Encoder::Pool(Pooling pooling, const EncoderWorkspace& ws, std::vector<floa
 
 absl::Status Encoder::Classify(absl::Span<const EncoderSequence> batch, ThreadPool* pool,
                                EncoderWorkspace* ws, std::vector<float>* out) const {
+  if (graph_ != nullptr) return graph_->Classify(batch, pool, out);
   if (config_.head == HeadKind::kNone) {
     return absl::FailedPreconditionError("this model has no classification head");
   }

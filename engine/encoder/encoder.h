@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -100,6 +101,8 @@ struct EncoderWorkspace {
   std::vector<int64_t> row_start;  // first row of each sequence, plus the total
 };
 
+class GraphEncoder;  // graph_encoder.h
+
 // A matrix view over float rows (row-major [rows, cols]).
 model::MatrixView F32Matrix(const float* data, int64_t rows, int64_t cols);
 
@@ -109,8 +112,15 @@ class Encoder {
   static absl::StatusOr<std::unique_ptr<Encoder>> Create(EncoderConfig config,
                                                          EncoderWeights weights);
 
+  // An encoder whose forward pass is an ONNX graph run by the generic executor (an export
+  // the native recognizer does not map); `config` holds what config.json and the graph tell.
+  static std::unique_ptr<Encoder> FromGraph(EncoderConfig config,
+                                            std::shared_ptr<const GraphEncoder> graph);
+
   const EncoderConfig& config() const { return config_; }
-  int num_labels() const { return static_cast<int>(weights_.head_out.rows); }
+  int num_labels() const;
+  // The graph this encoder runs, or null for the native forward pass.
+  const GraphEncoder* graph() const { return graph_.get(); }
 
   // Runs the layer stack; the result is in ws->hidden, packed by sequence. InvalidArgument
   // for an empty sequence, an id out of the vocabulary or a sequence over max_tokens().
@@ -133,6 +143,7 @@ class Encoder {
 
   EncoderConfig config_;
   EncoderWeights weights_;
+  std::shared_ptr<const GraphEncoder> graph_;
 };
 
 }  // namespace jetserve::encoder

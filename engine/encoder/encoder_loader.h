@@ -2,6 +2,11 @@
 // model.onnx, config.json and sentence-transformers files beside it) whose graph is recognized
 // as a BERT-family encoder, or a GGUF file of llama.cpp's `bert` architecture.
 //
+// An ONNX graph that is not recognized (or with onnx_path = kExecutor) runs on the generic
+// ONNX executor instead (graph_encoder.h), with the same Encoder interface; it is refused only
+// when the executor refuses it too (an unsupported operator, named), and the error then gives
+// both reasons.
+//
 // ONNX recognition follows the parameter names torch.onnx.export keeps (biases, norms and
 // embeddings: `*encoder.layer.N.attention.self.query.bias`, DistilBERT's
 // `*transformer.layer.N.attention.q_lin.bias`, …) and the graph from each bias to its
@@ -25,9 +30,14 @@
 
 namespace jetserve::encoder {
 
+// How an ONNX export runs: the native encoder when the graph is recognized, else the generic
+// executor (kAuto); or forced to one of them (kNative fails on an unrecognized graph).
+enum class OnnxPath { kAuto, kNative, kExecutor };
+
 struct EncoderLoadOptions {
   int n_head = 0;  // 0: from config.json / GGUF metadata, else inferred from the graph
   OnnxLoadOptions onnx;
+  OnnxPath onnx_path = OnnxPath::kAuto;
 };
 
 // An encoder with the file data its weights point into.

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/encoder/encoder_loader.h"
+#include "engine/encoder/graph_encoder.h"
 #include "engine/encoder/hf_config.h"
 #include "engine/model/status_macros.h"
 #include "engine/util/checked_math.h"
@@ -347,18 +348,9 @@ int InferHeads(const std::vector<std::vector<int64_t>>& ints, int n_embd) {
   return 0;
 }
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<EncoderModel>> LoadOnnxEncoder(const std::string& path,
-                                                              const EncoderLoadOptions& options) {
-  auto result = std::make_unique<EncoderModel>();
-  std::string file = path;
-  struct stat st;
-  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) file = path + "/model.onnx";
-  result->dir = std::filesystem::path(file).parent_path().string();
-  if (result->dir.empty()) result->dir = ".";
-  JS_ASSIGN_OR_RETURN(result->onnx, OnnxModel::Load(file, options.onnx));
-  JS_ASSIGN_OR_RETURN(HfConfig hf, ReadHfConfig(result->dir));
+// The native encoder from a recognized graph; InvalidArgument when it is not recognized.
+absl::Status LoadNative(const std::string& file, const HfConfig& hf,
+                        const EncoderLoadOptions& options, EncoderModel* result) {
   const GraphMapper g(*result->onnx);
   auto fail = [&](std::string_view what) {
     return absl::InvalidArgumentError(
@@ -461,7 +453,66 @@ absl::StatusOr<std::unique_ptr<EncoderModel>> LoadOnnxEncoder(const std::string&
   c.pooling = hf.pooling.value_or(Pooling::kMean);
   c.normalize = hf.normalize.value_or(true);
   JS_ASSIGN_OR_RETURN(result->encoder, Encoder::Create(std::move(c), std::move(w)));
-  return result;
+  return absl::OkStatus();
+}
+
+// The generic executor on the graph, with config.json's labels, pooling and limits.
+absl::Status LoadGraph(const HfConfig& hf, EncoderModel* result) {
+  EncoderConfig c;
+  c.family = hf.model_type == "distilbert" ? Family::kDistilBert : Family::kBert;
+  if (hf.model_type == "roberta" || hf.model_type == "xlm-roberta" ||
+      hf.model_type == "camembert") {
+    c.family = Family::kRoberta;
+    c.position_offset = hf.pad_token_id.value_or(1) + 1;
+  }
+  c.n_pos = hf.max_position_embeddings.value_or(0);
+  c.n_head = hf.n_head.value_or(0);
+  c.labels = hf.labels;
+  c.multi_label = hf.multi_label;
+  c.pooling = hf.pooling.value_or(Pooling::kMean);
+  c.normalize = hf.normalize.value_or(true);
+  JS_ASSIGN_OR_RETURN(std::unique_ptr<GraphEncoder> g, GraphEncoder::Create(*result->onnx, &c));
+  if (c.n_pos <= c.position_offset) {
+    return absl::InvalidArgumentError(absl::StrCat("max_position_embeddings ", c.n_pos,
+                                                   " leaves no room after the position offset ",
+                                                   c.position_offset));
+  }
+  if (!c.labels.empty() && static_cast<int>(c.labels.size()) != g->num_labels()) {
+    c.labels.clear();  // config.json disagrees with the graph: numbered labels
+  }
+  result->encoder = Encoder::FromGraph(std::move(c), std::move(g));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EncoderModel>> LoadOnnxEncoder(const std::string& path,
+                                                              const EncoderLoadOptions& options) {
+  auto result = std::make_unique<EncoderModel>();
+  std::string file = path;
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) file = path + "/model.onnx";
+  result->dir = std::filesystem::path(file).parent_path().string();
+  if (result->dir.empty()) result->dir = ".";
+  JS_ASSIGN_OR_RETURN(result->onnx, OnnxModel::Load(file, options.onnx));
+  JS_ASSIGN_OR_RETURN(HfConfig hf, ReadHfConfig(result->dir));
+  absl::Status native = absl::OkStatus();
+  if (options.onnx_path != OnnxPath::kExecutor) {
+    native = LoadNative(file, hf, options, result.get());
+    if (native.ok()) return result;
+    if (options.onnx_path == OnnxPath::kNative ||
+        native.code() != absl::StatusCode::kInvalidArgument) {
+      return native;
+    }
+  }
+  absl::Status graph = LoadGraph(hf, result.get());
+  if (graph.ok()) return result;
+  if (options.onnx_path == OnnxPath::kExecutor) {
+    return absl::Status(graph.code(), absl::StrCat(file, ": ", graph.message()));
+  }
+  return absl::Status(
+      graph.code(), absl::StrCat(native.message(),
+                                 "; the generic ONNX executor refused it too: ", graph.message()));
 }
 
 }  // namespace jetserve::encoder

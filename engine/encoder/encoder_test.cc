@@ -25,6 +25,7 @@ namespace jetserve::encoder {
 namespace {
 
 using ::jetserve::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
 
@@ -297,8 +298,9 @@ TEST(EncoderTest, BadInputsFailPrecisely) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("token type 2")));
 }
 
-TEST(EncoderTest, UnrecognizedGraphIsRefused) {
-  // The q8 model's graph without its embedding table name: not a BERT-family graph.
+TEST(EncoderTest, UnrecognizedGraphFallsBackToTheExecutor) {
+  // The q8 model's graph without its embedding table name: not a BERT-family graph to the
+  // recognizer, so it runs on the generic executor, still matching onnxruntime.
   EXPECT_THAT(LoadOnnxEncoder(DataDir() + "/missing").status(),
               StatusIs(absl::StatusCode::kNotFound));
   auto m = OnnxModel::Load(DataDir() + "/tiny_bert_q8/model.onnx");
@@ -314,13 +316,39 @@ TEST(EncoderTest, UnrecognizedGraphIsRefused) {
   }
   char tmpl[] = "/tmp/encoder_test_XXXXXX";
   const std::string dir = mkdtemp(tmpl);
-  {
-    std::ofstream f(dir + "/model.onnx", std::ios::binary);
-    f << proto.SerializeAsString();
-  }
-  EXPECT_THAT(LoadOnnxEncoder(dir).status(),
+  auto write = [&](const onnx::ModelProto& p) {
+    std::ofstream f(dir + "/model.onnx", std::ios::binary | std::ios::trunc);
+    f << p.SerializeAsString();
+  };
+  write(proto);
+  EXPECT_THAT(LoadOnnxEncoder(dir, {.onnx_path = OnnxPath::kNative}).status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("0 tensors named *embeddings.word_embeddings.weight")));
+  auto fallback = LoadOnnxEncoder(dir);
+  ASSERT_OK(fallback);
+  const Encoder& e = *(*fallback)->encoder;
+  ASSERT_NE(e.graph(), nullptr);
+  std::vector<Case> cases = ReadCases(DataDir() + "/tiny_bert_q8/refs.json");
+  ASSERT_FALSE(cases.empty());
+  std::vector<EncoderSequence> batch;
+  for (const Case& c : cases) batch.push_back({c.ids, c.type_ids});
+  ThreadPool pool(2);
+  EncoderWorkspace ws;
+  ASSERT_OK(e.Forward(batch, &pool, &ws));
+  const int64_t d = e.config().n_embd;
+  double worst = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    worst = std::max(worst, MaxAbs(ws.hidden.data() + ws.row_start[i] * d, cases[i].hidden.data(),
+                                   cases[i].hidden.size()));
+  }
+  EXPECT_LE(worst, 1e-4);
+  // With an operator the executor lacks as well, the error gives both reasons.
+  proto.mutable_graph()->mutable_node(0)->set_op_type("Conv");
+  write(proto);
+  EXPECT_THAT(LoadOnnxEncoder(dir).status(),
+              StatusIs(absl::StatusCode::kUnimplemented,
+                       AllOf(HasSubstr("not recognized as a BERT-family encoder"),
+                             HasSubstr("operator Conv is not supported"))));
   std::remove((dir + "/model.onnx").c_str());
   rmdir(dir.c_str());
 }

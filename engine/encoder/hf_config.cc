@@ -51,6 +51,7 @@ absl::StatusOr<HfConfig> ReadHfConfig(const std::string& dir) {
       c.layer_norm_eps = it->get<float>();
     }
     c.pad_token_id = Int(j, "pad_token_id");
+    c.max_position_embeddings = Int(j, "max_position_embeddings");
     if (auto it = j.find("problem_type"); it != j.end() && it->is_string()) {
       c.multi_label = it->get<std::string>() == "multi_label_classification";
     }

@@ -19,6 +19,7 @@ struct HfConfig {
   std::optional<int> n_head;
   std::optional<float> layer_norm_eps;
   std::optional<int> pad_token_id;
+  std::optional<int> max_position_embeddings;
   std::vector<std::string> labels;  // id2label by index; empty if absent
   bool multi_label = false;         // problem_type == "multi_label_classification"
   std::optional<Pooling> pooling;   // sentence-transformers pooling config
