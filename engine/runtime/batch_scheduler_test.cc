@@ -178,7 +178,7 @@ TEST_F(BatchSchedulerTest, SameTokensAloneBatchedAndAnyChunking) {
   // Others: random prompts and seeded sampling, each with its own reference.
   std::vector<std::vector<int32_t>> other_prompts;
   std::vector<GenerateOptions> other_options;
-  for (int i = 0; i < 15; ++i) {
+  for (int i = 0; i < (kSanitized ? 7 : 15); ++i) {
     other_prompts.push_back(RandomPrompt(rng, std::uniform_int_distribution<int>(1, 60)(rng)));
     other_options.push_back(RandomOptions(rng, std::uniform_int_distribution<int>(1, 30)(rng)));
   }
@@ -244,9 +244,10 @@ TEST_F(BatchSchedulerTest, RandomLoadWithCancellationsAndDeadlines) {
   std::vector<std::vector<int32_t>> prompts;
   std::vector<GenerateOptions> options;
   for (int i = 0; i < kRequests; ++i) {
-    prompts.push_back(RandomPrompt(rng, std::uniform_int_distribution<int>(1, 40)(rng)));
+    prompts.push_back(
+        RandomPrompt(rng, std::uniform_int_distribution<int>(1, kSanitized ? 16 : 40)(rng)));
     options.push_back(
-        RandomOptions(rng, std::uniform_int_distribution<int>(1, kSanitized ? 12 : 24)(rng)));
+        RandomOptions(rng, std::uniform_int_distribution<int>(1, kSanitized ? 8 : 24)(rng)));
     auto sink = std::make_unique<Sink>(options.back().n);
     const int kind = std::uniform_int_distribution<int>(0, 3)(rng);
     if (kind == 1) sink->cancel_after = std::uniform_int_distribution<int>(0, 10)(rng);
@@ -343,13 +344,15 @@ TEST_F(BatchSchedulerTest, PreemptedSequencesResumeWithTheSameTokens) {
   std::vector<GenerateOptions> options;
   for (int i = 0; i < 8; ++i) {
     prompts.push_back(RandomPrompt(rng, 20 + i));
-    options.push_back(i % 2 == 0 ? Greedy(60) : RandomOptions(rng, 60));
+    const int n = kSanitized ? 30 : 60;
+    options.push_back(i % 2 == 0 ? Greedy(n) : RandomOptions(rng, n));
     options.back().logprobs.logprobs = true;
   }
   // 8 sequences of up to ~90 tokens in 48 blocks of 4 = 192 positions: admission fits
   // their prompts, decoding runs out and must preempt.
-  BatchScheduler sched(*decoder_, *tokenizer_, &pool_,
-                       {.n_ctx = n_ctx, .block_tokens = 4, .num_blocks = 48, .max_seqs = 8});
+  BatchScheduler sched(
+      *decoder_, *tokenizer_, &pool_,
+      {.n_ctx = n_ctx, .block_tokens = 4, .num_blocks = kSanitized ? 32 : 48, .max_seqs = 8});
   std::vector<std::unique_ptr<Sink>> sinks;
   std::vector<Sink*> all;
   for (int i = 0; i < 8; ++i) {
