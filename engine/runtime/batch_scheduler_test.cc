@@ -452,6 +452,20 @@ TEST_F(BatchSchedulerTest, QueueBoundRejectsExactlyTheExcess) {
   Drain(sched, {&again});
 }
 
+TEST_F(BatchSchedulerTest, HigherPriorityIsAdmittedFirst) {
+  BatchScheduler sched(*decoder_, *tokenizer_, &pool_, {.n_ctx = 64, .max_seqs = 1});
+  Sink first, low, high;
+  ASSERT_OK(sched.Submit({.prompt = {5, 6}, .options = Greedy(3), .sink = &first}));
+  sched.Step();  // `first` runs; the next two wait for the only slot
+  ASSERT_OK(sched.Submit({.prompt = {7}, .options = Greedy(3), .priority = 0, .sink = &low}));
+  ASSERT_OK(sched.Submit({.prompt = {8}, .options = Greedy(3), .priority = 2, .sink = &high}));
+  Drain(sched, {&first});
+  while (high.events == 0 && low.events == 0) sched.Step();
+  EXPECT_GT(high.events, 0);
+  EXPECT_EQ(low.events, 0);
+  Drain(sched, {&high, &low});
+}
+
 TEST_F(BatchSchedulerTest, PausedReaderDoesNotStallOthersAndInvalidRequestsAreRejected) {
   BatchScheduler sched(*decoder_, *tokenizer_, &pool_, {.n_ctx = 64, .max_seqs = 4});
   Sink slow, fast;
