@@ -223,7 +223,7 @@ class DecoderBackend final : public Backend {
     scheduler_.SetStepObserver([this](const runtime::StepInfo& step) {
       GenerationMetrics* m = options_.metrics;
       const runtime::SchedulerStats& st = step.stats;
-      m->ObserveBatchSize(step.sequences);
+      if (step.sequences > 0) m->ObserveBatchSize(step.sequences);
       const int64_t used = st.kv_blocks_total - st.kv_blocks_free;
       m->SetBatchState(
           st.running, st.waiting,

@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
@@ -64,6 +66,26 @@ class RecordingStream final : public GenerateStream {
   absl::AnyInvocable<void()> wake_;
   absl::Status status_;
   bool done_ = false;
+};
+
+// Records what the backend reports (the scheduler thread writes, the test reads after).
+class RecordingMetrics final : public GenerationMetrics {
+ public:
+  void AddPromptTokens(int64_t n) override { prompt_tokens += n; }
+  void AddGeneratedTokens(int64_t n) override { generated += n; }
+  void ObserveTimeToFirstToken(absl::Duration) override { ++ttft; }
+  void ObserveTimePerOutputToken(absl::Duration) override {}
+  void SetKvCacheBlocks(const KvCacheBlocks& b) override { kv_used = b.used; }
+  void SetBatchState(int64_t r, int64_t w, double ratio) override {
+    running = r;
+    waiting = w;
+    kv_ratio = ratio;
+  }
+  void ObserveBatchSize(int64_t n) override { max_batch = std::max<int64_t>(max_batch, n); }
+  void AddPreemptions(int64_t n) override { preemptions += n; }
+  std::atomic<int64_t> prompt_tokens{0}, generated{0}, ttft{0}, kv_used{-1}, running{-1},
+      waiting{-1}, max_batch{0}, preemptions{0};
+  std::atomic<double> kv_ratio{-1};
 };
 
 class DecoderBackendTest : public ::testing::Test {
@@ -134,6 +156,8 @@ TEST_F(DecoderBackendTest, ConcurrentCallsGiveTheTokensOfTheirSoloRuns) {
   options_.max_seqs = 6;  // fewer than the calls: some wait for a batch slot
   options_.max_queued = 32;
   options_.ctx = 128;
+  RecordingMetrics metrics;
+  options_.metrics = &metrics;
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Backend> backend, LoadDecoderBackend(options_));
   const jetserve::worker::v1::Capacity cap = backend->Capacity();
   EXPECT_EQ(cap.max_concurrent_requests(), 6);
@@ -184,8 +208,28 @@ TEST_F(DecoderBackendTest, ConcurrentCallsGiveTheTokensOfTheirSoloRuns) {
     }
     EXPECT_EQ(streamed, direct) << "call " << i;
   }
-  // Every block came back.
+  // Every block came back. (Stats and gauges are published right after the step that
+  // finished the last call, a moment after its Finish: poll briefly.)
+  for (int i = 0; i < 500; ++i) {
+    if (backend->Capacity().kv_blocks_free() == cap.kv_blocks_total() &&
+        backend->Load().running == 0 && metrics.running.load() == 0 &&
+        metrics.kv_used.load() == 0) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
   EXPECT_EQ(backend->Capacity().kv_blocks_free(), cap.kv_blocks_total());
+  // Metrics: several sequences shared steps (never more than max_seqs); gauges end at 0.
+  int64_t want_generated = 0;
+  for (int i = 0; i < 16; ++i) want_generated += 5 + i;
+  EXPECT_GE(metrics.generated.load(), want_generated);  // + the cancelled calls' tokens
+  EXPECT_GT(metrics.max_batch.load(), 1);
+  EXPECT_LE(metrics.max_batch.load(), 6);
+  EXPECT_GE(metrics.ttft.load(), 16);
+  EXPECT_EQ(metrics.running.load(), 0);
+  EXPECT_EQ(metrics.waiting.load(), 0);
+  EXPECT_EQ(metrics.kv_ratio.load(), 0.0);
+  EXPECT_EQ(metrics.kv_used.load(), 0);
   EXPECT_EQ(backend->Load().running, 0);
   EXPECT_EQ(backend->Load().queued, 0);
 }

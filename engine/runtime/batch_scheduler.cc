@@ -339,6 +339,11 @@ bool BatchScheduler::Step() {
   }
   if (rows.empty()) {
     PublishStats();
+    if (changed && observer_) {  // e.g. the last request was cancelled: gauges follow
+      StepInfo info;
+      info.stats = Stats();
+      observer_(info);
+    }
     return changed;
   }
 

@@ -88,7 +88,8 @@ struct SchedulerStats {
   int64_t steps = 0;
 };
 
-// Told after every step (scheduler thread): rows run, sequences with a token this step.
+// Told after every step that ran rows or changed a request's state (scheduler thread):
+// rows run (0 when none ran), sequences that got a token this step.
 struct StepInfo {
   int64_t rows = 0;
   int32_t sequences = 0;
