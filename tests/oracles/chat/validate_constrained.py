@@ -27,7 +27,7 @@ def main():
             except (ValueError, jsonschema.ValidationError) as e:
                 bad += 1
                 print(f"INVALID: {rec['output']!r}: {e}", file=sys.stderr)
-    print(f"{total - bad}/{total} outputs parse and validate with jsonschema {importlib.metadata.version("jsonschema")}")
+    print(f"{total - bad}/{total} outputs parse and validate with jsonschema {importlib.metadata.version('jsonschema')}")
     sys.exit(1 if bad or total == 0 else 0)
 
 
