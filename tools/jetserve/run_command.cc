@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <iostream>
 #include <iterator>
 #include <limits>
@@ -12,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/encoder/text_encoder.h"
 #include "engine/grammar/json_schema.h"
 #include "engine/model/thread_pool.h"
 #include "engine/runtime/decoder_model.h"
@@ -180,10 +182,152 @@ const char* FinishName(runtime::FinishReason r) {
   return "none";
 }
 
+// ---- encoder models: --embed / --classify ------------------------------------------------
+
+const std::vector<OptionSpec>& EncoderSpecs() {
+  static const auto* specs = new std::vector<OptionSpec>{
+      {"model", 'm', true},      {"embed", '\0', false}, {"classify", '\0', false},
+      {"truncate", '\0', false}, {"threads", 't', true}, {"dimensions", '\0', true}};
+  return *specs;
+}
+
+void JsonString(const std::string& s, std::ostream& out) {
+  out << '"';
+  for (const char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out << '\\' << ch;
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out << buf;
+    } else {
+      out << ch;
+    }
+  }
+  out << '"';
+}
+
+void JsonFloat(float v, std::ostream& out) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.9g", static_cast<double>(v));
+  out << buf;
+}
+
+// One text per stdin line; --embed prints a JSON array per line, --classify a JSON object
+// mapping every label to its probability (labels best first).
+int RunEncoder(const std::vector<std::string>& words, std::istream& in, std::ostream& out,
+               std::ostream& err) {
+  absl::StatusOr<ParsedArgs> args = ParseArgs(words, EncoderSpecs());
+  if (!args.ok()) {
+    err << "jetserve run: " << args.status().message() << "\n";
+    return kExitUsage;
+  }
+  const bool embed = args->Has("embed");
+  if (embed == args->Has("classify")) {
+    err << "jetserve run: give one of --embed and --classify\n";
+    return kExitUsage;
+  }
+  if (!args->positional().empty()) {
+    err << "jetserve run: unexpected argument \"" << args->positional()[0]
+        << "\" (texts are read from stdin, one per line)\n";
+    return kExitUsage;
+  }
+  const std::string model = args->GetOr("model", "");
+  if (model.empty()) {
+    err << "jetserve run: -m/--model (a .gguf file or a folder with model.onnx) is required\n";
+    return kExitUsage;
+  }
+  int threads = 0, dimensions = 0;
+  for (const absl::Status& st :
+       {Number(*args, "threads", &threads), Number(*args, "dimensions", &dimensions)}) {
+    if (!st.ok()) {
+      err << "jetserve run: " << st.message() << "\n";
+      return kExitUsage;
+    }
+  }
+  if (threads < 0 || dimensions < 0) {
+    err << "jetserve run: --threads and --dimensions must be >= 0\n";
+    return kExitUsage;
+  }
+  absl::StatusOr<std::unique_ptr<encoder::TextEncoder>> te = encoder::TextEncoder::Load(model);
+  if (!te.ok()) {
+    err << "jetserve run: " << model << ": " << te.status().message() << "\n";
+    return kExitFailed;
+  }
+  if (!embed && (*te)->encoder().num_labels() == 0) {
+    err << "jetserve run: " << model << " has no classification head (use --embed)\n";
+    return kExitFailed;
+  }
+  ThreadPool pool(
+      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  encoder::EncoderWorkspace ws;
+  const bool truncate = args->Has("truncate");
+  std::vector<std::string> lines;
+  auto flush = [&]() -> absl::Status {
+    if (lines.empty()) return absl::OkStatus();
+    if (embed) {
+      absl::StatusOr<std::vector<std::vector<float>>> v =
+          (*te)->Embed(lines, {.truncate = truncate, .dimensions = dimensions}, &pool, &ws);
+      if (!v.ok()) return v.status();
+      for (const std::vector<float>& e : *v) {
+        out << '[';
+        for (size_t i = 0; i < e.size(); ++i) {
+          if (i > 0) out << ',';
+          JsonFloat(e[i], out);
+        }
+        out << "]\n";
+      }
+    } else {
+      std::vector<encoder::TextPair> pairs;
+      for (const std::string& l : lines) pairs.push_back({l, std::nullopt});
+      absl::StatusOr<std::vector<std::vector<encoder::LabelScore>>> c =
+          (*te)->Classify(pairs, {.truncate = truncate}, &pool, &ws);
+      if (!c.ok()) return c.status();
+      for (const std::vector<encoder::LabelScore>& row : *c) {
+        out << '{';
+        for (size_t i = 0; i < row.size(); ++i) {
+          if (i > 0) out << ',';
+          JsonString(row[i].label, out);
+          out << ':';
+          JsonFloat(row[i].score, out);
+        }
+        out << "}\n";
+      }
+    }
+    out << std::flush;
+    lines.clear();
+    return absl::OkStatus();
+  };
+  std::string line;
+  int64_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(line);
+    if (lines.size() == 32) {
+      if (absl::Status st = flush(); !st.ok()) {
+        err << "jetserve run: input lines " << line_no - 31 << "-" << line_no << ": "
+            << st.message() << "\n";
+        return kExitFailed;
+      }
+    }
+  }
+  const int64_t first = line_no - static_cast<int64_t>(lines.size()) + 1;
+  if (absl::Status st = flush(); !st.ok()) {
+    err << "jetserve run: input lines " << first << "-" << line_no << ": " << st.message() << "\n";
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunRunCommand(const std::vector<std::string>& words, std::istream& in, std::ostream& out,
                   std::ostream& err) {
+  for (const std::string& w : words) {
+    if (w == "--embed" || w == "--classify") return RunEncoder(words, in, out, err);
+  }
   absl::StatusOr<RunSettings> settings = Settings(words, in);
   if (!settings.ok()) {
     err << "jetserve run: " << settings.status().message() << "\n";
@@ -275,6 +419,13 @@ std::string RunCommandUsage() {
                     generated token ids on stderr. --chat sends the prompt as one user
                     message rendered with the model's chat template (ChatML when it has
                     none); --json-schema / --grammar constrain the output.
+  jetserve run -m MODEL --embed|--classify [--truncate] [--dimensions N] [--threads N]
+                    encoder models (MODEL: a .gguf file or a folder with model.onnx,
+                    tokenizer.json, config.json): one text per stdin line; --embed prints
+                    one JSON array per line (the model's pooling, normalized; --dimensions
+                    keeps the first N, renormalized), --classify one JSON object per line
+                    mapping each label to its probability, best first. A text over the
+                    model's limit is an error unless --truncate.
 )";
 }
 
