@@ -49,8 +49,58 @@ absl::StatusOr<std::string> RenderChat(const ModelChat& model, const ::jetserve:
   return model.chat_template.Apply(ToChatInput(chat));
 }
 
+absl::StatusOr<std::string> ToolChoiceGbnf(const ::jetserve::v1::Chat& chat,
+                                           const chat::OutputFormat& format) {
+  const bool named = chat.tool_choice() == ::jetserve::v1::TOOL_CHOICE_NAMED;
+  if (!named && chat.tool_choice() != ::jetserve::v1::TOOL_CHOICE_REQUIRED) return std::string();
+  if (chat.tools_size() == 0) {
+    return absl::InvalidArgumentError(
+        "chat.tool_choice requires a tool call but chat.tools is empty");
+  }
+  if (format.tool_calls != chat::ToolCallFormat::kHermes) {
+    return absl::UnimplementedError(
+        "chat.tool_choice REQUIRED/NAMED is enforced only for models with <tool_call> output "
+        "(Hermes, Qwen, SmolLM3); use TOOL_CHOICE_AUTO");
+  }
+  std::string names;
+  for (const ::jetserve::v1::Tool& t : chat.tools()) {
+    if (named && t.name() != chat.tool_choice_name()) continue;
+    if (!names.empty()) names += " | ";
+    names += absl::StrCat("\"\\\"", t.name(), "\\\"\"");  // "\"name\""
+  }
+  if (names.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "chat.tool_choice_name '", chat.tool_choice_name(), "' is not one of chat.tools"));
+  }
+  // One or more calls in the Hermes format, after an optional reasoning section.
+  std::string g = grammar::JsonObjectGbnf();
+  g.replace(0, g.find('\n'),
+            "root ::= think? call (\"\\n\" call)*\n"
+            "think ::= \"<think>\" ([^<] | \"<\" [^/])* \"</think>\" [ \\n]{0,4}\n"
+            "call ::= \"<tool_call>\\n{\\\"name\\\": \" tool-name \", \\\"arguments\\\": \" object "
+            "\"}\\n</tool_call>\"\n"
+            "tool-name ::= " +
+                names);
+  return g;
+}
+
 absl::Status ApplyResponseFormat(const ::jetserve::v1::GenerateRequest& r, const ModelChat& model,
                                  runtime::GenerateOptions* o) {
+  if (r.input_case() == ::jetserve::v1::GenerateRequest::kChat) {
+    absl::StatusOr<std::string> forced = ToolChoiceGbnf(r.chat(), model.output_format);
+    if (!forced.ok()) return forced.status();
+    if (!forced->empty()) {
+      if (r.has_response_format()) {
+        return absl::InvalidArgumentError(
+            "response_format cannot be combined with tool_choice REQUIRED/NAMED");
+      }
+      absl::StatusOr<std::shared_ptr<const grammar::Grammar>> g = grammar::Grammar::Parse(*forced);
+      if (!g.ok())
+        return absl::InvalidArgumentError(absl::StrCat("tool_choice: ", g.status().message()));
+      o->sampling.constraint = runtime::GrammarConstraintFactory(*g, model.trie, model.eog_ids);
+      return absl::OkStatus();
+    }
+  }
   if (!r.has_response_format()) return absl::OkStatus();
   const ::jetserve::v1::ResponseFormat& f = r.response_format();
   std::string gbnf;

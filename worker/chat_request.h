@@ -36,7 +36,13 @@ chat::ChatInput ToChatInput(const ::jetserve::v1::Chat& chat);
 // The rendered prompt text of a chat (INVALID_ARGUMENT for bad chats / template errors).
 absl::StatusOr<std::string> RenderChat(const ModelChat& model, const ::jetserve::v1::Chat& chat);
 
-// Sets options->sampling.constraint from request.response_format (INVALID_ARGUMENT for bad
+// For tool_choice REQUIRED/NAMED on <tool_call> models: a GBNF forcing one or more calls of
+// the (named) tools, after an optional <think> section; empty for other choices.
+absl::StatusOr<std::string> ToolChoiceGbnf(const ::jetserve::v1::Chat& chat,
+                                           const chat::OutputFormat& format);
+
+// Sets options->sampling.constraint from request.response_format, or from the chat's
+// tool_choice REQUIRED/NAMED (ToolChoiceGbnf) (INVALID_ARGUMENT for bad
 // schemas and grammars); no-op when unset.
 absl::Status ApplyResponseFormat(const ::jetserve::v1::GenerateRequest& request,
                                  const ModelChat& model, runtime::GenerateOptions* options);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/grammar/grammar.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -80,6 +81,38 @@ TEST(ChatRequestTest, ToChatInputMapsFieldsAndToolChoiceNone) {
   in = ToChatInput(chat);
   EXPECT_TRUE(in.tools.empty());
   EXPECT_FALSE(in.add_generation_prompt);
+}
+
+TEST(ChatRequestTest, ToolChoiceRequiredForcesHermesToolCalls) {
+  const chat::OutputFormat hermes = chat::DetectOutputFormat("<tool_call></tool_call>");
+  ::jetserve::v1::Chat chat;
+  chat.add_tools()->set_name("get_weather");
+  chat.add_tools()->set_name("search");
+  EXPECT_EQ(*ToolChoiceGbnf(chat, hermes), "");  // AUTO: nothing forced
+  chat.set_tool_choice(::jetserve::v1::TOOL_CHOICE_REQUIRED);
+  absl::StatusOr<std::string> gbnf = ToolChoiceGbnf(chat, hermes);
+  ASSERT_TRUE(gbnf.ok()) << gbnf.status();
+  auto g = grammar::Grammar::Parse(*gbnf);
+  ASSERT_TRUE(g.ok()) << g.status() << "\n" << *gbnf;
+  auto accepts = [&](const std::string& text) {
+    grammar::GrammarState s = grammar::GrammarState::Start(*g).AdvanceBytes(text);
+    return !s.dead() && s.CanEnd();
+  };
+  const std::string call =
+      "<tool_call>\n{\"name\": \"search\", \"arguments\": {\"q\": \"x\"}}\n</tool_call>";
+  EXPECT_TRUE(accepts(call));
+  EXPECT_TRUE(accepts("<think>\nI should search. a<b\n</think>\n\n" + call + "\n" + call));
+  EXPECT_FALSE(accepts("The weather is nice."));
+  EXPECT_FALSE(accepts("<tool_call>\n{\"name\": \"other\", \"arguments\": {}}\n</tool_call>"));
+  chat.set_tool_choice(::jetserve::v1::TOOL_CHOICE_NAMED);
+  chat.set_tool_choice_name("get_weather");
+  g = grammar::Grammar::Parse(*ToolChoiceGbnf(chat, hermes));
+  ASSERT_TRUE(g.ok());
+  EXPECT_FALSE(accepts(call));
+  chat.set_tool_choice_name("nope");
+  EXPECT_FALSE(ToolChoiceGbnf(chat, hermes).ok());
+  EXPECT_EQ(ToolChoiceGbnf(chat, chat::DetectOutputFormat("[TOOL_CALLS]")).status().code(),
+            absl::StatusCode::kUnimplemented);
 }
 
 }  // namespace
