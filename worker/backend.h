@@ -45,7 +45,7 @@ struct BackendOptions {
   // Decoder serving limits (--max-seqs, --max-queued, --ctx, --kv-memory; encoders ignore
   // them): sequences in the running batch, requests accepted beyond them before
   // RESOURCE_EXHAUSTED, tokens per sequence (0: the model's default), and KV cache bytes
-  // (0: max_seqs full contexts).
+  // (0: max_seqs full contexts, at most 512 MiB, at least one context).
   int32_t max_seqs = 16;
   int32_t max_queued = 64;
   int64_t ctx = 0;

@@ -27,6 +27,9 @@
 namespace jetserve::worker {
 namespace {
 
+// KV cache budget when --kv-memory is not given.
+constexpr int64_t kDefaultKvMemory = int64_t{512} << 20;
+
 namespace v1 = ::jetserve::v1;
 namespace wv1 = ::jetserve::worker::v1;
 using runtime::FinishReason;
@@ -444,7 +447,10 @@ absl::StatusOr<std::unique_ptr<Backend>> LoadDecoderBackend(const BackendOptions
           per_seq * block_bytes, " bytes (lower --ctx or raise --kv-memory)"));
     }
   } else {
-    so.num_blocks = per_seq * so.max_seqs;
+    // Default budget: max_seqs full contexts, at most kDefaultKvMemory, at least one
+    // context.
+    so.num_blocks =
+        std::max(per_seq, std::min(per_seq * so.max_seqs, kDefaultKvMemory / block_bytes));
   }
   return std::unique_ptr<Backend>(
       new DecoderBackend(options, std::move(model->decoder), std::move(model->tokenizer), so));

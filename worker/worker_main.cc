@@ -49,7 +49,8 @@ ABSL_FLAG(int, max_queued, 64,
           "RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, ctx, 0, "Decoder: tokens per sequence; 0: 4096 capped by the model's.");
 ABSL_FLAG(std::string, kv_memory, "",
-          "Decoder: KV cache memory, e.g. 512M or 2G; empty: --max-seqs full contexts.");
+          "Decoder: KV cache memory, e.g. 512M or 2G; empty: --max-seqs full contexts, at "
+          "most 512M (at least one context).");
 ABSL_FLAG(int, stream_queue, 8,
           "Generate messages queued per call before the backend is paused (flow control).");
 

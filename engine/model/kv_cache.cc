@@ -29,8 +29,8 @@ KvBlockPool::KvBlockPool(const ModelConfig& c, const KvPoolOptions& o)
       block_tokens_(std::max<int64_t>(1, o.block_tokens)),
       salt_(o.salt) {
   const int64_t n = std::max<int64_t>(1, o.num_blocks);
-  k_.resize(static_cast<size_t>(n * n_layer_ * block_tokens_ * k_dim_));
-  v_.resize(static_cast<size_t>(n * n_layer_ * block_tokens_ * v_dim_));
+  k_.reset(new float[static_cast<size_t>(n * n_layer_ * block_tokens_ * k_dim_)]);
+  v_.reset(new float[static_cast<size_t>(n * n_layer_ * block_tokens_ * v_dim_)]);
   refs_.assign(static_cast<size_t>(n), 0);
   hashes_.assign(static_cast<size_t>(n), 0);
   hashed_.assign(static_cast<size_t>(n), false);

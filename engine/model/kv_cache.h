@@ -65,16 +65,16 @@ class KvBlockPool {
   std::vector<int32_t> FreeList() const { return free_; }
 
   float* K(int32_t b, int64_t layer, int64_t off) {
-    return k_.data() + ((b * n_layer_ + layer) * block_tokens_ + off) * k_dim_;
+    return k_.get() + ((b * n_layer_ + layer) * block_tokens_ + off) * k_dim_;
   }
   float* V(int32_t b, int64_t layer, int64_t off) {
-    return v_.data() + ((b * n_layer_ + layer) * block_tokens_ + off) * v_dim_;
+    return v_.get() + ((b * n_layer_ + layer) * block_tokens_ + off) * v_dim_;
   }
   const float* K(int32_t b, int64_t layer, int64_t off) const {
-    return k_.data() + ((b * n_layer_ + layer) * block_tokens_ + off) * k_dim_;
+    return k_.get() + ((b * n_layer_ + layer) * block_tokens_ + off) * k_dim_;
   }
   const float* V(int32_t b, int64_t layer, int64_t off) const {
-    return v_.data() + ((b * n_layer_ + layer) * block_tokens_ + off) * v_dim_;
+    return v_.get() + ((b * n_layer_ + layer) * block_tokens_ + off) * v_dim_;
   }
 
   // The hash of a full block holding `tokens`, chained after the previous block's hash
@@ -84,7 +84,9 @@ class KvBlockPool {
  private:
   int64_t n_layer_, k_dim_, v_dim_, block_tokens_;
   uint64_t salt_;
-  std::vector<float> k_, v_;
+  // Not zero-filled: pages are committed as blocks are first written (a large pool costs
+  // address space until used).
+  std::unique_ptr<float[]> k_, v_;
   std::vector<int32_t> refs_;
   std::vector<uint64_t> hashes_;
   std::vector<bool> hashed_;
