@@ -269,9 +269,9 @@ TEST(GgufLlamaCppTest, EmbeddingsAndTokensMatchLlamaCpp) {
   }
   std::printf("tiny_bert_vocab.gguf: 10 texts, normalized embedding max |diff| vs llama.cpp %.3g\n",
               worst);
-  // llama.cpp's CPU GELU is the tanh approximation (via an F16 table), ours and ONNX's the
-  // erf form: 1.7e-4 apart here (against onnxruntime on the same weights the native path is
-  // within 1e-4, see TinyModelTest); a wrong weight or layout would be off by 1e-1.
+  // Most likely llama.cpp's CPU GELU (tanh approximation, F16 table) against our erf form (not
+  // isolated further): 1.7e-4 apart here (against onnxruntime on the same weights the native path
+  // is within 1e-4, see TinyModelTest); a wrong weight or layout would be off by 1e-1.
   EXPECT_LE(worst, 1e-3);
 }
 
