@@ -34,6 +34,7 @@ build_pkgs=(
   libcurl4-openssl-dev libssl-dev   # jetserve pull: downloads and SHA-256
   prometheus            # promtool: checks the /metrics exposition in tests
   clang-format
+  clang libclang-rt-14-dev   # the sanitizer + libFuzzer job (.ci/engine-sanitizers.sh)
   python3 python3-pip python3-venv
 )
 runtime_pkgs=(
