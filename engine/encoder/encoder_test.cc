@@ -4,6 +4,7 @@
 // inputs or unrecognized graphs fail with precise errors.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "engine/encoder/encoder_loader.h"
+#include "engine/encoder/text_encoder.h"
 #include "engine/format/gguf_writer.h"
 #include "engine/tokenizer/load_tokenizer.h"
 #include "gmock/gmock.h"
@@ -410,6 +412,47 @@ TEST_P(RealModelTest, EmbeddingsMatchOnnxRuntime) {
               name.c_str(), want.size(), worst, worst_cos);
   EXPECT_LE(worst, 1e-4);
   EXPECT_GE(worst_cos, 0.9999);
+}
+
+// Zero-shot on an embedding model: the score of each candidate label is the softmax of 20 x
+// the cosine between the text's and the label's normalized embeddings (or the cosine itself
+// with multi_label); the cosines here come from ONNX Runtime's embeddings of the same texts.
+TEST_P(RealModelTest, ZeroShotBySimilarityFollowsOnnxRuntimeEmbeddings) {
+  const std::string name = GetParam();
+  const std::string dir = ModelDir(name);
+  if (!std::ifstream(dir + "/model.onnx")) GTEST_SKIP() << dir << "/model.onnx absent";
+  auto te = TextEncoder::Load(dir);
+  ASSERT_OK(te);
+  Json refs = ReadJson(DataDir() + "/" + name + ".json");
+  ASSERT_GE(refs["cases"].size(), 8u);
+  const std::string text = refs["cases"][0]["text"].get<std::string>();
+  const std::vector<float> anchor = refs["cases"][0]["embedding"].get<std::vector<float>>();
+  std::vector<std::string> labels;
+  std::vector<double> cos;
+  for (size_t i = 1; i < 8; ++i) {
+    labels.push_back(refs["cases"][i]["text"].get<std::string>());
+    const std::vector<float> v = refs["cases"][i]["embedding"].get<std::vector<float>>();
+    double dot = 0;
+    for (size_t k = 0; k < v.size(); ++k) dot += static_cast<double>(anchor[k]) * v[k];
+    cos.push_back(dot);
+  }
+  double z = 0;
+  for (double c : cos) z += std::exp(20 * c);
+  ThreadPool pool(2);
+  EncoderWorkspace ws;
+  for (bool multi : {false, true}) {
+    auto got = (*te)->ZeroShot(text, labels, {.hypothesis_template = "{}", .multi_label = multi},
+                               &pool, &ws);
+    ASSERT_OK(got);
+    ASSERT_EQ(got->size(), labels.size());
+    for (size_t r = 1; r < got->size(); ++r) EXPECT_GE((*got)[r - 1].score, (*got)[r].score);
+    for (const LabelScore& ls : *got) {
+      const size_t i = std::find(labels.begin(), labels.end(), ls.label) - labels.begin();
+      ASSERT_LT(i, labels.size());
+      const double want = multi ? cos[i] : std::exp(20 * cos[i]) / z;
+      EXPECT_NEAR(ls.score, want, multi ? 1e-5 : 1e-4) << ls.label << (multi ? " multi" : "");
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(MiniLm, RealModelTest,

@@ -231,21 +231,26 @@ absl::StatusOr<std::vector<LabelScore>> TextEncoder::ZeroShot(const std::string&
     if (l.rfind("entail", 0) == 0) entail = static_cast<int>(k);
     if (l.rfind("contra", 0) == 0) contra = static_cast<int>(k);
   }
-  if (entail < 0 || contra < 0) {
+  const bool nli = entail >= 0 && contra >= 0;
+  if (!nli && encoder().num_labels() > 0) {
     return absl::FailedPreconditionError(
-        "zero-shot classification needs an NLI model (entailment and contradiction labels)");
+        "zero-shot classification needs an NLI model (entailment and contradiction labels) or "
+        "an embedding model (no classifier head)");
   }
   if (labels.empty()) return absl::InvalidArgumentError("no candidate labels");
   const size_t at = options.hypothesis_template.find("{}");
   if (at == std::string::npos) {
     return absl::InvalidArgumentError("hypothesis_template has no '{}' for the label");
   }
-  std::vector<TextPair> pairs;
+  std::vector<std::string> hypotheses;
   for (const std::string& l : labels) {
     std::string h = options.hypothesis_template;
     h.replace(at, 2, l);
-    pairs.push_back({text, std::move(h)});
+    hypotheses.push_back(std::move(h));
   }
+  if (!nli) return ZeroShotBySimilarity(text, labels, hypotheses, options, pool, ws);
+  std::vector<TextPair> pairs;
+  for (std::string& h : hypotheses) pairs.push_back({text, std::move(h)});
   JS_ASSIGN_OR_RETURN(std::vector<float> logits, Logits(pairs, options.truncate, pool, ws));
   const size_t n = static_cast<size_t>(encoder().num_labels());
   std::vector<LabelScore> out;
@@ -264,6 +269,33 @@ absl::StatusOr<std::vector<LabelScore>> TextEncoder::ZeroShot(const std::string&
     Softmax(entail_logits.data(), entail_logits.size());
     for (size_t i = 0; i < labels.size(); ++i) out.push_back({labels[i], entail_logits[i]});
   }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const LabelScore& x, const LabelScore& y) { return x.score > y.score; });
+  return out;
+}
+
+absl::StatusOr<std::vector<LabelScore>> TextEncoder::ZeroShotBySimilarity(
+    const std::string& text, absl::Span<const std::string> labels,
+    absl::Span<const std::string> hypotheses, const ZeroShotOptions& options, ThreadPool* pool,
+    EncoderWorkspace* ws) const {
+  std::vector<std::string> texts;
+  texts.reserve(hypotheses.size() + 1);
+  texts.push_back(text);
+  texts.insert(texts.end(), hypotheses.begin(), hypotheses.end());
+  JS_ASSIGN_OR_RETURN(std::vector<std::vector<float>> e,
+                      Embed(texts, {.normalize = true, .truncate = options.truncate}, pool, ws));
+  std::vector<float> cos(labels.size());
+  for (size_t i = 0; i < labels.size(); ++i) {
+    double dot = 0;
+    for (size_t k = 0; k < e[0].size(); ++k) dot += static_cast<double>(e[0][k]) * e[i + 1][k];
+    cos[i] = static_cast<float>(dot);
+  }
+  if (!options.multi_label) {
+    for (float& c : cos) c *= kSimilarityLogitScale;
+    Softmax(cos.data(), cos.size());
+  }
+  std::vector<LabelScore> out;
+  for (size_t i = 0; i < labels.size(); ++i) out.push_back({labels[i], cos[i]});
   std::stable_sort(out.begin(), out.end(),
                    [](const LabelScore& x, const LabelScore& y) { return x.score > y.score; });
   return out;

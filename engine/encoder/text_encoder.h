@@ -90,12 +90,21 @@ class TextEncoder {
                                             absl::Span<const std::string> documents,
                                             const RerankOptions& options, ThreadPool* pool,
                                             EncoderWorkspace* ws) const;
-  // NLI zero-shot as HF's pipeline: premise = text, hypothesis = template with each label.
-  // Needs "entailment" and "contradiction" labels in config.json; FailedPrecondition otherwise.
+  // Zero-shot over caller-given labels; the hypothesis is the template with each label.
+  // NLI models (config.json labels include "entailment" and "contradiction") score as HF's
+  // zero-shot pipeline: premise = text; softmax of the entailment logits over the labels, or
+  // with multi_label entailment vs contradiction per label. Embedding models (no classifier
+  // head) score by the cosine similarity of the text's and each hypothesis' normalized
+  // embeddings: softmax of kSimilarityLogitScale x cosine over the labels, or with
+  // multi_label the cosine itself. Other classifiers: FailedPrecondition.
   absl::StatusOr<std::vector<LabelScore>> ZeroShot(const std::string& text,
                                                    absl::Span<const std::string> labels,
                                                    const ZeroShotOptions& options, ThreadPool* pool,
                                                    EncoderWorkspace* ws) const;
+
+  // Scale of cosine similarities before the zero-shot softmax of embedding models: the
+  // factor sentence-transformers trains its embedders with (MultipleNegativesRankingLoss).
+  static constexpr float kSimilarityLogitScale = 20.0f;
 
   // Classifier logits, [inputs x num_labels].
   absl::StatusOr<std::vector<float>> Logits(absl::Span<const TextPair> inputs, bool truncate,
@@ -107,6 +116,11 @@ class TextEncoder {
                         bool* was_truncated = nullptr) const;
 
  private:
+  absl::StatusOr<std::vector<LabelScore>> ZeroShotBySimilarity(
+      const std::string& text, absl::Span<const std::string> labels,
+      absl::Span<const std::string> hypotheses, const ZeroShotOptions& options, ThreadPool* pool,
+      EncoderWorkspace* ws) const;
+
   std::unique_ptr<EncoderModel> model_;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
   std::vector<int32_t> prefix_, suffix_;  // special tokens around a text
