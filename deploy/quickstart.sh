@@ -82,7 +82,8 @@ print("cat/kitten %.3f  cat/markets %.3f  kitten/markets %.3f" % (
     dot(e[0], e[1]), dot(e[0], e[2]), dot(e[1], e[2])))'
 echo "== jetserve classify -m minilm -l sports -l cooking -l finance (zero-shot)"
 jetserve classify -m minilm -l sports -l cooking -l finance \
-    "The striker scored twice in the final minutes."
+    "The team won the football championship last night." \
+    "Shares of the bank dropped after the earnings report." "Bake the bread for forty minutes."
 echo "== jetserve tokenize -m smollm2 \"Hello, Jetson!\""
 jetserve tokenize -m smollm2 "Hello, Jetson!"
 echo "== metrics (http://127.0.0.1:${metrics_port}/metrics)"
