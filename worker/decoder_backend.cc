@@ -17,11 +17,11 @@
 #include "absl/time/time.h"
 #include "common/log.h"
 #include "engine/model/decoder.h"
-#include "engine/model/thread_pool.h"
 #include "engine/runtime/batch_scheduler.h"
 #include "engine/runtime/decoder_model.h"
 #include "engine/runtime/generator.h"
 #include "engine/tokenizer/detokenizer.h"
+#include "engine/util/thread_pool.h"
 #include "worker/chat_request.h"
 
 namespace jetserve::worker {

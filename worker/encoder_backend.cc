@@ -14,8 +14,8 @@
 #include "absl/time/time.h"
 #include "engine/encoder/text_encoder.h"
 #include "engine/format/gguf_reader.h"
-#include "engine/model/thread_pool.h"
 #include "engine/tokenizer/detokenizer.h"
+#include "engine/util/thread_pool.h"
 #include "worker/call_batcher.h"
 
 namespace jetserve::worker {

@@ -23,8 +23,8 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
-#include "engine/model/thread_pool.h"
 #include "engine/model/weights.h"
+#include "engine/util/thread_pool.h"
 
 namespace jetserve::encoder {
 

@@ -12,7 +12,7 @@
 
 #include <cstdint>
 
-#include "engine/model/thread_pool.h"
+#include "engine/util/thread_pool.h"
 
 namespace jetserve::encoder {
 

@@ -355,18 +355,20 @@ void Decoder::Attention(int64_t il, absl::Span<const ForwardRow> rows,
       const int64_t lo = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
       const float* qh = s->q_.data() + t * qd + hh * c.head_dim;
       for (int64_t p = lo; p <= pos; ++p) {
-        const float* kp = kv.K(il, p) + kvh * c.head_dim;
-        float dot = 0;
-        for (int64_t i = 0; i < c.head_dim; ++i) dot += qh[i] * kp[i];
+        const float dot = DotF32Ggml(kv.K(il, p) + kvh * c.head_dim, qh, c.head_dim);
         scores[p - lo] = c.scale_q ? dot : dot * c.attn_scale;
       }
-      Softmax(scores, pos - lo + 1);
+      AttentionSoftmax(scores, pos - lo + 1, lo);
+      // Weighted values: llama.cpp's dot of each value dimension with the weights over the
+      // cells (DotF32Ggml with cell p in lane p % 64; its padded cells add nothing).
       float* out = s->att_.data() + t * c.n_head * c.head_dim_v + hh * c.head_dim_v;
-      std::fill(out, out + c.head_dim_v, 0.f);
-      for (int64_t p = lo; p <= pos; ++p) {
-        const float* vp = kv.V(il, p) + kvh * c.head_dim_v;
-        const float wgt = scores[p - lo];
-        for (int64_t i = 0; i < c.head_dim_v; ++i) out[i] += wgt * vp[i];
+      for (int64_t i = 0; i < c.head_dim_v; ++i) {
+        float lanes[64] = {};
+        for (int64_t p = lo; p <= pos; ++p) {
+          lanes[p % 64] =
+              std::fma(kv.V(il, p)[kvh * c.head_dim_v + i], scores[p - lo], lanes[p % 64]);
+        }
+        out[i] = ReduceLanes64(lanes);
       }
     }
   });

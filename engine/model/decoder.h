@@ -27,7 +27,7 @@
 #include "engine/format/gguf_reader.h"
 #include "engine/model/kv_cache.h"
 #include "engine/model/model_config.h"
-#include "engine/model/thread_pool.h"
+#include "engine/util/thread_pool.h"
 #include "engine/model/weights.h"
 
 namespace jetserve::model {

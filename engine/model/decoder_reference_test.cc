@@ -2,6 +2,12 @@
 // 270M Q4_K_M): teacher-forced next-token distributions over llama.cpp's own tokens, and
 // free-running greedy continuations. Reference files: tests/data/decoder/ (make_refs.py).
 // The model files come from PyPI packages (see DESIGN.md); the tests skip when absent.
+//
+// Like with like: the references are llama.cpp's logits computed one token per decode call
+// (its matrix-vector path, which is what our engine computes for every row whatever the
+// batch) with weight repacking off, F32 KV cache, no flash attention. Our kernels follow that
+// path's arithmetic (activation quantizers, dot-product and attention summation order), so
+// the distributions agree to the rounding of the stored log-probabilities.
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -44,6 +50,7 @@ struct RealModel {
   const char* file;
   const char* ref;
   double max_mean_kl;
+  double min_clear_agree;  // fraction of the positions with a top-2 margin > 0.1
 };
 
 class RealModelTest : public ::testing::TestWithParam<RealModel> {};
@@ -137,10 +144,9 @@ TEST_P(RealModelTest, TeacherForcedMatchesLlamaCpp) {
             << " prefill_tok_s=" << prefill_tokens / std::max(prefill_s, 1e-9)
             << " decode_tok_s=" << decode_tokens / std::max(decode_s, 1e-9) << "\n";
   EXPECT_LT(total.mean_kl(), m.max_mean_kl);
-  // Where llama.cpp's top-2 margin exceeds 0.1 the argmax agrees (allowing 1% of positions:
-  // llama.cpp's own batched and one-token-at-a-time logits differ by a mean KL of ~4e-4).
+  // Where llama.cpp's top-2 margin exceeds 0.1 the argmax agrees.
   EXPECT_GE(static_cast<double>(total.clear_agree),
-            0.99 * static_cast<double>(total.clear_positions));
+            m.min_clear_agree * static_cast<double>(total.clear_positions));
 }
 
 TEST_P(RealModelTest, TokenizerMatchesLlamaCpp) {
@@ -156,10 +162,14 @@ TEST_P(RealModelTest, TokenizerMatchesLlamaCpp) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, RealModelTest,
+                         // SmolLM2 agrees to the rounding of the stored log-probabilities
+                         // (measured 9.5e-9). Gemma 3 is not there yet (2.8e-3 measured, the
+                         // issue's bar is 1e-3): its Q6_K matrix products still sum in
+                         // another order than llama.cpp's (see notes of issue 5).
                          ::testing::Values(RealModel{"SmolLM2-135M-Instruct.Q4_1.gguf",
-                                                     "SmolLM2-135M-Instruct.Q4_1.json", 5e-3},
+                                                     "SmolLM2-135M-Instruct.Q4_1.json", 1e-6, 1.0},
                                            RealModel{"gemma-3-270m-q4_k_m.gguf",
-                                                     "gemma-3-270m-q4_k_m.json", 6e-3}),
+                                                     "gemma-3-270m-q4_k_m.json", 6e-3, 0.99}),
                          [](const ::testing::TestParamInfo<RealModel>& param) {
                            return std::string(param.index == 0 ? "SmolLM2" : "Gemma3");
                          });

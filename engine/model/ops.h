@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/model/thread_pool.h"
 #include "engine/model/weights.h"
+#include "engine/util/thread_pool.h"
 
 namespace jetserve::model {
 
@@ -30,12 +30,30 @@ struct RopeParams {
 // Rotates one head vector in place at position pos.
 void Rope(float* x, int64_t pos, const RopeParams& p);
 
+// e^x as ggml's CPU backend computes it in its vector ops (ggml_v_expf, AVX-512 form: a
+// degree-5 polynomial on a range-reduced argument, scaled by 2^n): within 1.5 ulp of expf,
+// used where llama.cpp uses it (softmax, SiLU) so that our results match its to the bit.
+float ExpGgml(float x);
+// x / (1 + e^-x) with ExpGgml, as ggml's vector SiLU.
 float Silu(float x);
 float GeluExact(float x);  // tanh approximation
 float Gelu(float x);       // GeluExact through ggml's fp16 table (what llama.cpp computes)
 
 // In-place softmax over n values.
 void Softmax(float* x, int64_t n);
+
+// Attention's reductions in the order llama.cpp's CPU path (AVX-512 build, KV cache padded
+// to a multiple of 256 cells, masked cells zero) computes them.
+// 16 lanes combined as _mm512_reduce_add_ps combines them.
+float ReduceLanes16(const float (&v)[16]);
+// 64 lanes (four vectors of 16) combined as ggml_vec_dot_f32 combines its accumulators.
+float ReduceLanes64(const float (&v)[64]);
+// ggml_vec_dot_f32: element i of each 64-element step fused into lane i % 64, the lanes
+// reduced (ReduceLanes64), elements past the last full step added in double.
+float DotF32Ggml(const float* a, const float* b, int64_t n);
+// Softmax of the scores x[0..n) of cells first..first+n-1: ExpGgml, lanes of 16 cells summed
+// per 16-cell chunk in float and across chunks in double, then scaled by float(1 / sum).
+void AttentionSoftmax(float* x, int64_t n, int64_t first);
 
 // Bytes of scratch MatMul needs for n activation rows of w.cols inputs.
 uint64_t MatMulScratchBytes(const MatrixView& w, int64_t n);

@@ -1,17 +1,16 @@
 // The decoder's ops against plain scalar versions written here: matrix products of every
 // weight type against dequantize-then-dot in double, norms and RoPE against their formulas,
-// and the thread pool covering each index exactly once.
+// ggml's vector exp and attention reductions against exact values.
 #include "engine/model/ops.h"
 
-#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
 
-#include "engine/model/ggml_compat.h"
 #include "engine/quant/dequantize.h"
 #include "engine/quant/quantize.h"
+#include "engine/quant/vec_dot.h"
 #include "gtest/gtest.h"
 
 namespace jetserve::model {
@@ -37,8 +36,12 @@ TEST(OpsTest, MatMulMatchesDequantizedDotForEveryType) {
       ASSERT_TRUE(q.ok()) << q.status();
       bytes = *q;
     }
-    MatrixView m{
-        type, kCols, kRows, bytes.data(), quant::RowBytes(type, kCols), DecoderKernels(type)};
+    MatrixView m{type,
+                 kCols,
+                 kRows,
+                 bytes.data(),
+                 quant::RowBytes(type, kCols),
+                 quant::GetTypeKernels(type)};
     ASSERT_NE(m.kernels, nullptr);
     std::vector<uint8_t> scratch(MatMulScratchBytes(m, kN));
     std::vector<float> y(kN * kRows);
@@ -103,17 +106,48 @@ TEST(OpsTest, SoftmaxAndActivations) {
   EXPECT_EQ(Gelu(-20.f), 0.f);
 }
 
-TEST(ThreadPoolTest, CoversEveryIndexOnce) {
-  ThreadPool pool(4);
-  for (int64_t n : {1, 3, 4, 17, 1000}) {
-    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
-    pool.ParallelFor(n, [&](int64_t b, int64_t e, int thread) {
-      EXPECT_GE(thread, 0);
-      EXPECT_LT(thread, 4);
-      for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
-    });
-    for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+// ggml's vector e^x is within its stated bound (1.45 ulp + 0.5 ulp) of e^x, saturates as
+// ggml's does, and is exact at 0.
+TEST(OpsTest, ExpGgmlIsWithinItsErrorBound) {
+  EXPECT_EQ(ExpGgml(0.f), 1.f);
+  EXPECT_EQ(ExpGgml(-INFINITY), 0.f);
+  EXPECT_EQ(ExpGgml(-200.f), 0.f);
+  EXPECT_EQ(ExpGgml(200.f), INFINITY);
+  EXPECT_TRUE(std::isnan(ExpGgml(NAN)));
+  for (float x = -87.f; x < 88.f; x += 0.01234f) {
+    const double want = std::exp(static_cast<double>(x));
+    // 1.45 ulp plus the rounding of the result: within 2^-22 relative.
+    EXPECT_LE(std::fabs(ExpGgml(x) - want), 0x1p-22 * want) << x;
   }
+}
+
+TEST(OpsTest, AttentionReductionsSumTheirInputs) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist;
+  for (int64_t n : {1, 15, 16, 64, 100, 256}) {
+    std::vector<float> a(n), b(n);
+    for (int64_t i = 0; i < n; ++i) {
+      a[i] = dist(rng);
+      b[i] = dist(rng);
+    }
+    double want = 0, abs_sum = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      want += static_cast<double>(a[i]) * b[i];
+      abs_sum += std::fabs(static_cast<double>(a[i]) * b[i]);
+    }
+    EXPECT_NEAR(DotF32Ggml(a.data(), b.data(), n), want, 1e-6 * abs_sum) << n;
+    for (int64_t first : {0, 5, 16, 300}) {
+      std::vector<float> x = a;
+      AttentionSoftmax(x.data(), n, first);
+      double z = 0, mx = -INFINITY;
+      for (float v : a) mx = std::max<double>(mx, v);
+      for (float v : a) z += std::exp(v - mx);
+      for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(x[i], std::exp(a[i] - mx) / z, 1e-6) << n;
+    }
+  }
+  float lanes[16];
+  for (int i = 0; i < 16; ++i) lanes[i] = static_cast<float>(i + 1);
+  EXPECT_EQ(ReduceLanes16(lanes), 136.f);
 }
 
 }  // namespace

@@ -6,10 +6,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "engine/model/ggml_compat.h"
 #include "engine/model/status_macros.h"
 #include "engine/quant/dequantize.h"
 #include "engine/quant/quantize.h"
+#include "engine/quant/vec_dot.h"
 #include "engine/util/string_view_compat.h"
 
 namespace jetserve::model {
@@ -115,7 +115,7 @@ class Binder {
   absl::Status Matrix(TensorRole role, int layer, MatrixView* out) const {
     JS_ASSIGN_OR_RETURN(const GgufTensorInfo* t, Find(role, layer));
     if (t == nullptr) return absl::OkStatus();
-    const quant::TypeKernels* k = DecoderKernels(t->type);
+    const quant::TypeKernels* k = quant::GetTypeKernels(t->type);
     if (k == nullptr || k->vec_dot == nullptr || k->to_float == nullptr) {
       return absl::UnimplementedError(absl::StrCat("tensor '", TensorName(role, layer),
                                                    "' has type ", Sv(GgmlTypeName(t->type)),

@@ -43,6 +43,13 @@ struct BlockQ8_0 {
   uint16_t d;
   int8_t qs[kQK];
 };
+// Activation type for the Q4_1/Q5_1 dot products: x = qs * d, and s = d * sum(qs) with d
+// before its rounding to fp16 (as ggml's block_q8_1; gguf-py's 40-byte size is stale).
+struct BlockQ8_1 {
+  uint16_t d;
+  uint16_t s;
+  int8_t qs[kQK];
+};
 // 16 groups of 16: scales[g] low nibble scale, high nibble min; 2-bit q of element e in
 // qs[(e / 128) * 32 + e % 32] at bit 2 * ((e % 128) / 32). x = d*sc*q - dmin*m.
 struct BlockQ2_K {
@@ -97,6 +104,7 @@ static_assert(sizeof(BlockQ4_1) == 20);
 static_assert(sizeof(BlockQ5_0) == 22);
 static_assert(sizeof(BlockQ5_1) == 24);
 static_assert(sizeof(BlockQ8_0) == 34);
+static_assert(sizeof(BlockQ8_1) == 36);
 static_assert(sizeof(BlockQ2_K) == 84);
 static_assert(sizeof(BlockQ3_K) == 110);
 static_assert(sizeof(BlockQ4_K) == 144);

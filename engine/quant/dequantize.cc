@@ -183,6 +183,14 @@ void DequantQ6_K(const void* src, float* dst, int64_t n) {
   }
 }
 
+void DequantQ8_1(const void* src, float* dst, int64_t n) {
+  const auto* b = static_cast<const BlockQ8_1*>(src);
+  for (int64_t i = 0; i < n / kQK; ++i, dst += kQK) {
+    const float d = F16ToF32(b[i].d);
+    for (int j = 0; j < kQK; ++j) dst[j] = d * static_cast<float>(b[i].qs[j]);
+  }
+}
+
 void DequantQ8_K(const void* src, float* dst, int64_t n) {
   const auto* b = static_cast<const BlockQ8_K*>(src);
   for (int64_t i = 0; i < n / kQKK; ++i, dst += kQKK) {
@@ -220,6 +228,8 @@ DequantizeRowFn GetDequantizeRowFn(GgmlType type) {
       return DequantQ5_K;
     case GgmlType::kQ6_K:
       return DequantQ6_K;
+    case GgmlType::kQ8_1:
+      return DequantQ8_1;
     case GgmlType::kQ8_K:
       return DequantQ8_K;
     default:

@@ -15,6 +15,7 @@
 #include "engine/quant/quantize.h"
 #include "engine/quant/quantize_mix.h"
 #include "engine/quant/vec_dot.h"
+#include "engine/util/half.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/status_matchers.h"
@@ -204,11 +205,70 @@ TEST(VecDotTest, MatchesDequantizedReference) {
       std::vector<float> yd(n);
       ASSERT_OK(DequantizeRow(k->vec_dot_type, yq.data(), yd.data(), n));
       const double want_q = RefDot(wd, yd, &abs_sum);
-      EXPECT_NEAR(k->vec_dot(n, wq.data(), yq.data()), want_q, 1e-5 * abs_sum)
+      // Q8_1 carries each block's sum d * sum(q) rounded to fp16 (relative error <= 2^-11),
+      // which the min term (m * s) of Q4_1/Q5_1 uses instead of the dequantized sum.
+      double min_term_error = 0;
+      if (k->vec_dot_type == GgmlType::kQ8_1) {
+        const auto* yb = reinterpret_cast<const BlockQ8_1*>(yq.data());
+        const auto* wb = wq.data();
+        const uint64_t block_bytes = RowBytes(type, kQK);
+        for (int64_t i = 0; i < n / kQK; ++i) {
+          uint16_t m;  // Q4_1 and Q5_1 both store d then m first
+          std::memcpy(&m, wb + i * block_bytes + 2, 2);
+          min_term_error += std::fabs(F16ToF32(m) * F16ToF32(yb[i].s)) * 0x1p-10;
+        }
+      }
+      const float got = k->vec_dot(n, wq.data(), yq.data());
+      EXPECT_NEAR(got, want_q, 1e-5 * abs_sum + min_term_error)
           << GgmlTypeName(type) << " with " << GgmlTypeName(k->vec_dot_type) << " activations";
+      // Every compiled variant (the one this CPU runs and the portable one) gives the same bits.
+      const TypeKernels* base = GetBaselineTypeKernels(type);
+      std::vector<uint8_t> yq_base(yq.size());
+      base->quantize_activation(y.data(), yq_base.data(), n);
+      EXPECT_EQ(yq_base, yq) << GgmlTypeName(type);
+      EXPECT_EQ(std::bit_cast<uint32_t>(base->vec_dot(n, wq.data(), yq.data())),
+                std::bit_cast<uint32_t>(got))
+          << GgmlTypeName(type);
     }
   }
   EXPECT_EQ(GetTypeKernels(GgmlType::kIQ2_XXS), nullptr);
+}
+
+// Activation quantizers as ggml's x86 CPU backend runs them (hand-derived values): with the
+// block maximum 127 the scale is 1 and halves round to even; the file quantizer (ggml's
+// reference) rounds them away from zero.
+TEST(VecDotTest, ActivationQuantizersRoundHalfToEven) {
+  std::vector<float> x(kQK, 0.f);
+  x[0] = 127.f;
+  x[1] = 0.5f;
+  x[2] = 1.5f;
+  x[3] = 2.5f;
+  x[4] = -2.5f;
+  x[5] = 3.f;
+  BlockQ8_0 act;
+  QuantizeActivationQ8_0(x.data(), &act, kQK);
+  EXPECT_EQ(F16ToF32(act.d), 1.f);
+  EXPECT_THAT(std::vector<int>(act.qs, act.qs + 6), ::testing::ElementsAre(127, 0, 2, 2, -2, 3));
+  BlockQ8_0 file;
+  QuantizeRowQ8_0(x.data(), &file, kQK);
+  EXPECT_THAT(std::vector<int>(file.qs, file.qs + 6), ::testing::ElementsAre(127, 1, 2, 3, -3, 3));
+  // Q8_1: s = d * sum(q) with d = amax / 127 before rounding: 127 + 2 + 2 - 2 + 3 = 132.
+  x[0] = 100.f;  // d = 100/127, not exact in fp16
+  BlockQ8_1 act1;
+  QuantizeActivationQ8_1(x.data(), &act1, kQK);
+  int sum = 0;
+  for (int8_t q : act1.qs) sum += q;
+  EXPECT_EQ(act1.s, F32ToF16(100.f / 127.f * static_cast<float>(sum)));
+  EXPECT_EQ(act1.d, F32ToF16(100.f / 127.f));
+  // Q8_K: the element of largest magnitude maps to -127 (iscale = -127 / max), d = 1 / iscale.
+  std::vector<float> xk(kQKK, 0.25f);
+  xk[7] = -4.f;
+  BlockQ8_K k8;
+  QuantizeRowQ8_K(xk.data(), &k8, kQKK);
+  EXPECT_EQ(k8.qs[7], -127);
+  EXPECT_EQ(k8.qs[0], 8);  // 0.25 * 127 / 4 = 7.9375
+  EXPECT_EQ(k8.d, 1.f / (-127.f / -4.f));
+  EXPECT_EQ(k8.bsums[0], 8 * 7 - 127 + 8 * 8);
 }
 
 TEST(QuantMixTest, UseMoreBitsMatchesLlamaCppFormula) {

@@ -153,22 +153,79 @@ void QuantizeRowQ8_0(const float* src, void* dst, int64_t n) {
   }
 }
 
+namespace {
+
+// Absolute maximum of a 32-element block and its quantization with 127 / amax, rounding half
+// to even (the x86 kernels' _mm256_round_ps); returns d = amax / 127.
+float Quantize32ActQ8(const float* src, int8_t* q) {
+  float amax = 0;
+  for (int j = 0; j < kQK; ++j) amax = std::max(amax, std::fabs(src[j]));
+  const float id = amax != 0.f ? 127.f / amax : 0.f;
+  for (int j = 0; j < kQK; ++j) q[j] = static_cast<int8_t>(std::nearbyint(src[j] * id));
+  return amax / 127.f;
+}
+
+}  // namespace
+
+void QuantizeActivationQ8_0(const float* src, void* dst, int64_t n) {
+  auto* b = static_cast<BlockQ8_0*>(dst);
+  for (int64_t i = 0; i < n / kQK; ++i, src += kQK)
+    b[i].d = F32ToF16(Quantize32ActQ8(src, b[i].qs));
+}
+
+void QuantizeActivationQ8_1(const float* src, void* dst, int64_t n) {
+  auto* b = static_cast<BlockQ8_1*>(dst);
+  for (int64_t i = 0; i < n / kQK; ++i, src += kQK) {
+    const float d = Quantize32ActQ8(src, b[i].qs);
+    int sum = 0;
+    for (int j = 0; j < kQK; ++j) sum += b[i].qs[j];
+    b[i].d = F32ToF16(d);
+    b[i].s = F32ToF16(d * static_cast<float>(sum));
+  }
+}
+
 void QuantizeRowQ8_K(const float* src, void* dst, int64_t n) {
   auto* b = static_cast<BlockQ8_K*>(dst);
   for (int64_t i = 0; i < n / kQKK; ++i, src += kQKK) {
     float amax = 0;
-    for (int j = 0; j < kQKK; ++j) amax = std::max(amax, std::fabs(src[j]));
-    const float d = amax / 127.0f;
-    const float id = d != 0 ? 1.0f / d : 0.0f;
-    b[i].d = d;
+    float max = 0;
     for (int j = 0; j < kQKK; ++j) {
-      b[i].qs[j] = static_cast<int8_t>(std::clamp(std::round(src[j] * id), -127.0f, 127.0f));
+      const float ax = std::fabs(src[j]);
+      if (ax > amax) {
+        amax = ax;
+        max = src[j];
+      }
+    }
+    if (amax == 0.f) {
+      std::memset(&b[i], 0, sizeof(b[i]));
+      continue;
+    }
+    const float iscale = -127.f / max;
+    for (int j = 0; j < kQKK; ++j) {
+      const int v = static_cast<int>(std::nearbyint(iscale * src[j]));
+      b[i].qs[j] = static_cast<int8_t>(std::min(127, v));
     }
     for (int g = 0; g < kQKK / 16; ++g) {
       int sum = 0;
       for (int l = 0; l < 16; ++l) sum += b[i].qs[g * 16 + l];
       b[i].bsums[g] = static_cast<int16_t>(sum);
     }
+    b[i].d = 1.f / iscale;
+  }
+}
+
+QuantizeRowFn GetActivationQuantizer(GgmlType dot_type) {
+  switch (dot_type) {
+    case GgmlType::kF32:
+      return QuantizeRowF32;
+    case GgmlType::kQ8_0:
+      return QuantizeActivationQ8_0;
+    case GgmlType::kQ8_1:
+      return QuantizeActivationQ8_1;
+    case GgmlType::kQ8_K:
+      return QuantizeRowQ8_K;
+    default:
+      return nullptr;
   }
 }
 

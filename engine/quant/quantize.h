@@ -39,8 +39,18 @@ absl::StatusOr<std::vector<uint8_t>> QuantizeFloats(GgmlType type, absl::Span<co
 absl::StatusOr<std::vector<uint8_t>> QuantizeMatrix(GgmlType type, absl::Span<const float> src,
                                                     int64_t n_per_row, int threads);
 
-// Per-type row quantizers, also used by the kernel table.
+// The activation quantizer of a dot type (F32: a copy; Q8_0, Q8_1, Q8_K), or nullptr.
+// These are ggml's x86 CPU quantizers to the bit, so that our matrix products see the same
+// 8-bit activations as llama.cpp's: Q8_0/Q8_1 take d = amax / 127, multiply by 127 / amax
+// and round half to even (Q8_1 also stores s = d * sum(q) with d unrounded); Q8_K maps the
+// element of largest magnitude to -127 (iscale = -127 / max, d = 1 / iscale).
+QuantizeRowFn GetActivationQuantizer(GgmlType dot_type);
+
+// Per-type row quantizers, also used by the kernel table. QuantizeRowQ8_0 is the file
+// quantizer (ggml's reference: round half away from zero, 1 / d); Q8_K has only one.
 void QuantizeRowQ8_0(const float* src, void* dst, int64_t n);
+void QuantizeActivationQ8_0(const float* src, void* dst, int64_t n);
+void QuantizeActivationQ8_1(const float* src, void* dst, int64_t n);
 void QuantizeRowQ8_K(const float* src, void* dst, int64_t n);
 void QuantizeRowQ2_K(const float* src, void* dst, int64_t n);
 void QuantizeRowQ3_K(const float* src, void* dst, int64_t n);

@@ -3,7 +3,9 @@
 // products are built from these.
 //
 // Each weight type names the type its activations are quantized to (`vec_dot_type`, as in
-// ggml): Q8_0 for the 32-element block types, Q8_K for the k-quants, F32 for the float types.
+// ggml): Q8_0 for Q4_0/Q5_0/Q8_0, Q8_1 for Q4_1/Q5_1, Q8_K for the k-quants, F32 for the
+// float types. The quantizers and the float summation order are ggml's x86 CPU kernels'
+// (see vec_dot_kernels.h), so results match llama.cpp's and do not depend on the CPU.
 // The caller quantizes the activation row once with `quantize_activation` and reuses it for
 // every weight row:
 //
@@ -12,8 +14,6 @@
 //   k.quantize_activation(y, yq.data(), n);
 //   for (row...) out[row] = k.vec_dot(n, w_row_ptr, yq.data());
 //
-// The table holds scalar reference kernels; SIMD versions (AVX2, NEON) replace the entries
-// with the same signatures and are tested against these.
 #ifndef JETSERVE_ENGINE_QUANT_VEC_DOT_H_
 #define JETSERVE_ENGINE_QUANT_VEC_DOT_H_
 
@@ -41,8 +41,11 @@ struct TypeKernels {
   VecDotF32Fn vec_dot_f32;
 };
 
-// Kernels of a weight type, or nullptr if the engine cannot compute with it.
+// Kernels of a weight type, or nullptr if the engine cannot compute with it. The fastest
+// variant this CPU runs; every variant gives the same bits.
 const TypeKernels* GetTypeKernels(GgmlType type);
+// The portable build of the same kernels (tests compare the variants against it).
+const TypeKernels* GetBaselineTypeKernels(GgmlType type);
 
 }  // namespace jetserve::quant
 

@@ -36,10 +36,10 @@
 #include "absl/status/status.h"
 #include "engine/model/decoder.h"
 #include "engine/model/kv_cache.h"
-#include "engine/model/thread_pool.h"
 #include "engine/runtime/choice.h"
 #include "engine/runtime/generator.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "engine/util/thread_pool.h"
 
 namespace jetserve::runtime {
 

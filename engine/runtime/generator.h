@@ -22,10 +22,10 @@
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "engine/model/decoder.h"
-#include "engine/model/thread_pool.h"
 #include "engine/runtime/sampling.h"
 #include "engine/runtime/stop_matcher.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "engine/util/thread_pool.h"
 
 namespace jetserve::runtime {
 

@@ -1,12 +1,15 @@
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "engine/util/checked_math.h"
 #include "engine/util/half.h"
 #include "engine/util/mapped_file.h"
+#include "engine/util/thread_pool.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/status_matchers.h"
@@ -87,6 +90,19 @@ TEST(MappedFileTest, MapsAndReportsMissing) {
   ASSERT_OK_AND_ASSIGN(auto empty, MappedFile::Open(path));
   EXPECT_EQ(empty->size(), 0u);
   std::remove(path.c_str());
+}
+
+TEST(ThreadPoolTest, CoversEveryIndexOnce) {
+  ThreadPool pool(4);
+  for (int64_t n : {1, 3, 4, 17, 1000}) {
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+    pool.ParallelFor(n, [&](int64_t b, int64_t e, int thread) {
+      EXPECT_GE(thread, 0);
+      EXPECT_LT(thread, 4);
+      for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+    });
+    for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+  }
 }
 
 }  // namespace

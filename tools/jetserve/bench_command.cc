@@ -12,9 +12,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "engine/model/thread_pool.h"
 #include "engine/runtime/batch_scheduler.h"
 #include "engine/runtime/decoder_model.h"
+#include "engine/util/thread_pool.h"
 #include "tools/jetserve/cli_args.h"
 
 namespace jetserve::cli {

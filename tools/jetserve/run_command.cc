@@ -15,10 +15,10 @@
 #include "absl/strings/str_cat.h"
 #include "engine/encoder/text_encoder.h"
 #include "engine/grammar/json_schema.h"
-#include "engine/model/thread_pool.h"
 #include "engine/runtime/decoder_model.h"
 #include "engine/runtime/generator.h"
 #include "engine/runtime/grammar_constraint.h"
+#include "engine/util/thread_pool.h"
 #include "tools/jetserve/cli_args.h"
 
 namespace jetserve::cli {

@@ -12,6 +12,13 @@ argmax agreement where the reference's top-2 margin is clear.
 
 KV cache is F32 and flash attention off, so the reference's own rounding stays small.
 
+Like with like: our engine computes every row as a matrix-vector product with ggml's
+vec_dot kernels' arithmetic, whatever the batch. llama.cpp computes a batch of rows with other
+kernels (llamafile sgemm, repacked gemm) whose float summation order differs, and repacks some
+weight types at load (use_extra_bufts) for its gemv too. So the teacher-forced references are
+made one token per decode call (--incremental, the default) with weight repacking off
+(--no-repack, the default): llama.cpp's plain ggml CPU path, the one every CPU has.
+
   /work/cache/llama-venv/bin/python tests/oracles/decoder/make_refs.py \
       --models /work/cache/models [--random-dir DIR --random-tool build/.../jetserve-random-decoder]
 
@@ -51,7 +58,22 @@ REAL_MODELS = {
 # Random models: token-id prompts (no vocabulary in the file).
 RANDOM_PROMPTS = [[1, 17, 300, 42, 99, 5, 250, 7], [3, 3, 3, 128, 64, 500, 11, 200, 13, 2]]
 RANDOM_POSITIONS = 32
-INCREMENTAL = False
+INCREMENTAL = True
+REPACK = False
+
+
+def _model_params_hook():
+    """llama-cpp-python sets no use_extra_bufts: wrap the default model params that its
+    Llama class reads (from the inner llama_cpp.llama_cpp module)."""
+    import llama_cpp.llama_cpp as low
+    orig = low.llama_model_default_params
+
+    def params():
+        p = orig()
+        p.use_extra_bufts = REPACK
+        return p
+
+    low.llama_model_default_params = params
 
 
 def fnv1a64(path):
@@ -134,11 +156,15 @@ def main():
     ap.add_argument("--random-dir", default="/tmp/jetserve-random-decoders")
     ap.add_argument("--only", help="comma-separated subset of model file names")
     ap.add_argument("--skip-real", action="store_true", help="only the random models")
-    ap.add_argument("--incremental", action="store_true",
-                    help="teacher-forced logits one token per decode call instead of one batch")
+    ap.add_argument("--batched", action="store_true",
+                    help="teacher-forced logits from one batch instead of one token per call")
+    ap.add_argument("--repack", action="store_true",
+                    help="let llama.cpp repack weights for its CPU gemm/gemv (its default)")
     args = ap.parse_args()
-    global INCREMENTAL
-    INCREMENTAL = args.incremental
+    global INCREMENTAL, REPACK
+    INCREMENTAL = not args.batched
+    REPACK = args.repack
+    _model_params_hook()
     only = set(args.only.split(",")) if args.only else None
 
     for fname, prompts in REAL_MODELS.items():
@@ -148,6 +174,7 @@ def main():
             continue
         data = {"model": fname, "file_size": os.path.getsize(path),
                 "llama_cpp_python": llama_cpp.__version__, "kv_type": "f32",
+                "eval": "one-token" if INCREMENTAL else "batched", "repack": REPACK,
                 "prompts": run_model(path, prompts, POSITIONS, False)}
         write(fname.replace(".gguf", ""), data, args.out)
 
@@ -161,6 +188,7 @@ def main():
             path = os.path.join(args.random_dir, fname)
             data = {"model": fname, "random": True, "fnv1a64": fnv1a64(path),
                     "llama_cpp_python": llama_cpp.__version__, "kv_type": "f32",
+                    "eval": "one-token" if INCREMENTAL else "batched", "repack": REPACK,
                     "prompts": run_model(path, RANDOM_PROMPTS, RANDOM_POSITIONS, True)}
             write("random_" + fname.replace(".gguf", ""), data, args.out)
 

@@ -1,4 +1,4 @@
-#include "engine/model/thread_pool.h"
+#include "engine/util/thread_pool.h"
 
 #include <algorithm>
 

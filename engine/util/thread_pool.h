@@ -5,8 +5,8 @@
 //
 //   ThreadPool pool(4);
 //   pool.ParallelFor(rows, [&](int64_t begin, int64_t end, int thread) { ... });
-#ifndef JETSERVE_ENGINE_MODEL_THREAD_POOL_H_
-#define JETSERVE_ENGINE_MODEL_THREAD_POOL_H_
+#ifndef JETSERVE_ENGINE_UTIL_THREAD_POOL_H_
+#define JETSERVE_ENGINE_UTIL_THREAD_POOL_H_
 
 #include <condition_variable>
 #include <cstdint>
@@ -57,4 +57,4 @@ class ThreadPool {
 
 }  // namespace jetserve
 
-#endif  // JETSERVE_ENGINE_MODEL_THREAD_POOL_H_
+#endif  // JETSERVE_ENGINE_UTIL_THREAD_POOL_H_
