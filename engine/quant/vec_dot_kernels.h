@@ -11,7 +11,8 @@
 //     and accumulated with one fused multiply-add by the block's float scale.
 //   - The lanes are reduced as ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
 //   - Min terms (Q4_1/Q5_1/Q5_K: one scalar fused multiply-add per block; Q4_K: four lanes;
-//     Q2_K: in the same eight lanes, before the scale term) are added as ggml adds them.
+//     Q2_K: in the same eight lanes, before the scale term) are added as ggml adds them;
+//     Q6_K's -32 offset enters the lanes through the activation group sums.
 // The file is built with -ffp-contract=off: only the explicit std::fma calls fuse.
 #ifndef JS_VEC_DOT_NS
 #error "define JS_VEC_DOT_NS before including vec_dot_kernels.h"
@@ -240,26 +241,36 @@ float DotQ5_KQ8_K(int64_t n, const void* vx, const void* vy) {
   return acc.Sum() + summs;
 }
 
+// Q6_K: lanes of scale * q * q8 with q unsigned (0..63); the -32 offset comes from the
+// activation group sums, lane k taking groups 2k and 2k + 1 (ggml's q8sclsub).
 float DotQ6_KQ8_K(int64_t n, const void* vx, const void* vy) {
   const auto* x = static_cast<const BlockQ6_K*>(vx);
   const auto* y = static_cast<const BlockQ8_K*>(vy);
   Lanes8 acc;
   for (int64_t i = 0; i < n / kQKK; ++i) {
-    int32_t s[8] = {};
+    const int8_t* sc = x[i].scales;
+    int32_t s[8];
+    for (int k = 0; k < 8; ++k) {
+      s[k] = -32 * (y[i].bsums[2 * k] * sc[2 * k] + y[i].bsums[2 * k + 1] * sc[2 * k + 1]);
+    }
     for (int h = 0; h < 2; ++h) {
       const uint8_t* ql = x[i].ql + 64 * h;
       const uint8_t* qh = x[i].qh + 32 * h;
       const int8_t* q8 = y[i].qs + 128 * h;
-      const int8_t* sc = x[i].scales + 8 * h;
+      const int8_t* hs = sc + 8 * h;
       // Element r of this half: low nibble r / 64 of ql[r % 64], high bits 2 * (r / 32) of
       // qh[r % 32]; so one ql/qh pair feeds elements l, l + 32, l + 64, l + 96.
-      for (int l = 0; l < 32; ++l) {
-        const int q1 = ((ql[l] & 0xf) | (((qh[l] >> 0) & 3) << 4)) - 32;
-        const int q2 = ((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32;
-        const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-        const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-        s[Lane(l)] += sc[l / 16] * q1 * q8[l] + sc[2 + l / 16] * q2 * q8[l + 32] +
-                      sc[4 + l / 16] * q3 * q8[l + 64] + sc[6 + l / 16] * q4 * q8[l + 96];
+      for (int k = 0; k < 8; ++k) {
+        int32_t sum = 0;
+        for (int l = 4 * k; l < 4 * k + 4; ++l) {
+          const int q1 = (ql[l] & 0xf) | (((qh[l] >> 0) & 3) << 4);
+          const int q2 = (ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4);
+          const int q3 = (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4);
+          const int q4 = (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4);
+          sum += hs[l / 16] * q1 * q8[l] + hs[2 + l / 16] * q2 * q8[l + 32] +
+                 hs[4 + l / 16] * q3 * q8[l + 64] + hs[6 + l / 16] * q4 * q8[l + 96];
+        }
+        s[k] += sum;
       }
     }
     acc.Fma(y[i].d * F16ToF32(x[i].d), s);

@@ -104,9 +104,14 @@ def run_model(path, prompts, positions, token_prompts):
         else:
             text = p
             ptoks = llm.tokenize(p.encode("utf-8"), add_bos=True, special=True)
-        # Free-running greedy continuation, one token per decode call.
+        # Free-running greedy continuation, one token per decode call (the prompt too, unless
+        # --batched: llama.cpp's batched prompt evaluation rounds differently).
         llm.reset()
-        llm.eval(ptoks)
+        if INCREMENTAL:
+            for t in ptoks:
+                llm.eval([t])
+        else:
+            llm.eval(ptoks)
         greedy = []
         n_cont = positions - len(ptoks)
         for _ in range(n_cont):
