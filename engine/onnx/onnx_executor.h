@@ -38,8 +38,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "engine/model/thread_pool.h"
 #include "engine/onnx/onnx_model.h"
+#include "engine/util/thread_pool.h"
 
 namespace jetserve {
 
