@@ -119,9 +119,56 @@ float DotQ4_0Q8_0(int64_t n, const void* x, const void* y) {
   return DotSymmetric<BlockQ4_0>(n, x, y,
                                  [](const BlockQ4_0& b, int j) { return Nibble(b.qs, j) - 8; });
 }
+#ifdef JS_VEC_DOT_AVX2
+// The hot legacy kernels with AVX2 integer dot products. The int32 lane k of
+// madd(maddubs(u, v), 1) sums bytes 4k..4k+3 (elements 4k..4k+3 of the block), exactly the
+// integers LegacyLanes sums, and the float steps are the same fused multiply-adds, so the
+// result has the same bits as the portable code (quant_test checks it).
+inline __m256i LaneSums(__m256i u8, __m256i s8) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u8, s8), _mm256_set1_epi16(1));
+}
+inline float ReduceLanes(__m256 acc) {
+  alignas(32) float v[8];
+  _mm256_store_ps(v, acc);
+  return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+}
+float DotQ4_1Q8_1(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ4_1*>(vx);
+  const auto* y = static_cast<const BlockQ8_1*>(vy);
+  __m256 acc = _mm256_setzero_ps();
+  float summs = 0;
+  const __m128i low4 = _mm_set1_epi8(0x0f);
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    summs = std::fma(F16ToF32(x[i].m), F16ToF32(y[i].s), summs);
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].qs));
+    const __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low4),
+                                       _mm_and_si128(packed, low4));
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs));
+    const float d = F16ToF32(x[i].d) * F16ToF32(y[i].d);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(LaneSums(q, a)), acc);
+  }
+  return ReduceLanes(acc) + summs;
+}
+float DotQ8_0Q8_0Avx2(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ8_0*>(vx);
+  const auto* y = static_cast<const BlockQ8_0*>(vy);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs));
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs));
+    // |w| (unsigned) times a with w's sign: the same products; |w| <= 128 and |a| <= 127
+    // (our activation quantizer) keep each pair sum below the int16 limit.
+    const __m256i s = LaneSums(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+    const float d = F16ToF32(x[i].d) * F16ToF32(y[i].d);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc);
+  }
+  return ReduceLanes(acc);
+}
+#else
 float DotQ4_1Q8_1(int64_t n, const void* x, const void* y) {
   return DotWithMin<BlockQ4_1>(n, x, y, [](const BlockQ4_1& b, int j) { return Nibble(b.qs, j); });
 }
+#endif
 float DotQ5_0Q8_0(int64_t n, const void* x, const void* y) {
   return DotSymmetric<BlockQ5_0>(n, x, y, [](const BlockQ5_0& b, int j) {
     return (Nibble(b.qs, j) | Bit5(LoadQh(b.qh), j)) - 16;
@@ -132,7 +179,11 @@ float DotQ5_1Q8_1(int64_t n, const void* x, const void* y) {
       n, x, y, [](const BlockQ5_1& b, int j) { return Nibble(b.qs, j) | Bit5(LoadQh(b.qh), j); });
 }
 float DotQ8_0Q8_0(int64_t n, const void* x, const void* y) {
+#ifdef JS_VEC_DOT_AVX2
+  return DotQ8_0Q8_0Avx2(n, x, y);
+#else
   return DotSymmetric<BlockQ8_0>(n, x, y, [](const BlockQ8_0& b, int j) { return int{b.qs[j]}; });
+#endif
 }
 
 int Get2Bits(const uint8_t* qs, int e) {
