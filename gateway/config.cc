@@ -1,5 +1,6 @@
 #include "gateway/config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -137,11 +138,67 @@ absl::Status ValidateLimits(Limits* l) {
   if (l->has_max_tokens() && l->max_tokens() < 1) {
     return FieldError("limits.max_tokens", absl::StrCat("must be positive, got ", l->max_tokens()));
   }
+  // Request-shape limits: 0 takes the default; each bounded by what the worker accepts.
+  struct IntLimit {
+    const char* field;
+    int32_t (Limits::*get)() const;
+    void (Limits::*set)(int32_t);
+    int32_t def, lo, hi;
+  };
+  const IntLimit int_limits[] = {
+      {"max_prompt_bytes", &Limits::max_prompt_bytes, &Limits::set_max_prompt_bytes, 1 << 20, 1,
+       l->max_request_bytes()},
+      {"max_inputs", &Limits::max_inputs, &Limits::set_max_inputs, 256, 1, 4096},
+      {"max_documents", &Limits::max_documents, &Limits::set_max_documents, 1024, 1, 16384},
+      {"max_candidate_labels", &Limits::max_candidate_labels, &Limits::set_max_candidate_labels, 64,
+       1, 1024},
+      {"max_stop_sequences", &Limits::max_stop_sequences, &Limits::set_max_stop_sequences, 16, 1,
+       16},
+      {"max_stop_bytes", &Limits::max_stop_bytes, &Limits::set_max_stop_bytes, 256, 1, 256},
+      {"max_choices", &Limits::max_choices, &Limits::set_max_choices, 16, 1, 16},
+  };
+  for (const IntLimit& f : int_limits) {
+    if ((l->*f.get)() == 0) (l->*f.set)(std::min(f.def, f.hi));
+    const int32_t v = (l->*f.get)();
+    if (v < f.lo || v > f.hi) {
+      return FieldError(absl::StrCat("limits.", f.field),
+                        absl::StrCat("must be in [", f.lo, ", ", f.hi, "], got ", v));
+    }
+  }
+  if (!l->has_max_top_logprobs()) l->set_max_top_logprobs(20);
+  if (l->max_top_logprobs() < 0 || l->max_top_logprobs() > 20) {
+    return FieldError("limits.max_top_logprobs",
+                      absl::StrCat("must be in [0, 20], got ", l->max_top_logprobs()));
+  }
   if (l->has_default_deadline()) {
     absl::Status st =
         DurationField("limits.default_deadline", absl::ZeroDuration(), absl::Milliseconds(1),
                       absl::Hours(24), true, l->mutable_default_deadline());
     if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+// File paths only; the files are read when the gateway starts (gateway/tls.h, auth.h).
+absl::Status ValidateSecurity(GatewayConfig* config) {
+  const GatewayConfig& c = *config;
+  if (c.has_tls()) {
+    if (c.tls().cert_file().empty()) return FieldError("tls.cert_file", "required");
+    if (c.tls().key_file().empty()) return FieldError("tls.key_file", "required");
+    if (absl::StartsWith(c.listen(), "unix:")) {
+      return FieldError("tls", "not supported on a Unix socket listen address");
+    }
+    const bool has = c.tls().has_reload_interval();
+    absl::Status st =
+        DurationField("tls.reload_interval", absl::Seconds(60), absl::Seconds(1), absl::Hours(24),
+                      has, config->mutable_tls()->mutable_reload_interval());
+    if (!st.ok()) return st;
+  }
+  if (c.has_worker_tls()) {
+    if (c.worker_tls().ca_file().empty()) return FieldError("worker_tls.ca_file", "required");
+    if (c.worker_tls().cert_file().empty() != c.worker_tls().key_file().empty()) {
+      return FieldError("worker_tls", "set both cert_file and key_file, or neither");
+    }
   }
   return absl::OkStatus();
 }
@@ -167,6 +224,12 @@ absl::Status ValidateModel(const std::string& f, const Limits& limits,
       (m->max_in_flight_per_worker() < 1 || m->max_in_flight_per_worker() > 1000000)) {
     return FieldError(f + ".max_in_flight_per_worker",
                       absl::StrCat("must be in [1, 1000000], got ", m->max_in_flight_per_worker()));
+  }
+  if (m->has_keep_alive()) {
+    if (!m->has_local()) return FieldError(f + ".keep_alive", "only for local replicas");
+    absl::Status st = DurationField(f + ".keep_alive", absl::ZeroDuration(), absl::ZeroDuration(),
+                                    absl::Hours(24 * 30), true, m->mutable_keep_alive());
+    if (!st.ok()) return st;
   }
   switch (m->placement_case()) {
     case ModelConfig::kLocal: {
@@ -203,8 +266,9 @@ absl::Status ValidateModel(const std::string& f, const Limits& limits,
       }
       // The longest socket path the gateway will create must fit in sockaddr_un.
       if (!runtime_dir.empty()) {
+        // "<runtime_dir>/<name>-<replica>.b.sock" (".b": every other reload generation).
         size_t longest = runtime_dir.size() + 1 + m->name().size() + 1 +
-                         std::to_string(local->replicas() - 1).size() + 5;
+                         std::to_string(local->replicas() - 1).size() + 7;
         if (longest > kMaxUnixPath) {
           return FieldError(f + ".name",
                             absl::StrCat("socket path under runtime_dir would have ", longest,
@@ -283,6 +347,13 @@ absl::Status ValidateGatewayConfig(const ConfigOptions& options, GatewayConfig* 
   if (config->listen().empty()) config->set_listen("0.0.0.0:50051");
   absl::Status st = CheckEndpoint("listen", config->listen(), true);
   if (!st.ok()) return st;
+  if (!config->http_listen().empty()) {
+    st = CheckHostPort("http_listen", config->http_listen(), true);
+    if (!st.ok()) return st;
+  }
+  if (config->http_tls() && !config->has_tls()) {
+    return FieldError("http_tls", "needs tls (the certificate the HTTP API serves)");
+  }
   if (!config->metrics_listen().empty()) {
     st = CheckHostPort("metrics_listen", config->metrics_listen(), true);
     if (!st.ok()) return st;
@@ -299,6 +370,8 @@ absl::Status ValidateGatewayConfig(const ConfigOptions& options, GatewayConfig* 
   st = ValidateSupervision(config->mutable_supervision());
   if (!st.ok()) return st;
   st = ValidateLimits(config->mutable_limits());
+  if (!st.ok()) return st;
+  st = ValidateSecurity(config);
   if (!st.ok()) return st;
   if (config->models_size() == 0) return FieldError("models", "at least one model is required");
   std::set<std::string> names;

@@ -1,6 +1,8 @@
 #include "gateway/config.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -124,9 +126,78 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{R"({"models": [{"name": "a", "path": "/m",
                                   "local": {"replicas": 2, "metricsListen": "h:65535"}}]})",
                   "models[0].local.metrics_listen: ports 65535..65536 exceed 65535"},
+        BadConfig{R"({"models": [{"name": "a", "remote": {"addresses": ["h:1"]},
+                                  "keepAlive": "300s"}]})",
+                  "models[0].keep_alive: only for local replicas"},
+        BadConfig{R"({"models": [{"name": "a", "path": "/m", "local": {},
+                                  "keepAlive": "-1s"}]})",
+                  "models[0].keep_alive: must be in [0, 720h], got -1s"},
         BadConfig{R"({"runtimeDir": "rel",
                       "models": [{"name": "a", "path": "/m", "local": {}}]})",
-                  "runtime_dir: must be an absolute path"}));
+                  "runtime_dir: must be an absolute path"},
+        BadConfig{R"({"httpListen": "11434",
+                      "models": [{"name": "a", "path": "/m", "local": {}}]})",
+                  "http_listen: expected \"host:port\""},
+        BadConfig{R"({"httpListen": "0.0.0.0:11434", "httpTls": true,
+                      "models": [{"name": "a", "path": "/m", "local": {}}]})",
+                  "http_tls: needs tls"}));
+
+TEST(ConfigTest, RequestLimitDefaultsAndRanges) {
+  const std::string models = R"("models": [{"name": "a", "path": "/m", "local": {}}])";
+  ASSERT_OK_AND_ASSIGN(GatewayConfig c, Parse("{" + models + "}"));
+  const auto& l = c.limits();
+  EXPECT_EQ(l.max_prompt_bytes(), 1 << 20);
+  EXPECT_EQ(l.max_inputs(), 256);
+  EXPECT_EQ(l.max_documents(), 1024);
+  EXPECT_EQ(l.max_candidate_labels(), 64);
+  EXPECT_EQ(l.max_stop_sequences(), 16);
+  EXPECT_EQ(l.max_stop_bytes(), 256);
+  EXPECT_EQ(l.max_top_logprobs(), 20);
+  EXPECT_EQ(l.max_choices(), 16);
+  // max_top_logprobs 0 is a real value (no alternatives), not "default".
+  ASSERT_OK_AND_ASSIGN(GatewayConfig zero,
+                       Parse(R"({"limits": {"maxTopLogprobs": 0}, )" + models + "}"));
+  EXPECT_EQ(zero.limits().max_top_logprobs(), 0);
+  // The prompt limit follows a smaller request limit.
+  ASSERT_OK_AND_ASSIGN(GatewayConfig small,
+                       Parse(R"({"limits": {"maxRequestBytes": 65536}, )" + models + "}"));
+  EXPECT_EQ(small.limits().max_prompt_bytes(), 65536);
+  for (const auto& [json, field] : std::vector<std::pair<std::string, std::string>>{
+           {R"("maxStopSequences": 17)", "limits.max_stop_sequences: must be in [1, 16], got 17"},
+           {R"("maxStopBytes": -1)", "limits.max_stop_bytes: must be in [1, 256], got -1"},
+           {R"("maxTopLogprobs": 21)", "limits.max_top_logprobs: must be in [0, 20], got 21"},
+           {R"("maxChoices": 17)", "limits.max_choices"},
+           {R"("maxInputs": 5000)", "limits.max_inputs"},
+           {R"("maxPromptBytes": 5000000)", "limits.max_prompt_bytes: must be in [1, 4194304]"}}) {
+    EXPECT_THAT(Parse(R"({"limits": {)" + json + "}, " + models + "}"),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(field)));
+  }
+}
+
+TEST(ConfigTest, TlsFieldsAreChecked) {
+  const std::string models = R"("models": [{"name": "a", "path": "/m", "local": {}}])";
+  EXPECT_THAT(Parse(R"({"tls": {"certFile": "/c.pem"}, )" + models + "}"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("tls.key_file: required")));
+  EXPECT_THAT(Parse(R"({"listen": "unix:/tmp/s", "tls": {"certFile": "/c", "keyFile": "/k"}, )" +
+                    models + "}"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("Unix socket")));
+  ASSERT_OK_AND_ASSIGN(GatewayConfig tls,
+                       Parse(R"({"tls": {"certFile": "/c", "keyFile": "/k"}, )" + models + "}"));
+  EXPECT_EQ(ToAbslDuration(tls.tls().reload_interval()), absl::Seconds(60));
+  EXPECT_THAT(Parse(R"({"tls": {"certFile": "/c", "keyFile": "/k", "reloadInterval": "0.5s"}, )" +
+                    models + "}"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("tls.reload_interval: must be in [1s, 24h], got 500ms")));
+  EXPECT_THAT(Parse(R"({"workerTls": {"certFile": "/c"}, )" + models + "}"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("worker_tls.ca_file")));
+  EXPECT_THAT(
+      Parse(R"({"workerTls": {"caFile": "/ca", "certFile": "/c"}, )" + models + "}"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("both cert_file and key_file")));
+  EXPECT_TRUE(Parse(R"({"tls": {"certFile": "/c", "keyFile": "/k"}, "workerTls": {"caFile": "/ca"},
+                      "auth": {"keysFile": "/keys.json"}, )" +
+                    models + "}")
+                  .ok());
+}
 
 TEST(ConfigTest, SocketPathMustFit) {
   std::string long_dir = "/" + std::string(100, 'd');

@@ -13,14 +13,18 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
+#include "gateway/tls.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "jetserve/v1/service.pb.h"
 
 namespace jetserve::gateway {
-
 Gateway::Gateway(GatewayConfig config) : config_(std::move(config)) {}
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayConfig config) {
@@ -70,31 +74,46 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayConfig config) {
         .Add("port", g->metrics_port_);
   }
 
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_credentials =
+      LoadServerCredentials(c);
+  if (!server_credentials.ok()) return server_credentials.status();
+  absl::StatusOr<WorkerChannelCredentials> worker_credentials = LoadWorkerChannelCredentials(c);
+  if (!worker_credentials.ok()) return worker_credentials.status();
+  absl::StatusOr<std::unique_ptr<Authenticator>> auth =
+      Authenticator::Create(c.auth(), {.registry = g->registry_.get()});
+  if (!auth.ok()) return auth.status();
+  g->auth_ = *std::move(auth);
+
   g->router_ = std::make_unique<Router>(g->metrics_.get());
-  for (const auto& m : c.models()) {
-    Router::ModelOptions o;
-    o.name = m.name();
-    o.queue_limit = m.queue_limit();
-    if (m.has_max_in_flight_per_worker()) o.max_in_flight_per_worker = m.max_in_flight_per_worker();
-    g->router_->AddModel(o);
-  }
   g->pool_ = std::make_unique<WorkerPool>(c, g->router_.get(), g->metrics_.get());
+  g->pool_->SetRemoteCredentials(worker_credentials->credentials, worker_credentials->server_name);
   PublicServiceOptions service_options;
   if (c.limits().has_default_deadline()) {
     service_options.default_deadline = ToAbslDuration(c.limits().default_deadline());
   }
   if (c.limits().has_max_tokens()) service_options.max_tokens = c.limits().max_tokens();
+  service_options.limits = c.limits();
+  service_options.auth = g->auth_.get();
   g->service_ = std::make_unique<PublicService>(g->router_.get(), g->pool_.get(), g->metrics_.get(),
                                                 service_options);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // service.pb.cc holds only jetserve.v1.Jetserve's file descriptor and nothing referenced
+  // it, so the static link dropped it and reflection answered "Symbol not found" for the
+  // service (grpcurl describe/call). Using its table links it in.
+  if (google::protobuf::DescriptorPool::generated_pool()->FindFileByName(
+          descriptor_table_jetserve_2fv1_2fservice_2eproto.filename) == nullptr) {
+    JETSERVE_LOG(kWarning, "reflection").Add("error", "jetserve/v1/service.proto not linked");
+  }
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(c.listen(), grpc::InsecureServerCredentials(), &g->port_);
+  builder.AddListeningPort(c.listen(), *server_credentials, &g->port_);
   builder.SetMaxReceiveMessageSize(c.limits().max_request_bytes());
   // A port another process holds is an error, not a silently shared SO_REUSEPORT socket.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  g->admin_ = std::make_unique<AdminService>(g->pool_.get(), AdminAuthorization(g->auth_.get()));
   builder.RegisterService(g->service_.get());
+  builder.RegisterService(g->admin_.get());
   g->server_ = builder.BuildAndStart();
   if (g->server_ == nullptr) {
     return absl::UnavailableError(absl::StrCat("listen: cannot listen on \"", c.listen(), "\""));
@@ -119,8 +138,17 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(GatewayConfig config) {
       .Add("address", address)
       .Add("port", g->port_)
       .Add("runtime_dir", c.runtime_dir())
-      .Add("models", c.models_size());
+      .Add("models", c.models_size())
+      .Add("tls", c.has_tls() ? (c.tls().client_ca_file().empty() ? "tls" : "mtls") : "off")
+      .Add("api_keys", g->auth_->size());
   return g;
+}
+
+std::shared_ptr<grpc::Channel> Gateway::InProcessChannel() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(config_.limits().max_request_bytes());
+  return server_->InProcessChannel(args);
 }
 
 void Gateway::OnReadiness(const std::string& model, bool serving) {
@@ -135,6 +163,32 @@ void Gateway::OnReadiness(const std::string& model, bool serving) {
   JETSERVE_LOG(kInfo, "model_health").Add("model", model).Add("serving", serving);
 }
 
+void Gateway::ApplyConfig(GatewayConfig config) {
+  // Fields the running gateway cannot change.
+  std::vector<std::string> restart;
+  if (config.listen() != config_.listen()) restart.push_back("listen");
+  if (config.metrics_listen() != config_.metrics_listen()) restart.push_back("metrics_listen");
+  if (!config.runtime_dir().empty() && config.runtime_dir() != config_.runtime_dir()) {
+    restart.push_back("runtime_dir");
+  }
+  if (!google::protobuf::util::MessageDifferencer::Equals(config.limits(), config_.limits())) {
+    restart.push_back("limits");
+  }
+  if (!restart.empty()) {
+    JETSERVE_LOG(kWarning, "config_needs_restart").Add("fields", absl::StrJoin(restart, ","));
+  }
+  config.set_runtime_dir(config_.runtime_dir());
+  absl::Status keys = auth_->Reload(config.auth());
+  if (!keys.ok()) {
+    JETSERVE_LOG(kWarning, "config_apply_error").Add("error", std::string(keys.message()));
+  }
+  pool_->ApplyConfig(std::move(config), [](absl::Status status) {
+    if (!status.ok()) {
+      JETSERVE_LOG(kWarning, "config_apply_error").Add("error", std::string(status.message()));
+    }
+  });
+}
+
 void Gateway::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
@@ -146,6 +200,9 @@ void Gateway::Shutdown() {
   // Queued calls fail with UNAVAILABLE (clients retry elsewhere); running ones get the
   // drain grace period to finish.
   if (router_ != nullptr) router_->Shutdown();
+  // Lifecycle calls in progress end now (UNAVAILABLE), so the server's shutdown need not
+  // wait for them.
+  if (pool_ != nullptr) pool_->CancelOperations();
   if (server_ != nullptr) {
     server_->Shutdown(absl::ToChronoTime(
         absl::Now() + ToAbslDuration(config_.supervision().drain_grace_period())));

@@ -18,6 +18,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "gateway/admin_service.h"
+#include "gateway/auth.h"
 #include "gateway/config.h"
 #include "gateway/metrics.h"
 #include "gateway/public_service.h"
@@ -40,7 +42,19 @@ class Gateway {
   // The bound /metrics port, 0 when metrics are off.
   int metrics_port() const { return metrics_port_; }
   prometheus::Registry& registry() { return *registry_; }
+  // A channel to the public service inside this process (no socket); the HTTP API uses it.
+  std::shared_ptr<grpc::Channel> InProcessChannel();
+  // API keys (the admin API checks CheckAdmin; a config reload calls Reload).
+  Authenticator& auth() { return *auth_; }
 
+  // SIGHUP: applies a re-read config file. Models are added, removed and reloaded to match
+  // it (see WorkerPool::ApplyConfig); worker_binary and supervision apply to workers
+  // started from now on; the other fields need a restart (logged). Returns at once; the
+  // outcome is logged ("config_applied").
+  void ApplyConfig(GatewayConfig config);
+
+  // Health NOT_SERVING, queued calls fail UNAVAILABLE and new ones are refused; running
+  // calls get supervision.drain_grace_period to finish; then the workers drain and stop.
   void Shutdown();
 
  private:
@@ -54,9 +68,11 @@ class Gateway {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<GatewayMetrics> metrics_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<PublicService> service_;
+  std::unique_ptr<AdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
 
   absl::Mutex mu_;

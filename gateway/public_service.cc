@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
+#include "gateway/request_limits.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/server_context.h"
@@ -107,6 +108,27 @@ class CallBase {
   virtual void FinishServer(const grpc::Status& status) = 0;
   // Starts the worker call once a lease is held.
   virtual void StartWorkerCall() = 0;
+
+  // Authenticates and admits the call before anything else is looked at: a caller without
+  // a valid key learns nothing about the request's shape. The admission (the key's
+  // concurrency slot) lives as long as the call.
+  absl::Status Authorize() {
+    Authenticator* auth = service_->options().auth;
+    if (auth == nullptr) return absl::OkStatus();
+    absl::StatusOr<KeyIdentity> who = auth->Authenticate(GrpcAuthHeaders(*context_));
+    if (!who.ok()) return who.status();
+    key_ = *std::move(who);
+    absl::StatusOr<Admission> admitted = auth->Admit(key_, model_);
+    if (!admitted.ok()) return admitted.status();
+    admission_ = *std::move(admitted);
+    return absl::OkStatus();
+  }
+
+  // The token counts the worker reported (usage of the last message / the response).
+  void SetUsage(int64_t prompt_tokens, int64_t generated_tokens) {
+    absl::MutexLock lock(&mu_);
+    usage_ = {prompt_tokens, generated_tokens};
+  }
 
   absl::Status ValidateModel() const {
     if (model_.empty()) return absl::InvalidArgumentError("model: required");
@@ -214,11 +236,16 @@ class CallBase {
     }
     std::string worker;
     int attempts;
+    std::optional<std::pair<int64_t, int64_t>> usage;
     {
       absl::MutexLock lock(&mu_);
       worker = worker_;
       attempts = attempts_;
+      usage = usage_;
     }
+    if (usage.has_value()) admission_.RecordUsage(usage->first, usage->second);
+    // The key's slot frees before the client can see the final status (and call again).
+    admission_.Release();
     auto line = JETSERVE_LOG(kInfo, "request");
     line.Add("request_id", request_id_)
         .Add("model", model_)
@@ -227,6 +254,7 @@ class CallBase {
         .Add("duration_ms", seconds * 1e3)
         .Add("worker", worker);
     if (attempts > 1) line.Add("attempts", int64_t{attempts});
+    if (!key_.anonymous()) line.Add("key", key_.name());
     if (!status.ok()) line.Add("error", status.error_message());
     FinishServer(status);
   }
@@ -303,6 +331,10 @@ class CallBase {
   std::string worker_ ABSL_GUARDED_BY(mu_);
   int attempts_ ABSL_GUARDED_BY(mu_) = 1;
   std::vector<std::unique_ptr<grpc::ClientContext>> client_contexts_ ABSL_GUARDED_BY(mu_);
+  std::optional<std::pair<int64_t, int64_t>> usage_ ABSL_GUARDED_BY(mu_);
+  // Set by Authorize() in the constructor of the call, before any other thread sees it.
+  KeyIdentity key_;
+  Admission admission_;
 };
 
 // Generate: server-side writer and worker-side reader in one object, with one message in
@@ -314,7 +346,8 @@ class GenerateCall final : public grpc::ServerWriteReactor<v1::GenerateResponse>
   GenerateCall(PublicService* service, grpc::CallbackServerContext* context,
                const v1::GenerateRequest* request)
       : CallBase(service, context, "Generate", request->model()), request_(request) {
-    absl::Status valid = Validate();
+    absl::Status valid = Authorize();
+    if (valid.ok()) valid = Validate();
     if (!valid.ok()) {
       FinishCall(ToGrpcStatus(valid));
       return;
@@ -340,6 +373,10 @@ class GenerateCall final : public grpc::ServerWriteReactor<v1::GenerateResponse>
     } else {
       client_context()->TryCancel();  // the client is gone; stop the worker
     }
+    // Taken in OnReadDone: the worker call's OnDone cannot run before the next read is
+    // issued (without it, a cancelled worker call could finish between this write's end
+    // and StartRead, and the read would start on a finished call: OnDone twice).
+    grpc::ClientReadReactor<v1::GenerateResponse>::RemoveHold();
   }
   void OnCancel() override { HandleCancel(); }
   void OnDone() override { ServerDone(); }
@@ -347,11 +384,15 @@ class GenerateCall final : public grpc::ServerWriteReactor<v1::GenerateResponse>
   // Worker side.
   void OnReadDone(bool ok) override {
     if (!ok) return;  // OnDone(status) follows
+    if (response_.has_usage()) {
+      SetUsage(response_.usage().prompt_tokens(), response_.usage().completion_tokens());
+    }
     {
       absl::MutexLock lock(&write_mu_);
       write_pending_ = true;
       got_response_ = true;
     }
+    grpc::ClientReadReactor<v1::GenerateResponse>::AddHold();  // released in OnWriteDone
     grpc::ServerWriteReactor<v1::GenerateResponse>::StartWrite(&response_);
   }
   void OnDone(const grpc::Status& status) override {
@@ -377,14 +418,8 @@ class GenerateCall final : public grpc::ServerWriteReactor<v1::GenerateResponse>
  private:
   absl::Status Validate() const {
     absl::Status st = ValidateModel();
-    if (!st.ok()) return st;
-    const auto& limit = service_->options().max_tokens;
-    if (limit.has_value() && request_->stop().has_max_tokens() &&
-        request_->stop().max_tokens() > *limit) {
-      return absl::InvalidArgumentError(absl::StrCat("stop.max_tokens: must be at most ", *limit,
-                                                     ", got ", request_->stop().max_tokens()));
-    }
-    return absl::OkStatus();
+    if (!st.ok() || !service_->router()->HasModel(model_)) return st;  // the router: NOT_FOUND
+    return CheckGenerateRequest(*request_, service_->options().limits);
   }
 
   void FinishServer(const grpc::Status& status) override {
@@ -425,6 +460,9 @@ class GenerateCall final : public grpc::ServerWriteReactor<v1::GenerateResponse>
                      std::function<void(grpc::Status)> done) {              \
       stub.async()->NAME(context, request, response, std::move(done));      \
     }                                                                       \
+    static absl::Status Check(const Request& r, const Limits& limits) {     \
+      return Check##NAME##Request(r, limits);                               \
+    }                                                                       \
   };
 JETSERVE_UNARY_METHOD(Classify)
 JETSERVE_UNARY_METHOD(Rerank)
@@ -443,7 +481,12 @@ class UnaryCall final : public grpc::ServerUnaryReactor, private CallBase {
       : CallBase(service, context, Method::kName, request->model()),
         request_(request),
         response_(response) {
-    absl::Status valid = ValidateModel();
+    absl::Status valid = Authorize();
+    if (valid.ok()) valid = ValidateModel();
+    // Unknown models: the router answers NOT_FOUND.
+    if (valid.ok() && service_->router()->HasModel(model_)) {
+      valid = Method::Check(*request, service_->options().limits);
+    }
     if (!valid.ok()) {
       FinishCall(ToGrpcStatus(valid));
       return;
@@ -466,6 +509,9 @@ class UnaryCall final : public grpc::ServerUnaryReactor, private CallBase {
     Method::Call(endpoint().stub(), context, &worker_request_, response_,
                  [this](grpc::Status status) {
                    if (FinishAttempt(status, /*got_response=*/status.ok())) return;
+                   if constexpr (requires { response_->usage().prompt_tokens(); }) {
+                     if (status.ok()) SetUsage(response_->usage().prompt_tokens(), 0);
+                   }
                    FinishCall(status);
                    ClientDone();
                  });
@@ -481,6 +527,11 @@ class UnaryCall final : public grpc::ServerUnaryReactor, private CallBase {
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+grpc::Status PublicService::Authenticate(const grpc::CallbackServerContext& context) const {
+  if (options_.auth == nullptr) return grpc::Status::OK;
+  return ToGrpcStatus(options_.auth->Authenticate(GrpcAuthHeaders(context)).status());
 }
 
 PublicService::PublicService(Router* router, WorkerPool* pool, GatewayMetrics* metrics,
@@ -525,8 +576,12 @@ grpc::ServerUnaryReactor* PublicService::Detokenize(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* PublicService::ListModels(grpc::CallbackServerContext* context,
                                                     const v1::ListModelsRequest* /*request*/,
                                                     v1::ListModelsResponse* response) {
-  for (auto& info : pool_->DescribeAll()) *response->add_models() = std::move(info);
   auto* reactor = context->DefaultReactor();
+  if (grpc::Status st = Authenticate(*context); !st.ok()) {
+    reactor->Finish(st);
+    return reactor;
+  }
+  for (auto& info : pool_->DescribeAll()) *response->add_models() = std::move(info);
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
@@ -535,6 +590,10 @@ grpc::ServerUnaryReactor* PublicService::GetModel(grpc::CallbackServerContext* c
                                                   const v1::GetModelRequest* request,
                                                   v1::ModelInfo* response) {
   auto* reactor = context->DefaultReactor();
+  if (grpc::Status st = Authenticate(*context); !st.ok()) {
+    reactor->Finish(st);
+    return reactor;
+  }
   if (request->name().empty() || request->name().size() > kMaxModelNameLength) {
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                  request->name().empty()

@@ -12,6 +12,10 @@
 // "x-request-id" (taken or generated) and "traceparent"/"tracestate" go to the worker;
 // x-request-id also returns in the initial metadata (and in the trailers of failed calls). One log
 // line and one metrics record per call.
+// Before routing, each call is authenticated and admitted (options.auth: UNAUTHENTICATED,
+// PERMISSION_DENIED, RESOURCE_EXHAUSTED) and checked against the request limits
+// (INVALID_ARGUMENT naming the field); the usage the worker reports is counted for the
+// call's API key. ListModels/GetModel need a valid key too (no model or rate check).
 #ifndef JETSERVE_GATEWAY_PUBLIC_SERVICE_H_
 #define JETSERVE_GATEWAY_PUBLIC_SERVICE_H_
 
@@ -19,6 +23,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "gateway/auth.h"
 #include "gateway/metrics.h"
 #include "gateway/router.h"
 #include "gateway/worker_pool.h"
@@ -31,6 +36,10 @@ struct PublicServiceOptions {
   std::optional<absl::Duration> default_deadline;
   // Upper bound on GenerateRequest.stop.max_tokens.
   std::optional<int> max_tokens;
+  // Request-shape limits (validated config; gateway/request_limits.h).
+  jetserve::config::v1::Limits limits;
+  // API keys; null or disabled: no key needed. Not owned.
+  Authenticator* auth = nullptr;
 };
 
 // Status conversion at the handler boundary.
@@ -72,8 +81,8 @@ class PublicService final : public jetserve::v1::Jetserve::CallbackService {
   const PublicServiceOptions& options() const { return options_; }
 
  private:
-  template <typename Call, typename... Args>
-  grpc::ServerUnaryReactor* Forward(Args&&... args);
+  // UNAUTHENTICATED unless the call carries a valid key (or auth is off).
+  grpc::Status Authenticate(const grpc::CallbackServerContext& context) const;
 
   Router* const router_;
   WorkerPool* const pool_;

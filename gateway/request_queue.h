@@ -31,6 +31,8 @@ class RequestQueue {
   explicit RequestQueue(int limit) : limit_(limit) {}
 
   int limit() const { return limit_; }
+  // A lower limit keeps the entries already queued.
+  void set_limit(int limit) { limit_ = limit; }
   int size() const { return static_cast<int>(entries_.size()); }
   bool empty() const { return entries_.empty(); }
 

@@ -12,6 +12,7 @@ WorkerLease& WorkerLease::operator=(WorkerLease&& other) noexcept {
     Release();
     router_ = std::exchange(other.router_, nullptr);
     model_ = std::move(other.model_);
+    model_id_ = other.model_id_;
     slot_ = std::move(other.slot_);
     endpoint_ = std::move(other.endpoint_);
   }
@@ -21,7 +22,7 @@ WorkerLease& WorkerLease::operator=(WorkerLease&& other) noexcept {
 void WorkerLease::Release() {
   if (router_ != nullptr) {
     Router* router = std::exchange(router_, nullptr);
-    router->Release(model_, slot_);
+    router->Release(model_, model_id_, slot_);
   }
   slot_.reset();
 }
@@ -35,7 +36,12 @@ Router::~Router() { Shutdown(); }
 void Router::AddModel(const ModelOptions& options) {
   absl::MutexLock lock(&mu_);
   auto& m = models_[options.name];
-  m = std::make_unique<Model>(options);
+  if (m != nullptr) {
+    m->options = options;
+    m->queue.set_limit(options.queue_limit);
+    return;
+  }
+  m = std::make_unique<Model>(options, next_model_id_++);
   if (metrics_ != nullptr) {
     metrics_->InFlight(options.name).Set(0);
     metrics_->QueueDepth(options.name).Set(0);
@@ -47,6 +53,50 @@ void Router::AddModel(const ModelOptions& options) {
 bool Router::HasModel(const std::string& model) const {
   absl::MutexLock lock(&mu_);
   return models_.contains(model);
+}
+
+void Router::RemoveModel(const std::string& model) {
+  std::vector<Ready> out;
+  std::vector<std::pair<std::string, bool>> changes;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = models_.find(model);
+    if (it == models_.end()) return;
+    for (auto& e : it->second->queue.TakeAll()) {
+      out.push_back({std::move(e.value.grant),
+                     absl::UnavailableError(absl::StrCat("model \"", model, "\" was unloaded"))});
+    }
+    if (it->second->serving) changes.emplace_back(model, false);
+    models_.erase(it);
+    if (metrics_ != nullptr) {
+      metrics_->InFlight(model).Set(0);
+      metrics_->QueueDepth(model).Set(0);
+      metrics_->WorkersUp(model).Set(0);
+    }
+  }
+  Deliver(std::move(out), std::move(changes));
+}
+
+void Router::SetHold(const std::string& model, bool hold, const std::string& reason) {
+  std::vector<Ready> out;
+  std::vector<std::pair<std::string, bool>> changes;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = models_.find(model);
+    if (it == models_.end()) return;
+    Model& m = *it->second;
+    m.hold = hold;
+    m.hold_reason = reason;
+    DispatchLocked(model, m, &out);
+    m.hold_reason.clear();
+    UpdateLocked(model, m, &changes);
+  }
+  Deliver(std::move(out), std::move(changes));
+}
+
+void Router::SetDemandListener(std::function<void(const std::string&)> listener) {
+  absl::MutexLock lock(&mu_);
+  demand_listener_ = std::move(listener);
 }
 
 void Router::SetReadinessListener(std::function<void(const std::string&, bool)> listener) {
@@ -120,6 +170,7 @@ uint64_t Router::Acquire(const std::string& model, absl::Time deadline, Grant gr
   std::vector<Ready> out;
   std::vector<std::pair<std::string, bool>> changes;
   uint64_t ticket = 0;
+  std::function<void(const std::string&)> demand;
   {
     absl::MutexLock lock(&mu_);
     auto it = models_.find(model);
@@ -130,7 +181,9 @@ uint64_t Router::Acquire(const std::string& model, absl::Time deadline, Grant gr
                      absl::NotFoundError(absl::StrCat("model \"", model, "\" is not served"))});
     } else {
       Model& m = *it->second;
+      m.last_activity = absl::Now();
       std::shared_ptr<Slot> slot = m.queue.empty() ? PickLocked(m) : nullptr;
+      if (m.hold && slot == nullptr && !AnyReadyLocked(m)) demand = demand_listener_;
       if (!m.serving) {
         out.push_back({std::move(grant), absl::UnavailableError(absl::StrCat(
                                              "no ready worker for model \"", model, "\""))});
@@ -155,6 +208,7 @@ uint64_t Router::Acquire(const std::string& model, absl::Time deadline, Grant gr
       UpdateLocked(model, m, &changes);
     }
   }
+  if (demand) demand(model);
   Deliver(std::move(out), std::move(changes));
   return ticket;
 }
@@ -188,6 +242,8 @@ Router::ModelStatus Router::Status(const std::string& model) const {
   }
   status.queued = m.queue.size();
   status.in_flight = m.in_flight;
+  status.hold = m.hold;
+  status.last_activity = m.last_activity;
   return status;
 }
 
@@ -209,16 +265,18 @@ void Router::Shutdown() {
   Deliver(std::move(out), {});
 }
 
-void Router::Release(const std::string& model, const std::shared_ptr<Slot>& slot) {
+void Router::Release(const std::string& model, uint64_t model_id,
+                     const std::shared_ptr<Slot>& slot) {
   std::vector<Ready> out;
   std::vector<std::pair<std::string, bool>> changes;
   {
     absl::MutexLock lock(&mu_);
-    auto it = models_.find(model);
-    if (it == models_.end()) return;
-    Model& m = *it->second;
     --slot->outstanding;
+    auto it = models_.find(model);
+    if (it == models_.end() || it->second->id != model_id) return;
+    Model& m = *it->second;
     --m.in_flight;
+    m.last_activity = absl::Now();
     if (!shutdown_) DispatchLocked(model, m, &out);
     UpdateLocked(model, m, &changes);
   }
@@ -245,18 +303,28 @@ WorkerLease Router::LeaseLocked(const std::string& name, Model& m,
   WorkerLease lease;
   lease.router_ = this;
   lease.model_ = name;
+  lease.model_id_ = m.id;
   lease.slot_ = slot;
   lease.endpoint_ = slot->endpoint;
   return lease;
 }
 
+bool Router::AnyReadyLocked(const Model& m) const {
+  for (const auto& [id, slot] : m.workers) {
+    if (slot->ready) return true;
+  }
+  return false;
+}
+
 void Router::DispatchLocked(const std::string& name, Model& m, std::vector<Ready>* out) {
-  bool any_ready = false;
-  for (const auto& [id, slot] : m.workers) any_ready = any_ready || slot->ready;
-  if (!any_ready) {
+  if (!AnyReadyLocked(m)) {
+    if (m.hold) return;  // workers are starting: the calls wait
     for (auto& e : m.queue.TakeAll()) {
-      out->push_back({std::move(e.value.grant), absl::UnavailableError(absl::StrCat(
-                                                    "no ready worker for model \"", name, "\""))});
+      out->push_back(
+          {std::move(e.value.grant),
+           absl::UnavailableError(m.hold_reason.empty()
+                                      ? absl::StrCat("no ready worker for model \"", name, "\"")
+                                      : absl::StrCat("model \"", name, "\": ", m.hold_reason))});
     }
     return;
   }
@@ -277,8 +345,8 @@ void Router::UpdateLocked(const std::string& name, Model& m,
     metrics_->QueueDepth(name).Set(m.queue.size());
     metrics_->WorkersUp(name).Set(ready);
   }
-  if ((ready > 0) != m.serving) {
-    m.serving = ready > 0;
+  if ((ready > 0 || m.hold) != m.serving) {
+    m.serving = ready > 0 || m.hold;
     changes->emplace_back(name, m.serving);
   }
 }

@@ -12,6 +12,10 @@
 //     if (l.ok()) Forward(l->endpoint());  // the slot frees when the lease is destroyed
 //   });
 //   router.Cancel("smollm2", ticket);  // client went away while queued
+//
+// Models come and go at run time (AddModel/RemoveModel). A model on hold (SetHold: its
+// workers are starting on demand) queues calls while no worker is ready instead of failing
+// them, and a call to a held model with no ready worker tells the demand listener.
 #ifndef JETSERVE_GATEWAY_ROUTER_H_
 #define JETSERVE_GATEWAY_ROUTER_H_
 
@@ -62,6 +66,7 @@ class WorkerLease {
   friend class Router;
   Router* router_ = nullptr;
   std::string model_;
+  uint64_t model_id_ = 0;  // the model's incarnation: a re-added name is another model
   std::shared_ptr<RouterSlot> slot_;
   std::shared_ptr<WorkerEndpoint> endpoint_;
 };
@@ -81,15 +86,29 @@ class Router {
     int total_workers = 0;
     int queued = 0;
     int in_flight = 0;
+    bool hold = false;
+    // Last Acquire or lease release; InfinitePast before the first call.
+    absl::Time last_activity = absl::InfinitePast();
   };
 
   // `metrics` may be null (unit tests); it must outlive the router.
   explicit Router(GatewayMetrics* metrics);
   ~Router();  // calls Shutdown()
 
-  // Register models before the first Acquire.
+  // Adds a model; for a model already present, updates its options (queued calls and
+  // workers stay).
   void AddModel(const ModelOptions& options);
   bool HasModel(const std::string& model) const;
+  // Removes a model: its queued calls fail UNAVAILABLE, new calls get NOT_FOUND; calls
+  // running on its workers go on (their leases outlive the model).
+  void RemoveModel(const std::string& model);
+  // While held, calls to the model wait in its queue when no worker is ready (its workers
+  // are starting), and the model counts as serving. Releasing the hold with no ready worker
+  // fails the queued calls with UNAVAILABLE and `reason`.
+  void SetHold(const std::string& model, bool hold, const std::string& reason = "");
+  // Called (outside the lock) with the model name when a call arrives for a held model
+  // that has no ready worker. Set before the first Acquire.
+  void SetDemandListener(std::function<void(const std::string&)> listener);
 
   // Called with (model, serving) whenever a model gains its first or loses its last
   // ready worker. Runs outside the router's lock. Set before workers are registered.
@@ -123,19 +142,25 @@ class Router {
     Grant grant;
   };
   struct Model {
-    explicit Model(const ModelOptions& o) : options(o), queue(o.queue_limit) {}
+    Model(const ModelOptions& o, uint64_t model_id)
+        : options(o), id(model_id), queue(o.queue_limit) {}
     ModelOptions options;
+    uint64_t id;
     absl::flat_hash_map<std::string, std::shared_ptr<Slot>> workers;
     RequestQueue<Pending> queue;
     int in_flight = 0;
     bool serving = false;
+    bool hold = false;
+    std::string hold_reason;
+    absl::Time last_activity = absl::InfinitePast();
   };
   struct Ready {
     Grant grant;
     absl::StatusOr<WorkerLease> result;
   };
 
-  void Release(const std::string& model, const std::shared_ptr<Slot>& slot);
+  void Release(const std::string& model, uint64_t model_id, const std::shared_ptr<Slot>& slot);
+  bool AnyReadyLocked(const Model& m) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Picks a slot with room; null when none. Caller holds mu_.
   std::shared_ptr<Slot> PickLocked(Model& m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   WorkerLease LeaseLocked(const std::string& name, Model& m, const std::shared_ptr<Slot>& slot)
@@ -157,6 +182,8 @@ class Router {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<Model>> models_ ABSL_GUARDED_BY(mu_);
   std::function<void(const std::string&, bool)> listener_ ABSL_GUARDED_BY(mu_);
+  std::function<void(const std::string&)> demand_listener_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_model_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t grants_ ABSL_GUARDED_BY(mu_) = 0;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;

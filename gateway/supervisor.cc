@@ -51,9 +51,10 @@ std::string ResolveBinary(const std::string& binary) {
 
 Supervisor::Supervisor(SupervisorOptions options, Router* router, GatewayMetrics* metrics)
     : options_(std::move(options)),
-      id_(absl::StrCat(options_.model, "/", options_.replica)),
+      id_(options_.id.empty() ? absl::StrCat(options_.model, "/", options_.replica) : options_.id),
       router_(router),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      routable_(options_.routable) {}
 
 Supervisor::~Supervisor() { Stop(); }
 
@@ -73,6 +74,27 @@ void Supervisor::Join() {
 Supervisor::Status Supervisor::GetStatus() const {
   absl::MutexLock lock(&mu_);
   return status_;
+}
+
+void Supervisor::Activate() {
+  absl::MutexLock lock(&publish_mu_);
+  routable_ = true;
+  if (published_ != nullptr) {
+    router_->SetWorker(options_.model, published_, published_ready_, published_capacity_);
+  }
+}
+
+void Supervisor::Publish(const std::shared_ptr<WorkerEndpoint>& endpoint, bool ready,
+                         int capacity) {
+  absl::MutexLock lock(&publish_mu_);
+  published_ = endpoint;
+  published_ready_ = ready;
+  published_capacity_ = capacity;
+  if (routable_) {
+    router_->SetWorker(options_.model, endpoint, ready, capacity);
+  } else {
+    router_->SetWorker(options_.model, endpoint, false, 0);
+  }
 }
 
 void Supervisor::SetStatus(State state, const std::string& detail) {
@@ -222,11 +244,12 @@ void Supervisor::Run() {
     }
     if (starts++ > 0 && metrics_ != nullptr) metrics_->Restarts(options_.model).Increment();
     auto endpoint = WorkerEndpoint::Create(id_, "unix:" + options_.socket_path);
-    router_->SetWorker(options_.model, endpoint, false, 0);
+    Publish(endpoint, false, 0);
     SetStatus(State::kStarting, "");
     const absl::Time started = absl::Now();
     Exit exit;
     bool ready = false;
+    bool was_ready = false;
     bool stop = false;
     int failed_probes = 0;
     absl::StatusOr<pid_t> pid = Spawn();
@@ -242,7 +265,19 @@ void Supervisor::Run() {
       while (!stop) {
         if (Reaped(*pid, &exit)) break;
         const absl::Time now = absl::Now();
-        if (!ready && now - started > options_.startup_timeout) {
+        if (was_ready && failed_probes >= kFailedProbesToRestart) {
+          // No answer at all (a hung or stopped process, not one reporting NOT_SERVING):
+          // kill it so that it restarts.
+          exit.description =
+              absl::StrCat("did not answer ", failed_probes, " health probes in a row (hung)");
+          JETSERVE_LOG(kWarning, "worker_hung").Add("worker", id_).Add("pid", int64_t{*pid});
+          kill(*pid, SIGKILL);
+          while (waitpid(*pid, nullptr, 0) < 0 && errno == EINTR) {
+          }
+          exit.exited = true;
+          break;
+        }
+        if (!was_ready && now - started > options_.startup_timeout) {
           exit.description = absl::StrCat("did not report SERVING within ",
                                           absl::FormatDuration(options_.startup_timeout));
           kill(*pid, SIGKILL);
@@ -253,7 +288,9 @@ void Supervisor::Run() {
         }
         if (now >= next_probe) {
           auto info = endpoint->Probe(ProbeTimeout(options_.health_interval));
-          failed_probes = info.ok() ? 0 : failed_probes + 1;
+          const bool answered =
+              info.ok() || info.status().code() == absl::StatusCode::kFailedPrecondition;
+          failed_probes = answered ? 0 : failed_probes + 1;
           if (info.ok()) {
             if (!ready) {
               JETSERVE_LOG(kInfo, "worker_ready")
@@ -264,21 +301,20 @@ void Supervisor::Run() {
                   .Add("startup_ms", absl::ToDoubleMilliseconds(absl::Now() - started));
             }
             ready = true;
+            was_ready = true;
             {
               absl::MutexLock lock(&mu_);
               status_.state = State::kServing;
               status_.model = info->model();
             }
-            router_->SetWorker(options_.model, endpoint, true,
-                               info->capacity().max_concurrent_requests());
-          } else if (ready && (failed_probes >= kFailedProbesToUnready ||
-                               info.status().code() == absl::StatusCode::kFailedPrecondition)) {
+            Publish(endpoint, true, info->capacity().max_concurrent_requests());
+          } else if (ready && (failed_probes >= kFailedProbesToUnready || answered)) {
             ready = false;
             JETSERVE_LOG(kWarning, "worker_not_ready")
                 .Add("worker", id_)
                 .Add("error", std::string(info.status().message()));
             SetStatus(State::kNotServing, std::string(info.status().message()));
-            router_->SetWorker(options_.model, endpoint, false, 0);
+            Publish(endpoint, false, 0);
           }
           next_probe =
               absl::Now() + (ready ? options_.health_interval
@@ -289,13 +325,13 @@ void Supervisor::Run() {
       }
       if (stop && !exit.exited) {
         SetStatus(State::kStopping, "");
-        router_->SetWorker(options_.model, endpoint, false, 0);
+        Publish(endpoint, false, 0);
         Terminate(*pid, endpoint.get(), ready);
         JETSERVE_LOG(kInfo, "worker_stopped").Add("worker", id_).Add("pid", int64_t{*pid});
         break;
       }
     }
-    router_->SetWorker(options_.model, endpoint, false, 0);
+    Publish(endpoint, false, 0);
     const absl::Duration uptime = absl::Now() - started;
     const absl::Duration delay = backoff.OnExit(uptime);
     std::string detail = absl::StrCat(
@@ -313,10 +349,15 @@ void Supervisor::Run() {
       status_.state = State::kBackoff;
       status_.detail = detail;
       status_.consecutive_failures = backoff.consecutive_failures();
+      ++status_.exits;
     }
     if (SleepFor(delay)) break;
   }
-  router_->RemoveWorker(options_.model, id_);
+  {
+    absl::MutexLock lock(&publish_mu_);
+    published_.reset();
+    router_->RemoveWorker(options_.model, id_);
+  }
   SetStatus(State::kStopped, "");
 }
 

@@ -2,7 +2,8 @@
 // `jetserve-worker --model PATH --name NAME --listen unix:SOCK --device D
 // [--metrics-listen ADDR] [args...]`,
 // waits for grpc.health.v1 SERVING, registers it with the router, polls its health and
-// capacity every health_interval, and restarts it with exponential backoff when it exits.
+// capacity every health_interval, and restarts it with exponential backoff when it exits
+// or stops answering probes (hung: killed after kFailedProbesToRestart in a row).
 // Stop() drains it (Drain RPC, then up to drain_grace_period for running calls), sends
 // SIGTERM, then SIGKILL after kill_grace_period, and reaps it.
 //
@@ -34,6 +35,13 @@ namespace jetserve::gateway {
 struct SupervisorOptions {
   std::string model;
   int replica = 0;
+  // Names the worker in logs and the router; default "MODEL/REPLICA". Workers of one
+  // model that run at the same time (old and new ones during a reload) need distinct ids.
+  std::string id;
+  // Whether the worker takes calls once ready. A supervisor started unroutable runs and
+  // probes its worker but keeps it out of routing until Activate() (reloads switch
+  // routing only once every new worker is ready).
+  bool routable = true;
   std::string worker_binary;
   std::string model_path;
   std::string device;
@@ -55,6 +63,7 @@ class Supervisor {
   struct Status {
     State state = State::kStarting;
     int consecutive_failures = 0;
+    int exits = 0;                                 // worker exits (or failed spawns) so far
     std::string detail;                            // last failure, for ModelInfo.state_detail
     std::optional<jetserve::v1::ModelInfo> model;  // as the worker reported it
   };
@@ -73,6 +82,8 @@ class Supervisor {
   }
 
   Status GetStatus() const;
+  // Lets a supervisor started with routable = false route calls to its worker.
+  void Activate();
   const std::string& id() const { return id_; }
 
  private:
@@ -91,12 +102,21 @@ class Supervisor {
   // Waits up to `timeout` or until stop is requested; returns true when stopping.
   bool SleepFor(absl::Duration timeout);
   void SetStatus(State state, const std::string& detail);
+  // Registers the worker's state with the router (held back while unroutable).
+  void Publish(const std::shared_ptr<WorkerEndpoint>& endpoint, bool ready, int capacity);
 
   const SupervisorOptions options_;
   const std::string id_;
   Router* const router_;
   GatewayMetrics* const metrics_;
   std::thread thread_;
+
+  // Serializes router updates with Activate(); never held while taking mu_.
+  absl::Mutex publish_mu_;
+  bool routable_ ABSL_GUARDED_BY(publish_mu_);
+  std::shared_ptr<WorkerEndpoint> published_ ABSL_GUARDED_BY(publish_mu_);
+  bool published_ready_ ABSL_GUARDED_BY(publish_mu_) = false;
+  int published_capacity_ ABSL_GUARDED_BY(publish_mu_) = 0;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

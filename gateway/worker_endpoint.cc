@@ -38,11 +38,16 @@ absl::StatusOr<HealthStatus> CheckHealth(const std::shared_ptr<grpc::Channel>& c
   return v >= 0 && v <= 3 ? static_cast<HealthStatus>(v) : HealthStatus::kUnknown;
 }
 
-std::shared_ptr<WorkerEndpoint> WorkerEndpoint::Create(std::string id, std::string address) {
-  return std::shared_ptr<WorkerEndpoint>(new WorkerEndpoint(std::move(id), std::move(address)));
+std::shared_ptr<WorkerEndpoint> WorkerEndpoint::Create(
+    std::string id, std::string address, std::shared_ptr<grpc::ChannelCredentials> credentials,
+    const std::string& tls_server_name) {
+  return std::shared_ptr<WorkerEndpoint>(new WorkerEndpoint(
+      std::move(id), std::move(address), std::move(credentials), tls_server_name));
 }
 
-WorkerEndpoint::WorkerEndpoint(std::string id, std::string address)
+WorkerEndpoint::WorkerEndpoint(std::string id, std::string address,
+                               std::shared_ptr<grpc::ChannelCredentials> credentials,
+                               const std::string& tls_server_name)
     : id_(std::move(id)), address_(std::move(address)) {
   grpc::ChannelArguments args;
   // Workers restart within seconds: reconnect quickly rather than with gRPC's default
@@ -55,7 +60,9 @@ WorkerEndpoint::WorkerEndpoint(std::string id, std::string address)
   args.SetMaxSendMessageSize(-1);
   // Each endpoint gets its own connection even when two share an address.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+  if (!tls_server_name.empty()) args.SetSslTargetNameOverride(tls_server_name);
+  if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
+  channel_ = grpc::CreateCustomChannel(address_, credentials, args);
   stub_ = jetserve::worker::v1::Worker::NewStub(channel_);
 }
 

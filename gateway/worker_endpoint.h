@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/security/credentials.h"
 #include "jetserve/worker/v1/worker.grpc.pb.h"
 
 namespace jetserve::gateway {
@@ -30,6 +31,9 @@ absl::StatusOr<HealthStatus> CheckHealth(const std::shared_ptr<grpc::Channel>& c
 // A ready worker is taken out of routing after this many failed probes in a row (one slow
 // answer on a loaded machine is not an outage), or at once when it reports NOT_SERVING.
 inline constexpr int kFailedProbesToUnready = 2;
+// A local worker that was ready and then leaves this many probes in a row unanswered
+// (hung, stopped) is killed and restarted.
+inline constexpr int kFailedProbesToRestart = 4;
 
 // How long one probe may take: generous, independent of short test intervals.
 inline absl::Duration ProbeTimeout(absl::Duration health_interval) {
@@ -38,8 +42,13 @@ inline absl::Duration ProbeTimeout(absl::Duration health_interval) {
 
 class WorkerEndpoint {
  public:
-  // `id` names the worker in logs ("model/replica" or the address).
-  static std::shared_ptr<WorkerEndpoint> Create(std::string id, std::string address);
+  // `id` names the worker in logs ("model/replica" or the address). `credentials`: null
+  // for plaintext; `tls_server_name` overrides the name checked against the worker's
+  // certificate (empty: the address's host).
+  static std::shared_ptr<WorkerEndpoint> Create(
+      std::string id, std::string address,
+      std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr,
+      const std::string& tls_server_name = "");
 
   const std::string& id() const { return id_; }
   const std::string& address() const { return address_; }
@@ -55,7 +64,9 @@ class WorkerEndpoint {
                                                             absl::Duration timeout);
 
  private:
-  WorkerEndpoint(std::string id, std::string address);
+  WorkerEndpoint(std::string id, std::string address,
+                 std::shared_ptr<grpc::ChannelCredentials> credentials,
+                 const std::string& tls_server_name);
 
   const std::string id_;
   const std::string address_;

@@ -50,6 +50,8 @@ struct BackendOptions {
   int32_t max_queued = 64;
   int64_t ctx = 0;
   int64_t kv_memory_bytes = 0;
+  // Decoder: share the KV blocks of equal prompt prefixes across requests (--prefix-cache).
+  bool prefix_cache = true;
 };
 
 // Requests inside the backend right now.

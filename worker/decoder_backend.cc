@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "engine/encoder/decoder_text.h"
 #include "engine/model/decoder.h"
 #include "engine/runtime/batch_scheduler.h"
 #include "engine/runtime/decoder_model.h"
@@ -23,6 +24,7 @@
 #include "engine/tokenizer/detokenizer.h"
 #include "engine/util/thread_pool.h"
 #include "worker/chat_request.h"
+#include "worker/encoder_backend.h"
 
 namespace jetserve::worker {
 namespace {
@@ -119,6 +121,7 @@ class StreamSink final : public runtime::RequestSink {
     admitted_ = absl::Now();
     metrics_->AddPromptTokens(prompt_tokens_);
   }
+  void OnPromptCached(int64_t tokens) override { cached_tokens_ = static_cast<int32_t>(tokens); }
 
   void OnEvent(const runtime::GenerationEvent& e) override {
     const absl::Time now = absl::Now();
@@ -154,6 +157,7 @@ class StreamSink final : public runtime::RequestSink {
         const absl::Time start = admitted_ == absl::InfinitePast() ? received_ : admitted_;
         v1::Usage* u = out.mutable_usage();
         u->set_prompt_tokens(prompt_tokens_);
+        u->set_cached_prompt_tokens(cached_tokens_);
         u->set_completion_tokens(generated_);
         u->set_queue_time_ms(absl::ToDoubleMilliseconds(start - received_));
         u->set_time_to_first_token_ms(absl::ToDoubleMilliseconds(first_token_ - received_));
@@ -204,6 +208,7 @@ class StreamSink final : public runtime::RequestSink {
   std::vector<absl::Time> last_token_;  // per choice
   int32_t generated_ = 0;
   int32_t finished_choices_ = 0;
+  int32_t cached_tokens_ = 0;       // prompt tokens found in the prefix cache
   std::optional<ChatStream> chat_;  // chat requests: output parsing
 };
 
@@ -217,7 +222,8 @@ class DecoderBackend final : public Backend {
         tokenizer_(std::move(tokenizer)),
         pool_(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
         scheduler_(*decoder_, *tokenizer_, &pool_, scheduler_options),
-        chat_(ModelChat::Load(*decoder_, *tokenizer_)) {
+        chat_(ModelChat::Load(*decoder_, *tokenizer_)),
+        text_(*decoder_, *tokenizer_, scheduler_options.n_ctx) {
     if (!chat_.template_problem.empty()) {
       JETSERVE_LOG(kError, "chat_template")
           .Add("model", options_.model_name)
@@ -236,6 +242,13 @@ class DecoderBackend final : public Backend {
         m->AddPreemptions(st.preemptions - preemptions_seen_);
         preemptions_seen_ = st.preemptions;
       }
+      if (st.prefix_queried_tokens > prefix_queried_seen_) {
+        m->AddPrefixCacheTokens(st.prefix_queried_tokens - prefix_queried_seen_,
+                                st.prefix_hit_tokens - prefix_hit_seen_);
+        prefix_queried_seen_ = st.prefix_queried_tokens;
+        prefix_hit_seen_ = st.prefix_hit_tokens;
+      }
+      m->SetPrefixCacheBlocks(st.kv_blocks_cached);
     });
     const runtime::SchedulerStats st = scheduler_.Stats();
     options_.metrics->SetKvCacheBlocks({.used = 0, .free = st.kv_blocks_total});
@@ -249,6 +262,9 @@ class DecoderBackend final : public Backend {
     v1::ModelInfo info;
     info.set_name(options_.model_name);
     info.add_tasks(v1::MODEL_TASK_GENERATE);
+    info.add_tasks(v1::MODEL_TASK_EMBED);     // pooled final hidden states
+    info.add_tasks(v1::MODEL_TASK_CLASSIFY);  // zero-shot, by label log-likelihood
+    info.set_embedding_dimensions(static_cast<int32_t>(c.n_embd));
     info.set_architecture(c.arch_name);
     info.set_format("gguf");
     const std::string_view q =
@@ -319,7 +335,8 @@ class DecoderBackend final : public Backend {
         {.prompt = *std::move(prompt),
          .options = sink->options(),
          .priority = static_cast<int32_t>(stream->request().envelope().priority()),
-         .sink = sink});
+         .sink = sink,
+         .prefix_cache = !r.has_prefix_cache() || r.prefix_cache()});
     if (!s.ok()) {
       delete sink;
       if (absl::IsResourceExhausted(s)) {
@@ -351,6 +368,67 @@ class DecoderBackend final : public Backend {
     return out;
   }
 
+  // Embed and zero-shot Classify (engine/encoder/decoder_text.h) run one call at a time on
+  // their own pool, beside the scheduler's.
+  absl::StatusOr<v1::EmbedResponse> Embed(const CallContext& ctx,
+                                          const wv1::EmbedRequest& request) override {
+    const absl::Time start = absl::Now();
+    const v1::EmbedRequest& r = request.request();
+    absl::StatusOr<encoder::EmbedOptions> o = ToEmbedOptions(r);
+    if (!o.ok()) return o.status();
+    const std::vector<std::string> texts(r.inputs().begin(), r.inputs().end());
+    std::vector<uint8_t> truncated;
+    std::vector<int32_t> tokens;
+    std::lock_guard<std::mutex> lock(text_mu_);
+    if (ctx.Cancelled()) return ctx.CancelledStatus();
+    absl::StatusOr<std::vector<std::vector<float>>> vecs =
+        text_.Embed(texts, *o, TextPool(), &truncated, &tokens);
+    if (!vecs.ok()) return vecs.status();
+    v1::EmbedResponse out;
+    int32_t total = 0;
+    for (size_t i = 0; i < vecs->size(); ++i) {
+      v1::Embedding* e = out.add_embeddings();
+      e->mutable_values()->Add((*vecs)[i].begin(), (*vecs)[i].end());
+      e->set_tokens(tokens[i]);
+      e->set_truncated(truncated[i] != 0);
+      total += tokens[i];
+    }
+    out.mutable_usage()->set_prompt_tokens(total);
+    out.mutable_usage()->set_total_time_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
+    return out;
+  }
+
+  absl::StatusOr<v1::ClassifyResponse> Classify(const CallContext& ctx,
+                                                const wv1::ClassifyRequest& request) override {
+    const absl::Time start = absl::Now();
+    const v1::ClassifyRequest& r = request.request();
+    if (r.candidate_labels().empty()) {
+      return absl::InvalidArgumentError(
+          "decoder models classify zero-shot only: give candidate_labels");
+    }
+    if (r.top_k() < 0) return absl::InvalidArgumentError("top_k is negative");
+    absl::StatusOr<encoder::ZeroShotOptions> o = ToZeroShotOptions(r);
+    if (!o.ok()) return o.status();
+    const std::vector<std::string> labels(r.candidate_labels().begin(), r.candidate_labels().end());
+    std::lock_guard<std::mutex> lock(text_mu_);
+    v1::ClassifyResponse out;
+    for (int i = 0; i < r.inputs_size(); ++i) {
+      if (!r.inputs(i).text_pair().empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("input ", i, ": decoder models take single texts, not pairs"));
+      }
+      if (ctx.Cancelled()) return ctx.CancelledStatus();
+      absl::StatusOr<std::vector<encoder::LabelScore>> s =
+          text_.ZeroShot(r.inputs(i).text(), labels, *o, TextPool());
+      if (!s.ok())
+        return absl::Status(s.status().code(),
+                            absl::StrCat("input ", i, ": ", s.status().message()));
+      AddLabelScores(*s, labels, r.top_k(), out.add_results());
+    }
+    out.mutable_usage()->set_total_time_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
+    return out;
+  }
+
   absl::StatusOr<v1::DetokenizeResponse> Detokenize(
       const CallContext&, const wv1::DetokenizeRequest& request) override {
     const v1::DetokenizeRequest& r = request.request();
@@ -370,6 +448,15 @@ class DecoderBackend final : public Backend {
 
  private:
   int64_t n_ctx() const { return scheduler_.options().n_ctx; }
+
+  // Made on the first Embed/Classify call (a generate-only worker never starts it).
+  ThreadPool* TextPool() {
+    if (text_pool_ == nullptr) {
+      text_pool_ = std::make_unique<ThreadPool>(
+          static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    }
+    return text_pool_.get();
+  }
 
   // Prompt tokens after the context-overflow policy; max_tokens may be lowered.
   // For a chat, *rendered gets the prompt text (the template's rendering).
@@ -417,7 +504,11 @@ class DecoderBackend final : public Backend {
   ThreadPool pool_;
   runtime::BatchScheduler scheduler_;
   const ModelChat chat_;
-  int64_t preemptions_seen_ = 0;  // scheduler thread (step observer) only
+  // Scheduler thread (step observer) only.
+  int64_t preemptions_seen_ = 0, prefix_queried_seen_ = 0, prefix_hit_seen_ = 0;
+  const encoder::DecoderText text_;
+  std::mutex text_mu_;                     // one Embed/Classify call at a time
+  std::unique_ptr<ThreadPool> text_pool_;  // guarded by text_mu_
 };
 
 }  // namespace
@@ -435,6 +526,7 @@ absl::StatusOr<std::unique_ptr<Backend>> LoadDecoderBackend(const BackendOptions
   so.max_seqs = std::max(1, options.max_seqs);
   so.max_queued = std::max(0, options.max_queued);
   so.salt = ModelSalt(*model->decoder);
+  so.prefix_cache = options.prefix_cache;
   const int64_t block_bytes =
       model::KvBlockPool::BlockBytes(model->decoder->config(), so.block_tokens);
   const int64_t per_seq = (so.n_ctx + so.block_tokens - 1) / so.block_tokens;

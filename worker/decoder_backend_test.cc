@@ -8,16 +8,22 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "engine/encoder/decoder_text.h"
 #include "engine/model/decoder.h"
 #include "engine/model/random_model.h"
 #include "engine/model/reference_data.h"
+#include "engine/runtime/decoder_model.h"
 #include "engine/runtime/generator.h"
 #include "engine/tokenizer/load_tokenizer.h"
 #include "gmock/gmock.h"
@@ -275,6 +281,111 @@ TEST_F(DecoderBackendTest, TokenizeDetokenizeAndErrors) {
   EXPECT_THAT(LoadDecoderBackend(cuda), StatusIs(absl::StatusCode::kUnimplemented));
 }
 
+// Out-of-range fields that need the model (vocabulary, context) are INVALID_ARGUMENT from
+// the worker, each naming the field; a valid request right after still streams.
+TEST_F(DecoderBackendTest, ModelDependentLimitsAreInvalidArgument) {
+  options_.ctx = 64;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Backend> backend, LoadDecoderBackend(options_));
+  ASSERT_OK_AND_ASSIGN(auto tok, tokenizer::LoadTokenizer(path_));
+  const int32_t vocab = tok->size();
+  struct Case {
+    const char* name;
+    std::function<void(jetserve::v1::GenerateRequest*)> edit;
+    std::string message;
+  };
+  std::string long_prompt;
+  for (int i = 0; i < 200; ++i) long_prompt += "x ";
+  const std::vector<Case> cases = {
+      {"top_k beyond the vocabulary", [&](auto* r) { r->mutable_sampling()->set_top_k(vocab + 1); },
+       "top_k"},
+      {"stop token id beyond the vocabulary",
+       [&](auto* r) { r->mutable_stop()->add_stop_token_ids(vocab); },
+       absl::StrCat("token id ", vocab, " is out of range [0, ", vocab, ")")},
+      {"logit_bias id beyond the vocabulary",
+       [&](auto* r) { (*r->mutable_sampling()->mutable_logit_bias())[vocab + 5] = 1.f; },
+       absl::StrCat("sampling.logit_bias: token id ", vocab + 5)},
+      {"NaN temperature", [](auto* r) { r->mutable_sampling()->set_temperature(std::nanf("")); },
+       "temperature"},
+      {"max_tokens beyond the context", [](auto* r) { r->mutable_stop()->set_max_tokens(1000); },
+       "exceeds the context length 64"},
+      {"prompt beyond the context", [&](auto* r) { r->set_prompt(long_prompt); },
+       "exceeds the context length 64"},
+  };
+  for (const Case& c : cases) {
+    jetserve::worker::v1::GenerateRequest req;
+    req.mutable_request()->set_prompt("hello");
+    c.edit(req.mutable_request());
+    RecordingStream stream(req);
+    backend->Generate(&stream);
+    EXPECT_THAT(stream.Wait(),
+                StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr(c.message)))
+        << c.name;
+  }
+  jetserve::worker::v1::GenerateRequest ok;
+  ok.mutable_request()->set_prompt("hello");
+  ok.mutable_request()->mutable_stop()->set_max_tokens(3);
+  RecordingStream stream(ok);
+  backend->Generate(&stream);
+  ASSERT_OK(stream.Wait());
+  EXPECT_FALSE(stream.responses().empty());
+}
+
+// Embed and zero-shot Classify go to engine/encoder's DecoderText (checked against
+// llama.cpp in decoder_text_test); here: the request fields, the task list and the errors.
+TEST_F(DecoderBackendTest, EmbedAndZeroShotClassify) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Backend> backend, LoadDecoderBackend(options_));
+  const jetserve::v1::ModelInfo info = backend->Info();
+  EXPECT_THAT(info.tasks(), ::testing::ElementsAre(jetserve::v1::MODEL_TASK_GENERATE,
+                                                   jetserve::v1::MODEL_TASK_EMBED,
+                                                   jetserve::v1::MODEL_TASK_CLASSIFY));
+  ASSERT_OK_AND_ASSIGN(auto m, runtime::OpenDecoderModel(path_));
+  const encoder::DecoderText dt(*m.decoder, *m.tokenizer, 4096);
+  ThreadPool pool(1);
+  CallContext ctx("r", absl::InfiniteFuture());
+
+  jetserve::worker::v1::EmbedRequest ereq;
+  ereq.mutable_request()->add_inputs("abc def");
+  ereq.mutable_request()->add_inputs("x");
+  ereq.mutable_request()->set_pooling(jetserve::v1::POOLING_MEAN);
+  ereq.mutable_request()->set_dimensions(16);
+  ASSERT_OK_AND_ASSIGN(auto eres, backend->Embed(ctx, ereq));
+  ASSERT_OK_AND_ASSIGN(
+      auto want,
+      dt.Embed({"abc def", "x"}, {.pooling = encoder::Pooling::kMean, .dimensions = 16}, &pool));
+  ASSERT_EQ(eres.embeddings_size(), 2);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_THAT(eres.embeddings(i).values(),
+                ::testing::Pointwise(::testing::FloatNear(1e-6f), want[i]));
+  }
+  EXPECT_EQ(eres.usage().prompt_tokens(),
+            eres.embeddings(0).tokens() + eres.embeddings(1).tokens());
+  ereq.mutable_request()->set_dimensions(100000);
+  EXPECT_THAT(backend->Embed(ctx, ereq),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("dimensions")));
+
+  jetserve::worker::v1::ClassifyRequest creq;
+  creq.mutable_request()->add_inputs()->set_text("abc def");
+  EXPECT_THAT(backend->Classify(ctx, creq), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                     ::testing::HasSubstr("candidate_labels")));
+  creq.mutable_request()->add_candidate_labels("red");
+  creq.mutable_request()->add_candidate_labels("blue");
+  creq.mutable_request()->add_candidate_labels("green");
+  creq.mutable_request()->set_top_k(2);
+  ASSERT_OK_AND_ASSIGN(auto cres, backend->Classify(ctx, creq));
+  ASSERT_OK_AND_ASSIGN(auto zs, dt.ZeroShot("abc def", {"red", "blue", "green"}, {}, &pool));
+  ASSERT_EQ(cres.results_size(), 1);
+  ASSERT_EQ(cres.results(0).labels_size(), 2);
+  for (int k = 0; k < 2; ++k) {
+    EXPECT_EQ(cres.results(0).labels(k).label(), zs[k].label);
+    EXPECT_NEAR(cres.results(0).labels(k).score(), zs[k].score, 1e-6);
+    const std::vector<std::string> names{"red", "blue", "green"};
+    EXPECT_EQ(names[cres.results(0).labels(k).index()], zs[k].label);
+  }
+  creq.mutable_request()->mutable_inputs(0)->set_text_pair("second");
+  EXPECT_THAT(backend->Classify(ctx, creq),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("pairs")));
+}
+
 // Chats on a model without a template use the ChatML fallback (Tokenize shows the rendered
 // prompt's tokens); response_format constrains the streamed text; bad chats and formats are
 // INVALID_ARGUMENT.
@@ -366,6 +477,102 @@ TEST(DecoderBackendRealModelTest, GreedyGenerateEqualsLlamaCpp) {
   std::vector<int32_t> got;
   for (const auto& r : stream.responses()) got.push_back(r.token_ids(0));
   EXPECT_EQ(got, std::vector<int32_t>(p.greedy.begin(), p.greedy.begin() + 16));
+}
+
+}  // namespace
+}  // namespace jetserve::worker
+
+namespace jetserve::worker {
+namespace {
+
+// Records the prefix-cache metrics.
+class PrefixMetrics final : public GenerationMetrics {
+ public:
+  void AddPromptTokens(int64_t) override {}
+  void AddGeneratedTokens(int64_t) override {}
+  void ObserveTimeToFirstToken(absl::Duration) override {}
+  void ObserveTimePerOutputToken(absl::Duration) override {}
+  void SetKvCacheBlocks(const KvCacheBlocks&) override {}
+  void AddPrefixCacheTokens(int64_t q, int64_t h) override {
+    queried += q;
+    hit += h;
+  }
+  void SetPrefixCacheBlocks(int64_t b) override { blocks = b; }
+  std::atomic<int64_t> queried{0}, hit{0}, blocks{-1};
+};
+
+// A repeated prompt is served from the prefix cache: the same streamed tokens and log
+// probabilities, usage.cached_prompt_tokens = the full blocks before the last prompt token
+// (block size 16), metrics count it; a request opting out and a worker with the cache off
+// compute everything.
+TEST_F(DecoderBackendTest, RepeatedPromptIsServedFromThePrefixCache) {
+  PrefixMetrics metrics;
+  options_.metrics = &metrics;
+  options_.ctx = 256;
+  std::string prompt;
+  for (int i = 0; i < 6; ++i) prompt += "word" + std::to_string(i) + " ";
+  ASSERT_OK_AND_ASSIGN(auto tok, tokenizer::LoadTokenizer(path_));
+  const auto prompt_tokens = static_cast<int32_t>(tok->Encode(prompt, {true, true}).size());
+  ASSERT_GT(prompt_tokens, 33);
+  const int32_t full_blocks = (prompt_tokens - 1) / 16 * 16;
+
+  auto run = [&](Backend& backend, std::optional<bool> cache,
+                 std::vector<jetserve::v1::GenerateResponse>* out) {
+    jetserve::worker::v1::GenerateRequest req;
+    req.mutable_request()->set_prompt(prompt);
+    req.mutable_request()->mutable_sampling()->set_temperature(0.8f);
+    req.mutable_request()->mutable_sampling()->set_seed(5);
+    req.mutable_request()->mutable_stop()->set_max_tokens(5);
+    req.mutable_request()->mutable_stop()->set_ignore_eos(true);
+    req.mutable_request()->mutable_logprobs()->set_logprobs(true);
+    if (cache.has_value()) req.mutable_request()->set_prefix_cache(*cache);
+    RecordingStream stream(req);
+    backend.Generate(&stream);
+    ASSERT_OK(stream.Wait());
+    *out = stream.responses();
+  };
+  auto same_stream = [](const std::vector<jetserve::v1::GenerateResponse>& a,
+                        const std::vector<jetserve::v1::GenerateResponse>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i].token_ids(0) != b[i].token_ids(0) ||
+          a[i].logprobs(0).logprob() != b[i].logprobs(0).logprob()) {
+        return false;
+      }
+    }
+    return true;
+  };
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Backend> backend, LoadDecoderBackend(options_));
+    std::vector<jetserve::v1::GenerateResponse> first, second, bypass;
+    run(*backend, std::nullopt, &first);
+    run(*backend, std::nullopt, &second);
+    run(*backend, false, &bypass);
+    ASSERT_EQ(first.size(), 5u);
+    EXPECT_EQ(first.back().usage().cached_prompt_tokens(), 0);
+    EXPECT_EQ(second.back().usage().cached_prompt_tokens(), full_blocks);
+    EXPECT_EQ(bypass.back().usage().cached_prompt_tokens(), 0);
+    EXPECT_TRUE(same_stream(first, second));
+    EXPECT_TRUE(same_stream(first, bypass));
+    EXPECT_EQ(metrics.queried.load(), 2 * prompt_tokens);  // the bypass is not looked up
+    EXPECT_EQ(metrics.hit.load(), full_blocks);
+    EXPECT_GE(metrics.blocks.load(), full_blocks / 16);
+    // Cached blocks nobody holds count as free (published after the step that ended the
+    // call).
+    for (int i = 0;
+         i < 200 && backend->Capacity().kv_blocks_free() != backend->Capacity().kv_blocks_total();
+         ++i) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    EXPECT_EQ(backend->Capacity().kv_blocks_free(), backend->Capacity().kv_blocks_total());
+  }
+  options_.prefix_cache = false;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Backend> off, LoadDecoderBackend(options_));
+  std::vector<jetserve::v1::GenerateResponse> a, b;
+  run(*off, std::nullopt, &a);
+  run(*off, std::nullopt, &b);
+  EXPECT_EQ(b.back().usage().cached_prompt_tokens(), 0);
+  EXPECT_TRUE(same_stream(a, b));
 }
 
 }  // namespace

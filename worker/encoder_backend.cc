@@ -25,18 +25,6 @@ namespace v1 = ::jetserve::v1;
 namespace wv1 = ::jetserve::worker::v1;
 using encoder::TextEncoder;
 
-// TRUNCATION_UNSPECIFIED/END cut the end; NONE refuses; START is not supported yet.
-absl::StatusOr<bool> Truncate(v1::Truncation t) {
-  switch (t) {
-    case v1::TRUNCATION_NONE:
-      return false;
-    case v1::TRUNCATION_START:
-      return absl::UnimplementedError("TRUNCATION_START is not supported by encoder models yet");
-    default:
-      return true;
-  }
-}
-
 struct EmbedCall : CallBatcher::Call {
   std::vector<std::string> texts;
   encoder::EmbedOptions options;
@@ -118,27 +106,15 @@ class EncoderBackend final : public Backend {
   absl::StatusOr<v1::EmbedResponse> Embed(const CallContext& ctx,
                                           const wv1::EmbedRequest& request) override {
     const v1::EmbedRequest& r = request.request();
-    absl::StatusOr<bool> truncate = Truncate(r.truncation());
-    if (!truncate.ok()) return truncate.status();
-    encoder::EmbedOptions o;
-    o.truncate = *truncate;
-    if (r.pooling() == v1::POOLING_MEAN) o.pooling = encoder::Pooling::kMean;
-    if (r.pooling() == v1::POOLING_CLS) o.pooling = encoder::Pooling::kCls;
-    if (r.pooling() == v1::POOLING_LAST) o.pooling = encoder::Pooling::kLast;
-    o.normalize = !r.has_normalize() || r.normalize();
-    if (r.has_dimensions()) {
-      if (r.dimensions() < 1) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("dimensions ", r.dimensions(), " is below 1"));
-      }
-      o.dimensions = r.dimensions();
-    }
+    absl::StatusOr<encoder::EmbedOptions> eo = ToEmbedOptions(r);
+    if (!eo.ok()) return eo.status();
+    const encoder::EmbedOptions& o = *eo;
     EmbedCall call;
     call.texts.assign(r.inputs().begin(), r.inputs().end());
     call.options = o;
     call.key = absl::StrCat("E|", o.pooling.has_value() ? static_cast<int>(*o.pooling) : -1, "|",
                             o.normalize.has_value() ? static_cast<int>(*o.normalize) : -1, "|",
-                            o.truncate, "|", o.dimensions);
+                            static_cast<int>(o.truncation), "|", o.dimensions);
     call.items = static_cast<int64_t>(call.texts.size());
     call.ctx = &ctx;
     const absl::Time start = absl::Now();
@@ -162,7 +138,7 @@ class EncoderBackend final : public Backend {
   absl::StatusOr<v1::ClassifyResponse> Classify(const CallContext& ctx,
                                                 const wv1::ClassifyRequest& request) override {
     const v1::ClassifyRequest& r = request.request();
-    absl::StatusOr<bool> truncate = Truncate(r.truncation());
+    absl::StatusOr<encoder::Truncation> truncate = ToTruncation(r.truncation());
     if (!truncate.ok()) return truncate.status();
     if (r.top_k() < 0) return absl::InvalidArgumentError("top_k is negative");
     Running running(this);
@@ -174,12 +150,12 @@ class EncoderBackend final : public Backend {
         if (!in.text_pair().empty()) p.text_pair = in.text_pair();
         call.inputs.push_back(std::move(p));
       }
-      call.options.truncate = *truncate;
+      call.options.truncation = *truncate;
       if (r.score_function() == v1::SCORE_FUNCTION_SOFTMAX) call.options.multi_label = false;
       if (r.score_function() == v1::SCORE_FUNCTION_SIGMOID) call.options.multi_label = true;
       call.options.raw = r.score_function() == v1::SCORE_FUNCTION_NONE;
       call.key = absl::StrCat(
-          "C|", call.options.truncate, "|",
+          "C|", static_cast<int>(call.options.truncation), "|",
           call.options.multi_label.has_value() ? static_cast<int>(*call.options.multi_label) : -1,
           "|", call.options.raw);
       call.items = static_cast<int64_t>(call.inputs.size());
@@ -191,23 +167,23 @@ class EncoderBackend final : public Backend {
         const auto& l = te_->encoder().config().labels;
         names.push_back(k < static_cast<int>(l.size()) ? l[k] : absl::StrCat("LABEL_", k));
       }
-      for (const auto& one : call.scores) AddLabels(one, names, r.top_k(), out.add_results());
+      for (const auto& one : call.scores) {
+        AddLabelScores(one, names, r.top_k(), out.add_results());
+      }
       return out;
     }
     std::lock_guard<std::mutex> lock(mu_);
     if (ctx.Cancelled()) return ctx.CancelledStatus();
     // Zero-shot: one input at a time.
     std::vector<std::string> labels(r.candidate_labels().begin(), r.candidate_labels().end());
-    encoder::ZeroShotOptions zo;
-    if (!r.hypothesis_template().empty()) zo.hypothesis_template = r.hypothesis_template();
-    zo.multi_label = r.multi_label();
-    zo.truncate = *truncate;
+    absl::StatusOr<encoder::ZeroShotOptions> zo = ToZeroShotOptions(r);
+    if (!zo.ok()) return zo.status();
     for (const v1::TextInput& in : r.inputs()) {
       if (ctx.Cancelled()) return ctx.CancelledStatus();
       absl::StatusOr<std::vector<encoder::LabelScore>> s =
-          te_->ZeroShot(in.text(), labels, zo, &pool_, &ws_);
+          te_->ZeroShot(in.text(), labels, *zo, &pool_, &ws_);
       if (!s.ok()) return s.status();
-      AddLabels(*s, labels, r.top_k(), out.add_results());
+      AddLabelScores(*s, labels, r.top_k(), out.add_results());
     }
     return out;
   }
@@ -215,17 +191,17 @@ class EncoderBackend final : public Backend {
   absl::StatusOr<v1::RerankResponse> Rerank(const CallContext& ctx,
                                             const wv1::RerankRequest& request) override {
     const v1::RerankRequest& r = request.request();
-    absl::StatusOr<bool> truncate = Truncate(r.truncation());
+    absl::StatusOr<encoder::Truncation> truncate = ToTruncation(r.truncation());
     if (!truncate.ok()) return truncate.status();
     if (r.top_n() < 0) return absl::InvalidArgumentError("top_n is negative");
     RerankCall call;
     call.query = r.query();
     call.docs.assign(r.documents().begin(), r.documents().end());
-    call.options = {.truncate = *truncate,
+    call.options = {.truncation = *truncate,
                     .normalize = !r.has_normalize_scores() || r.normalize_scores()};
     // Documents of calls with the same query (and options) run as one batch.
-    call.key =
-        absl::StrCat("R|", call.options.truncate, "|", call.options.normalize, "|", call.query);
+    call.key = absl::StrCat("R|", static_cast<int>(call.options.truncation), "|",
+                            call.options.normalize, "|", call.query);
     call.items = static_cast<int64_t>(call.docs.size());
     call.ctx = &ctx;
     const absl::Time start = absl::Now();
@@ -261,7 +237,7 @@ class EncoderBackend final : public Backend {
     const bool special = !r.has_add_special_tokens() || r.add_special_tokens();
     std::vector<int32_t> ids, types;
     if (special) {
-      absl::Status s = te_->Tokenize(r.text(), nullptr, /*truncate=*/true, &ids, &types);
+      absl::Status s = te_->Tokenize(r.text(), nullptr, encoder::Truncation::kEnd, &ids, &types);
       if (!s.ok()) return s;
     } else {
       ids = te_->tokenizer().Encode(r.text(), {.add_special = false, .parse_special = false});
@@ -386,19 +362,6 @@ class EncoderBackend final : public Backend {
     const EncoderBackend* b_;
   };
 
-  // Scores in `s` (label text), written best first with their index among `names`.
-  static void AddLabels(const std::vector<encoder::LabelScore>& s,
-                        const std::vector<std::string>& names, int top_k, v1::Classification* out) {
-    for (const encoder::LabelScore& ls : s) {
-      if (top_k > 0 && out->labels_size() >= top_k) break;
-      v1::LabelScore* l = out->add_labels();
-      l->set_label(ls.label);
-      l->set_score(ls.score);
-      l->set_index(
-          static_cast<int32_t>(std::find(names.begin(), names.end(), ls.label) - names.begin()));
-    }
-  }
-
   const BackendOptions options_;
   std::unique_ptr<TextEncoder> te_;
   mutable std::atomic<int32_t> running_{0};
@@ -409,6 +372,62 @@ class EncoderBackend final : public Backend {
 };
 
 }  // namespace
+
+absl::StatusOr<encoder::Truncation> ToTruncation(::jetserve::v1::Truncation t) {
+  switch (t) {
+    case ::jetserve::v1::TRUNCATION_NONE:
+      return encoder::Truncation::kNone;
+    case ::jetserve::v1::TRUNCATION_START:
+      return encoder::Truncation::kStart;
+    case ::jetserve::v1::TRUNCATION_UNSPECIFIED:
+    case ::jetserve::v1::TRUNCATION_END:
+      return encoder::Truncation::kEnd;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("unknown truncation ", static_cast<int>(t)));
+  }
+}
+
+absl::StatusOr<encoder::EmbedOptions> ToEmbedOptions(const ::jetserve::v1::EmbedRequest& r) {
+  absl::StatusOr<encoder::Truncation> truncation = ToTruncation(r.truncation());
+  if (!truncation.ok()) return truncation.status();
+  encoder::EmbedOptions o;
+  o.truncation = *truncation;
+  if (r.pooling() == ::jetserve::v1::POOLING_MEAN) o.pooling = encoder::Pooling::kMean;
+  if (r.pooling() == ::jetserve::v1::POOLING_CLS) o.pooling = encoder::Pooling::kCls;
+  if (r.pooling() == ::jetserve::v1::POOLING_LAST) o.pooling = encoder::Pooling::kLast;
+  o.normalize = !r.has_normalize() || r.normalize();
+  if (r.has_dimensions()) {
+    if (r.dimensions() < 1) {
+      return absl::InvalidArgumentError(absl::StrCat("dimensions ", r.dimensions(), " is below 1"));
+    }
+    o.dimensions = r.dimensions();
+  }
+  return o;
+}
+
+absl::StatusOr<encoder::ZeroShotOptions> ToZeroShotOptions(
+    const ::jetserve::v1::ClassifyRequest& r) {
+  absl::StatusOr<encoder::Truncation> truncation = ToTruncation(r.truncation());
+  if (!truncation.ok()) return truncation.status();
+  encoder::ZeroShotOptions o;
+  if (!r.hypothesis_template().empty()) o.hypothesis_template = r.hypothesis_template();
+  o.multi_label = r.multi_label();
+  o.truncation = *truncation;
+  return o;
+}
+
+void AddLabelScores(const std::vector<encoder::LabelScore>& scores,
+                    const std::vector<std::string>& names, int top_k,
+                    ::jetserve::v1::Classification* out) {
+  for (const encoder::LabelScore& ls : scores) {
+    if (top_k > 0 && out->labels_size() >= top_k) break;
+    ::jetserve::v1::LabelScore* l = out->add_labels();
+    l->set_label(ls.label);
+    l->set_score(ls.score);
+    l->set_index(
+        static_cast<int32_t>(std::find(names.begin(), names.end(), ls.label) - names.begin()));
+  }
+}
 
 bool IsEncoderGguf(const std::string& path) {
   absl::StatusOr<std::unique_ptr<GgufFile>> f = GgufFile::Open(path);

@@ -10,8 +10,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/encoder/text_encoder.h"
 #include "worker/backend.h"
 
 namespace jetserve::worker {
@@ -22,6 +24,18 @@ absl::StatusOr<std::unique_ptr<Backend>> LoadEncoderBackend(const BackendOptions
 
 // Whether `path` is a GGUF file of an encoder architecture (bert); false on any error.
 bool IsEncoderGguf(const std::string& path);
+
+// Request fields as engine options (shared with DecoderBackend, which serves Embed and
+// zero-shot Classify on decoder models). TRUNCATION_UNSPECIFIED is TRUNCATION_END.
+absl::StatusOr<encoder::Truncation> ToTruncation(jetserve::v1::Truncation t);
+absl::StatusOr<encoder::EmbedOptions> ToEmbedOptions(const jetserve::v1::EmbedRequest& r);
+absl::StatusOr<encoder::ZeroShotOptions> ToZeroShotOptions(const jetserve::v1::ClassifyRequest& r);
+
+// Appends scores (best first) to `out`, at most top_k (0: all), each with its index among
+// `names`.
+void AddLabelScores(const std::vector<encoder::LabelScore>& scores,
+                    const std::vector<std::string>& names, int top_k,
+                    jetserve::v1::Classification* out);
 
 }  // namespace jetserve::worker
 

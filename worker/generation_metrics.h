@@ -46,6 +46,10 @@ class GenerationMetrics {
   virtual void ObserveBatchSize(int64_t /*sequences*/) {}
   // Sequences preempted (blocks freed, recomputed later).
   virtual void AddPreemptions(int64_t /*n*/) {}
+  // Prefix cache: tokens looked up at admission and tokens found (not computed); KV
+  // blocks in the prefix index.
+  virtual void AddPrefixCacheTokens(int64_t /*queried*/, int64_t /*hit*/) {}
+  virtual void SetPrefixCacheBlocks(int64_t /*blocks*/) {}
 };
 
 // Discards everything; for backends built without a metrics sink.

@@ -101,7 +101,22 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry, std::string model)
                        .Name("jetserve_worker_preemptions_total")
                        .Help("Sequences preempted when KV blocks ran out.")
                        .Register(registry)
-                       .Add({{"model", model_}})) {}
+                       .Add({{"model", model_}})),
+      prefix_queried_(BuildCounter()
+                          .Name("jetserve_worker_prefix_cache_queried_tokens_total")
+                          .Help("Tokens of admitted sequences looked up in the prefix cache.")
+                          .Register(registry)
+                          .Add({{"model", model_}})),
+      prefix_hit_(BuildCounter()
+                      .Name("jetserve_worker_prefix_cache_hit_tokens_total")
+                      .Help("Looked-up tokens found in the prefix cache (not computed).")
+                      .Register(registry)
+                      .Add({{"model", model_}})),
+      prefix_blocks_(BuildGauge()
+                         .Name("jetserve_worker_prefix_cache_blocks")
+                         .Help("KV blocks in the prefix index (held or evictable).")
+                         .Register(registry)
+                         .Add({{"model", model_}})) {}
 
 void WorkerMetrics::RequestStarted() { in_flight_.Increment(); }
 
@@ -148,5 +163,14 @@ void WorkerMetrics::ObserveBatchSize(int64_t sequences) {
 }
 
 void WorkerMetrics::AddPreemptions(int64_t n) { preemptions_.Increment(static_cast<double>(n)); }
+
+void WorkerMetrics::AddPrefixCacheTokens(int64_t queried, int64_t hit) {
+  prefix_queried_.Increment(static_cast<double>(queried));
+  prefix_hit_.Increment(static_cast<double>(hit));
+}
+
+void WorkerMetrics::SetPrefixCacheBlocks(int64_t blocks) {
+  prefix_blocks_.Set(static_cast<double>(blocks));
+}
 
 }  // namespace jetserve::worker

@@ -36,6 +36,15 @@
 //       Sequences that got a token in one batched step.
 //   jetserve_worker_preemptions_total{model}                       counter
 //       Sequences preempted when KV blocks ran out (recomputed later).
+//   jetserve_worker_prefix_cache_queried_tokens_total{model}        counter
+//       Tokens of sequences looked up in the prefix cache when admitted (a preempted
+//       sequence is looked up again when it resumes; requests bypassing the cache are not).
+//   jetserve_worker_prefix_cache_hit_tokens_total{model}            counter
+//       Of those, tokens whose KV blocks were found and not computed. Hit ratio:
+//       hit_tokens_total / queried_tokens_total.
+//   jetserve_worker_prefix_cache_blocks{model}                      gauge
+//       KV blocks in the prefix index, held by sequences or evictable (evictable ones count
+//       as "free" in jetserve_worker_kv_cache_blocks).
 //
 //   prometheus::Registry registry;
 //   WorkerMetrics metrics(registry, "smollm2");
@@ -81,6 +90,8 @@ class WorkerMetrics final : public GenerationMetrics {
   void SetBatchState(int64_t running, int64_t waiting, double kv_usage_ratio) override;
   void ObserveBatchSize(int64_t sequences) override;
   void AddPreemptions(int64_t n) override;
+  void AddPrefixCacheTokens(int64_t queried, int64_t hit) override;
+  void SetPrefixCacheBlocks(int64_t blocks) override;
 
  private:
   const std::string model_;
@@ -99,6 +110,9 @@ class WorkerMetrics final : public GenerationMetrics {
   prometheus::Gauge& kv_usage_;
   prometheus::Histogram& batch_size_;
   prometheus::Counter& preemptions_;
+  prometheus::Counter& prefix_queried_;
+  prometheus::Counter& prefix_hit_;
+  prometheus::Gauge& prefix_blocks_;
 };
 
 }  // namespace jetserve::worker

@@ -25,6 +25,9 @@ TEST(WorkerMetricsTest, ExportsDocumentedNamesAndLabels) {
   metrics.ObserveBatchSize(7);
   metrics.ObserveBatchSize(1);
   metrics.AddPreemptions(3);
+  metrics.AddPrefixCacheTokens(100, 64);
+  metrics.AddPrefixCacheTokens(20, 0);
+  metrics.SetPrefixCacheBlocks(9);
   const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
   for (const char* line : {
            "jetserve_worker_requests_total{code=\"RESOURCE_EXHAUSTED\",method=\"Embed\",model="
@@ -47,6 +50,9 @@ TEST(WorkerMetricsTest, ExportsDocumentedNamesAndLabels) {
            "jetserve_worker_batch_size_bucket{model=\"m\",le=\"4\"} 1",
            "jetserve_worker_batch_size_bucket{model=\"m\",le=\"8\"} 2",
            "jetserve_worker_preemptions_total{model=\"m\"} 3",
+           "jetserve_worker_prefix_cache_queried_tokens_total{model=\"m\"} 120",
+           "jetserve_worker_prefix_cache_hit_tokens_total{model=\"m\"} 64",
+           "jetserve_worker_prefix_cache_blocks{model=\"m\"} 9",
        }) {
     EXPECT_NE(text.find(line), std::string::npos) << "missing: " << line << "\nin:\n" << text;
   }

@@ -127,6 +127,7 @@ absl::StatusOr<WorkerConfig> ParseWorkerFlags(const WorkerFlags& flags) {
     }
     config.kv_memory_bytes = *bytes;
   }
+  config.prefix_cache = flags.prefix_cache;
   return config;
 }
 

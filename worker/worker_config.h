@@ -34,6 +34,7 @@ struct WorkerFlags {
   int max_queued = 64;
   int ctx = 0;
   std::string kv_memory;  // bytes, optional K/M/G suffix (powers of 1024)
+  bool prefix_cache = true;
 };
 
 struct WorkerConfig {
@@ -50,6 +51,7 @@ struct WorkerConfig {
   int max_queued = 64;
   int64_t ctx = 0;
   int64_t kv_memory_bytes = 0;
+  bool prefix_cache = true;
 };
 
 absl::StatusOr<WorkerConfig> ParseWorkerFlags(const WorkerFlags& flags);

@@ -29,6 +29,10 @@ TEST(WorkerConfigTest, BatchingFlags) {
   EXPECT_EQ(config.max_queued, 3);
   EXPECT_EQ(config.ctx, 2048);
   EXPECT_EQ(config.kv_memory_bytes, int64_t{512} << 20);
+  EXPECT_TRUE(config.prefix_cache);  // on by default
+  flags.prefix_cache = false;
+  ASSERT_OK_AND_ASSIGN(config, ParseWorkerFlags(flags));
+  EXPECT_FALSE(config.prefix_cache);
   EXPECT_EQ(*ParseByteSize("2G"), int64_t{2} << 30);
   EXPECT_EQ(*ParseByteSize("64KiB"), 65536);
   EXPECT_EQ(*ParseByteSize("1000"), 1000);

@@ -24,6 +24,7 @@
 #include "worker/telemetry.h"
 #include "worker/worker_config.h"
 #include "worker/worker_server.h"
+#include "worker/worker_tls.h"
 
 ABSL_FLAG(std::string, model, "", "Model file (GGUF or ONNX) to load. Required.");
 ABSL_FLAG(std::string, name, "", "Name the model is served under. Required.");
@@ -51,6 +52,16 @@ ABSL_FLAG(int, ctx, 0, "Decoder: tokens per sequence; 0: 4096 capped by the mode
 ABSL_FLAG(std::string, kv_memory, "",
           "Decoder: KV cache memory, e.g. 512M or 2G; empty: --max-seqs full contexts, at "
           "most 512M (at least one context).");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: serve gRPC over TLS (with --tls-key); empty: plaintext.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificates: clients (the gateway) must present a certificate signed by one "
+          "of them (mutual TLS). Needs --tls-cert.");
+ABSL_FLAG(bool, prefix_cache, true,
+          "Decoder: keep the KV blocks of prompts and share them with later requests that "
+          "start with the same tokens (evicted least recently used first); a request can "
+          "opt out with GenerateRequest.prefix_cache=false.");
 ABSL_FLAG(int, stream_queue, 8,
           "Generate messages queued per call before the backend is paused (flow control).");
 
@@ -124,8 +135,13 @@ int WorkerMain(int argc, char** argv, const WorkerMainOptions& options) {
   flags.max_queued = absl::GetFlag(FLAGS_max_queued);
   flags.ctx = absl::GetFlag(FLAGS_ctx);
   flags.kv_memory = absl::GetFlag(FLAGS_kv_memory);
+  flags.prefix_cache = absl::GetFlag(FLAGS_prefix_cache);
   absl::StatusOr<WorkerConfig> config = ParseWorkerFlags(flags);
   if (!config.ok()) return Fail(options.program, config.status(), 2);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      LoadWorkerServerCredentials(absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
+                                  absl::GetFlag(FLAGS_tls_client_ca));
+  if (!credentials.ok()) return Fail(options.program, credentials.status(), 2);
   SetMinLogLevel(config->log_level);
 
   // Signals are taken by sigwait below; block them before any thread starts so that no
@@ -174,7 +190,8 @@ int WorkerMain(int argc, char** argv, const WorkerMainOptions& options) {
                                      .max_seqs = config->max_seqs,
                                      .max_queued = config->max_queued,
                                      .ctx = config->ctx,
-                                     .kv_memory_bytes = config->kv_memory_bytes});
+                                     .kv_memory_bytes = config->kv_memory_bytes,
+                                     .prefix_cache = config->prefix_cache});
   if (!backend.ok()) return Fail(options.program, backend.status(), 1);
   JETSERVE_LOG(kInfo, "model_loaded")
       .Add("model", config->model_name)
@@ -189,7 +206,8 @@ int WorkerMain(int argc, char** argv, const WorkerMainOptions& options) {
                                                 .device = config->device.ToString(),
                                                 .metrics_address = metrics_address,
                                                 .unary_threads = config->unary_threads,
-                                                .stream = {.max_queued = config->stream_queue}});
+                                                .stream = {.max_queued = config->stream_queue},
+                                                .credentials = *credentials});
   if (!server.ok()) return Fail(options.program, server.status(), 1);
   std::printf("listening on %s\n", (*server)->address().c_str());
   if (!metrics_address.empty()) std::printf("metrics on %s\n", metrics_address.c_str());

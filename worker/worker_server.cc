@@ -38,8 +38,10 @@ absl::StatusOr<std::unique_ptr<WorkerServer>> WorkerServer::Start(std::unique_pt
 
   grpc::ServerBuilder builder;
   int selected_port = 0;
-  builder.AddListeningPort(options.listen.ToString(), grpc::InsecureServerCredentials(),
-                           &selected_port);
+  builder.AddListeningPort(
+      options.listen.ToString(),
+      options.credentials != nullptr ? options.credentials : grpc::InsecureServerCredentials(),
+      &selected_port);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   // gRPC enables SO_REUSEPORT by default: two workers would then share one port silently.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

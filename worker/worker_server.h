@@ -44,6 +44,8 @@ class WorkerServer {
     GenerateReactor::Options stream;
     // Largest request accepted (bytes).
     int max_receive_message_bytes = 64 << 20;
+    // Credentials of the listening port; null: plaintext (worker_tls.h makes TLS ones).
+    std::shared_ptr<grpc::ServerCredentials> credentials;
   };
 
   // Takes the backend, listens and serves. `metrics` is not owned and outlives the server.

@@ -18,7 +18,8 @@ RUN bash /tmp/install-deps.sh --runtime && rm -rf /var/lib/apt/lists/* /tmp/inst
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin jetserve
 COPY --from=build /opt/jetserve/bin/ /usr/local/bin/
 USER 10001
-# 50051: public gRPC API; 9090: Prometheus /metrics (metrics_listen in the config).
-EXPOSE 50051 9090
+# 50051: public gRPC API; 9090: Prometheus /metrics (metrics_listen in the config);
+# 11434: Ollama/OpenAI HTTP API (http_listen in the config).
+EXPOSE 50051 9090 11434
 ENTRYPOINT ["/usr/local/bin/jetserve-gateway"]
 CMD ["--config", "/etc/jetserve/gateway.json"]

@@ -39,8 +39,6 @@ absl::Status CheckVector(const std::vector<float>& v, size_t n, std::string_view
   return absl::OkStatus();
 }
 
-float GeluErf(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
-
 }  // namespace
 
 model::MatrixView F32Matrix(const float* data, int64_t rows, int64_t cols) {
@@ -141,7 +139,9 @@ absl::Status Encoder::Check() const {
 void Encoder::Linear(const model::MatrixView& w, const std::vector<float>& b, const float* x,
                      int64_t n, float* y, ThreadPool* pool, EncoderWorkspace* ws) const {
   if (w.type == GgmlType::kF32) {
-    GemmF32(reinterpret_cast<const float*>(w.data), w.rows, w.cols, x, n, w.cols, y, w.rows, pool);
+    GemmF32(reinterpret_cast<const float*>(w.data), w.rows, w.cols, w.cols, x, n, w.cols, y, w.rows,
+            b.empty() ? nullptr : b.data(), pool);
+    return;
   } else {  // quantized / half weights: fused dequantize-dot kernels
     const uint64_t need = model::MatMulScratchBytes(w, n);
     if (ws->scratch.size() < need) ws->scratch.resize(need);
@@ -164,32 +164,30 @@ void Encoder::Attention(const EncoderWorkspace& ws, int64_t num_seqs, float* ctx
   for (int64_t s = 0; s < num_seqs; ++s) {
     max_len = std::max(max_len, ws.row_start[s + 1] - ws.row_start[s]);
   }
+  // Per thread: the scores of one (sequence, head) [len, len] and its values transposed
+  // [hd, len]; both products run on the GEMM kernels, one job per (sequence, head).
   const int threads = std::max(1, pool->num_threads());
-  if (scores->size() < static_cast<size_t>(max_len * threads)) scores->resize(max_len * threads);
+  const int64_t per_thread = max_len * max_len + hd * max_len;
+  if (scores->size() < static_cast<size_t>(per_thread * threads)) {
+    scores->resize(static_cast<size_t>(per_thread * threads));
+  }
   pool->ParallelFor(num_seqs * n_head, [&](int64_t begin, int64_t end, int thread) {
-    float* p = scores->data() + static_cast<int64_t>(thread) * max_len;
+    float* p = scores->data() + static_cast<int64_t>(thread) * per_thread;
+    float* vt = p + max_len * max_len;
     for (int64_t job = begin; job < end; ++job) {
       const int64_t s = job / n_head;
       const int64_t h = job % n_head;
       const int64_t first = ws.row_start[s];
       const int64_t len = ws.row_start[s + 1] - first;
-      for (int64_t i = 0; i < len; ++i) {
-        const float* qi = ws.q.data() + (first + i) * d + h * hd;
-        for (int64_t j = 0; j < len; ++j) {
-          const float* kj = ws.k.data() + (first + j) * d + h * hd;
-          float dot = 0;
-          for (int c = 0; c < hd; ++c) dot += qi[c] * kj[c];
-          p[j] = dot * scale;
-        }
-        model::Softmax(p, len);
-        float* out = ctx + (first + i) * d + h * hd;
-        std::fill(out, out + hd, 0.0f);
-        for (int64_t j = 0; j < len; ++j) {
-          const float* vj = ws.v.data() + (first + j) * d + h * hd;
-          const float pj = p[j];
-          for (int c = 0; c < hd; ++c) out[c] += pj * vj[c];
-        }
+      const float* q = ws.q.data() + first * d + h * hd;
+      const float* k = ws.k.data() + first * d + h * hd;
+      const float* v = ws.v.data() + first * d + h * hd;
+      GemmF32(k, len, hd, d, q, len, d, p, len, nullptr, nullptr);  // p[i][j] = q_i . k_j
+      for (int64_t i = 0; i < len; ++i) ScaledSoftmaxInPlace(p + i * len, len, scale);
+      for (int64_t j = 0; j < len; ++j) {
+        for (int c = 0; c < hd; ++c) vt[c * len + j] = v[j * d + c];
       }
+      GemmF32(vt, hd, len, len, p, len, len, ctx + first * d + h * hd, d, nullptr, nullptr);
     }
   });
 }
@@ -262,23 +260,19 @@ absl::Status Encoder::Forward(absl::Span<const EncoderSequence> batch, ThreadPoo
     Linear(l.o, l.o_b, ws->ctx.data(), rows, ws->tmp.data(), pool, ws);
     pool->ParallelFor(rows, [&](int64_t begin, int64_t end, int) {
       for (int64_t t = begin; t < end; ++t) {
-        float* xt = x.data() + t * d;
-        const float* ot = ws->tmp.data() + t * d;
-        for (int64_t e = 0; e < d; ++e) xt[e] += ot[e];
-        model::LayerNorm(xt, l.ln1_w.data(), l.ln1_b.data(), d, c.eps, xt);
+        AddLayerNormInPlace(x.data() + t * d, ws->tmp.data() + t * d, l.ln1_w.data(),
+                            l.ln1_b.data(), d, c.eps);
       }
     });
     Linear(l.up, l.up_b, x.data(), rows, ws->ff.data(), pool, ws);
-    pool->ParallelFor(rows * c.n_ff, [&](int64_t begin, int64_t end, int) {
-      for (int64_t i = begin; i < end; ++i) ws->ff[i] = GeluErf(ws->ff[i]);
+    pool->ParallelFor(rows, [&](int64_t begin, int64_t end, int) {
+      GeluErfInPlace(ws->ff.data() + begin * c.n_ff, (end - begin) * c.n_ff);
     });
     Linear(l.down, l.down_b, ws->ff.data(), rows, ws->tmp.data(), pool, ws);
     pool->ParallelFor(rows, [&](int64_t begin, int64_t end, int) {
       for (int64_t t = begin; t < end; ++t) {
-        float* xt = x.data() + t * d;
-        const float* ot = ws->tmp.data() + t * d;
-        for (int64_t e = 0; e < d; ++e) xt[e] += ot[e];
-        model::LayerNorm(xt, l.ln2_w.data(), l.ln2_b.data(), d, c.eps, xt);
+        AddLayerNormInPlace(x.data() + t * d, ws->tmp.data() + t * d, l.ln2_w.data(),
+                            l.ln2_b.data(), d, c.eps);
       }
     });
   }

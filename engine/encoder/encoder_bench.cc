@@ -41,8 +41,8 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     for (size_t i = 0; i < texts.size(); i += batch) {
       const size_t n = std::min(texts.size() - i, static_cast<size_t>(batch));
-      auto v =
-          (*te)->Embed(absl::MakeConstSpan(texts.data() + i, n), {.truncate = true}, &pool, &ws);
+      auto v = (*te)->Embed(absl::MakeConstSpan(texts.data() + i, n),
+                            {.truncation = encoder::Truncation::kEnd}, &pool, &ws);
       if (!v.ok()) return 1;
       tokens += ws.row_start.back();
     }

@@ -170,10 +170,25 @@ class GraphMapper {
     }
     for (const onnx::NodeProto& n : m_.graph().node()) {
       if (n.op_type() != "Constant" || n.output_size() != 1) continue;
-      absl::StatusOr<Const> c = Fold(n.output(0));
-      if (c.ok() && c->dims.size() <= 1 && c->data.size() <= 8) {
-        out.emplace_back(c->data.begin(), c->data.end());
+      // Integer Constants only: a float one (e.g. an attention mask's -FLT_MAX) has no
+      // int64 value, and converting it would be undefined.
+      bool integer = false;
+      for (const onnx::AttributeProto& a : n.attribute()) {
+        if (a.name() != "value" || !a.has_t()) continue;
+        const int32_t dt = a.t().data_type();
+        integer = dt == onnx::TensorProto::INT64 || dt == onnx::TensorProto::INT32 ||
+                  dt == onnx::TensorProto::INT16 || dt == onnx::TensorProto::INT8 ||
+                  dt == onnx::TensorProto::UINT8 || dt == onnx::TensorProto::UINT16;
       }
+      if (!integer) continue;
+      absl::StatusOr<Const> c = Fold(n.output(0));
+      if (!c.ok() || c->dims.size() > 1 || c->data.size() > 8) continue;
+      std::vector<int64_t> v;
+      for (const float x : c->data) {
+        if (!(std::fabs(x) < 9.0e15f)) break;  // held exactly in a double; int64 surely
+        v.push_back(static_cast<int64_t>(x));
+      }
+      if (v.size() == c->data.size()) out.push_back(std::move(v));
     }
     return out;
   }

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <string>
@@ -22,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/testutil/status_matchers.h"
+#include "tests/testutil/test_files.h"
 
 namespace jetserve::encoder {
 namespace {
@@ -31,22 +33,10 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
 
-std::string DataDir() {
-  const char* src = std::getenv("JETSERVE_SOURCE_DIR");
-  return std::string(src != nullptr ? src : ".") + "/tests/data/encoder";
-}
+using ::jetserve::testing::ReadJson;
 
-std::string ModelDir(const std::string& name) {
-  const char* dir = std::getenv("JETSERVE_MODEL_DIR");
-  return std::string(dir != nullptr ? dir : "/work/cache/models") + "/" + name;
-}
-
-Json ReadJson(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return Json::parse(ss.str(), nullptr, false);
-}
+std::string DataDir() { return ::jetserve::testing::SourcePath("tests/data/encoder"); }
+std::string ModelDir(const std::string& name) { return ::jetserve::testing::ModelPath(name); }
 
 struct Case {
   std::vector<int32_t> ids, type_ids;
@@ -298,6 +288,52 @@ TEST(EncoderTest, BadInputsFailPrecisely) {
   EncoderSequence s4{ids, types};
   EXPECT_THAT(e.Forward(absl::MakeConstSpan(&s4, 1), &pool, &ws),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("token type 2")));
+}
+
+// Float Constants (an attention mask's -FLT_MAX) beside the integer ones that the recognizer
+// reads reshape targets from: ignored there, never converted to int64 (undefined behaviour,
+// found by UBSan's float-cast-overflow on paraphrase-MiniLM-L3). The graph still loads
+// natively and matches onnxruntime's references.
+TEST(EncoderTest, FloatConstantsAreNotReadAsIntegers) {
+  auto m = OnnxModel::Load(DataDir() + "/tiny_bert/model.onnx");
+  ASSERT_OK(m);
+  onnx::ModelProto proto = (*m)->proto();
+  onnx::NodeProto* c = proto.mutable_graph()->add_node();
+  c->set_op_type("Constant");
+  c->add_output("mask_min");
+  onnx::AttributeProto* a = c->add_attribute();
+  a->set_name("value");
+  a->set_type(onnx::AttributeProto::TENSOR);
+  onnx::TensorProto* t = a->mutable_t();
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  t->add_dims(4);
+  const float mins[4] = {-std::numeric_limits<float>::max(), std::numeric_limits<float>::max(),
+                         std::numeric_limits<float>::quiet_NaN(), 4.f};
+  t->set_raw_data(std::string(reinterpret_cast<const char*>(mins), sizeof(mins)));
+  char tmpl[] = "/tmp/encoder_test_XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  std::ofstream(dir + "/model.onnx", std::ios::binary) << proto.SerializeAsString();
+  auto native = LoadOnnxEncoder(dir, {.onnx_path = OnnxPath::kNative});
+  std::remove((dir + "/model.onnx").c_str());
+  rmdir(dir.c_str());
+  ASSERT_OK(native);
+  const Encoder& e = *(*native)->encoder;
+  EXPECT_EQ(e.graph(), nullptr);
+  std::vector<Case> cases = ReadCases(DataDir() + "/tiny_bert/refs.json");
+  ASSERT_FALSE(cases.empty());
+  std::vector<EncoderSequence> batch;
+  for (const Case& k : cases) batch.push_back({k.ids, k.type_ids});
+  ThreadPool pool(1);
+  EncoderWorkspace ws;
+  ASSERT_OK(e.Forward(batch, &pool, &ws));
+  double worst = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const float* h = ws.hidden.data() + ws.row_start[i] * e.config().n_embd;
+    for (size_t j = 0; j < cases[i].hidden.size(); ++j) {
+      worst = std::max(worst, static_cast<double>(std::fabs(h[j] - cases[i].hidden[j])));
+    }
+  }
+  EXPECT_LT(worst, 1e-4);
 }
 
 TEST(EncoderTest, UnrecognizedGraphFallsBackToTheExecutor) {

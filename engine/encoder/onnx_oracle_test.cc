@@ -24,28 +24,17 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/testutil/status_matchers.h"
+#include "tests/testutil/test_files.h"
 
 namespace jetserve::encoder {
 namespace {
 
 using Json = nlohmann::json;
 
-std::string DataDir() {
-  const char* src = std::getenv("JETSERVE_SOURCE_DIR");
-  return std::string(src != nullptr ? src : ".") + "/tests/data/encoder";
-}
+using ::jetserve::testing::ReadJson;
 
-std::string ModelDir(const std::string& name) {
-  const char* dir = std::getenv("JETSERVE_MODEL_DIR");
-  return std::string(dir != nullptr ? dir : "/work/cache/models") + "/" + name;
-}
-
-Json ReadJson(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return Json::parse(ss.str(), nullptr, false);
-}
+std::string DataDir() { return ::jetserve::testing::SourcePath("tests/data/encoder"); }
+std::string ModelDir(const std::string& name) { return ::jetserve::testing::ModelPath(name); }
 
 struct Case {
   std::vector<int32_t> ids, type_ids;
@@ -245,7 +234,8 @@ TEST(GgufLlamaCppTest, EmbeddingsAndTokensMatchLlamaCpp) {
     ids.push_back(c["ids"].get<std::vector<int32_t>>());
     want.push_back(c["embedding"].get<std::vector<float>>());
     std::vector<int32_t> ours, types;
-    ASSERT_OK(te->Tokenize(c["text"].get<std::string>(), nullptr, false, &ours, &types));
+    ASSERT_OK(
+        te->Tokenize(c["text"].get<std::string>(), nullptr, Truncation::kNone, &ours, &types));
     EXPECT_EQ(ours, ids.back()) << "token ids differ from llama.cpp's for " << c["text"];
   }
   ASSERT_EQ(ids.size(), 10u);

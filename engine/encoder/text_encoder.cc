@@ -65,48 +65,85 @@ TextEncoder::TextEncoder(std::unique_ptr<EncoderModel> model,
   }
 }
 
-absl::Status TextEncoder::Tokenize(const std::string& a, const std::string* b, bool truncate,
-                                   std::vector<int32_t>* ids, std::vector<int32_t>* type_ids,
-                                   bool* was_truncated) const {
+absl::Status TextEncoder::Tokenize(const std::string& a, const std::string* b,
+                                   Truncation truncation, std::vector<int32_t>* ids,
+                                   std::vector<int32_t>* type_ids, bool* was_truncated) const {
   if (was_truncated != nullptr) *was_truncated = false;
   const EncoderConfig& c = encoder().config();
   const tokenizer::EncodeOptions eo{.add_special = false, .parse_special = false};
   std::vector<int32_t> ta = tokenizer_->Encode(a, eo);
   std::vector<int32_t> tb;
   if (b != nullptr) tb = tokenizer_->Encode(*b, eo);
+  // Pairs: the tokenizer.json post-processor's pair template when it has one; otherwise
+  // (GGUF vocabularies) per family: BERT  [CLS] a [SEP] b:1 [SEP]:1,  RoBERTa  <s> a </s></s>
+  // b </s>.
+  const tokenizer::HfPostProcessing& post = tokenizer_->vocab().hf_post;
+  const bool templated = b != nullptr && !post.pair.empty();
   const bool roberta = c.family == Family::kRoberta;
-  // Pair: BERT  [CLS] a [SEP] b [SEP];  RoBERTa  <s> a </s></s> b </s>.
   size_t specials = prefix_.size() + suffix_.size();
-  if (b != nullptr) specials += suffix_.size() * (roberta ? 2 : 1);
+  if (templated) {
+    specials = post.PairSpecials();
+  } else if (b != nullptr) {
+    specials += suffix_.size() * (roberta ? 2 : 1);
+  }
   const size_t limit = static_cast<size_t>(c.max_tokens());
   const size_t total = specials + ta.size() + tb.size();
   if (total > limit) {
-    if (!truncate) {
+    if (truncation == Truncation::kNone) {
       return absl::InvalidArgumentError(absl::StrCat("input has ", total,
                                                      " tokens, over the model's limit of ", limit,
-                                                     " (set truncate to cut it)"));
+                                                     " (set truncation to cut it)"));
     }
     if (specials >= limit) {
       return absl::InvalidArgumentError("the model's limit leaves no room for text");
     }
-    size_t room = limit - specials;
+    const size_t room = limit - specials;
     if (was_truncated != nullptr) *was_truncated = true;
-    while (ta.size() + tb.size() > room) {           // longest first
-      (ta.size() > tb.size() ? ta : tb).pop_back();  // a tie keeps the extra token in a
+    // HF tokenizers' longest_first: when both sides are over half the room, the shorter
+    // keeps room / 2 and the longer the rest (b on a tie); else the shorter stays whole.
+    size_t keep_a = room, keep_b = 0;
+    if (b != nullptr) {
+      size_t n1 = ta.size(), n2 = tb.size();
+      const bool swap = n1 > n2;
+      if (swap) std::swap(n1, n2);
+      n2 = n1 > room ? n1 : std::max(n1, room - n1);
+      if (n1 + n2 > room) {
+        n1 = room / 2;
+        n2 = n1 + room % 2;
+      }
+      if (swap) std::swap(n1, n2);
+      keep_a = n1;
+      keep_b = n2;
     }
+    // kEnd drops tokens from the back, kStart from the front.
+    auto cut = [&](std::vector<int32_t>& t, size_t keep) {
+      if (t.size() <= keep) return;
+      if (truncation == Truncation::kStart) {
+        t.erase(t.begin(), t.end() - static_cast<std::ptrdiff_t>(keep));
+      } else {
+        t.resize(keep);
+      }
+    };
+    cut(ta, keep_a);
+    cut(tb, keep_b);
   }
-  ids->assign(prefix_.begin(), prefix_.end());
-  ids->insert(ids->end(), ta.begin(), ta.end());
-  ids->insert(ids->end(), suffix_.begin(), suffix_.end());
-  const size_t first_len = ids->size();
-  if (b != nullptr) {
-    if (roberta) ids->insert(ids->end(), suffix_.begin(), suffix_.end());
-    ids->insert(ids->end(), tb.begin(), tb.end());
+  if (templated) {
+    post.ApplyPair(ta, tb, ids, type_ids);
+    if (c.n_type <= 1) type_ids->assign(ids->size(), 0);  // the model has one token type
+  } else {
+    ids->assign(prefix_.begin(), prefix_.end());
+    ids->insert(ids->end(), ta.begin(), ta.end());
     ids->insert(ids->end(), suffix_.begin(), suffix_.end());
-  }
-  type_ids->assign(ids->size(), 0);
-  if (b != nullptr && c.n_type > 1 && !roberta) {
-    std::fill(type_ids->begin() + static_cast<std::ptrdiff_t>(first_len), type_ids->end(), 1);
+    const size_t first_len = ids->size();
+    if (b != nullptr) {
+      if (roberta) ids->insert(ids->end(), suffix_.begin(), suffix_.end());
+      ids->insert(ids->end(), tb.begin(), tb.end());
+      ids->insert(ids->end(), suffix_.begin(), suffix_.end());
+    }
+    type_ids->assign(ids->size(), 0);
+    if (b != nullptr && c.n_type > 1 && !roberta) {
+      std::fill(type_ids->begin() + static_cast<std::ptrdiff_t>(first_len), type_ids->end(), 1);
+    }
   }
   if (ids->empty()) return absl::InvalidArgumentError("input gives no tokens");
   return absl::OkStatus();
@@ -125,7 +162,7 @@ absl::StatusOr<std::vector<std::vector<float>>> TextEncoder::Embed(
   std::vector<EncoderSequence> batch(texts.size());
   for (size_t i = 0; i < texts.size(); ++i) {
     bool cut = false;
-    absl::Status s = Tokenize(texts[i], nullptr, options.truncate, &ids[i], &types[i], &cut);
+    absl::Status s = Tokenize(texts[i], nullptr, options.truncation, &ids[i], &types[i], &cut);
     if (!s.ok()) return absl::Status(s.code(), absl::StrCat("text ", i, ": ", s.message()));
     if (truncated != nullptr) (*truncated)[i] = cut;
     batch[i] = {ids[i], types[i]};
@@ -149,13 +186,13 @@ absl::StatusOr<std::vector<std::vector<float>>> TextEncoder::Embed(
 }
 
 absl::StatusOr<std::vector<float>> TextEncoder::Logits(absl::Span<const TextPair> inputs,
-                                                       bool truncate, ThreadPool* pool,
+                                                       Truncation truncation, ThreadPool* pool,
                                                        EncoderWorkspace* ws) const {
   std::vector<std::vector<int32_t>> ids(inputs.size()), types(inputs.size());
   std::vector<EncoderSequence> batch(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
     const std::string* b = inputs[i].text_pair ? &*inputs[i].text_pair : nullptr;
-    absl::Status s = Tokenize(inputs[i].text, b, truncate, &ids[i], &types[i]);
+    absl::Status s = Tokenize(inputs[i].text, b, truncation, &ids[i], &types[i]);
     if (!s.ok()) return absl::Status(s.code(), absl::StrCat("input ", i, ": ", s.message()));
     batch[i] = {ids[i], types[i]};
   }
@@ -168,7 +205,7 @@ absl::StatusOr<std::vector<float>> TextEncoder::Logits(absl::Span<const TextPair
 absl::StatusOr<std::vector<std::vector<LabelScore>>> TextEncoder::Classify(
     absl::Span<const TextPair> inputs, const ClassifyOptions& options, ThreadPool* pool,
     EncoderWorkspace* ws) const {
-  JS_ASSIGN_OR_RETURN(std::vector<float> logits, Logits(inputs, options.truncate, pool, ws));
+  JS_ASSIGN_OR_RETURN(std::vector<float> logits, Logits(inputs, options.truncation, pool, ws));
   const EncoderConfig& c = encoder().config();
   const size_t n = static_cast<size_t>(encoder().num_labels());
   const bool multi = options.multi_label.value_or(c.multi_label || n == 1);
@@ -202,7 +239,7 @@ absl::StatusOr<std::vector<float>> TextEncoder::Rerank(const std::string& query,
   std::vector<TextPair> pairs;
   pairs.reserve(documents.size());
   for (const std::string& d : documents) pairs.push_back({query, d});
-  JS_ASSIGN_OR_RETURN(std::vector<float> logits, Logits(pairs, options.truncate, pool, ws));
+  JS_ASSIGN_OR_RETURN(std::vector<float> logits, Logits(pairs, options.truncation, pool, ws));
   const size_t n = static_cast<size_t>(encoder().num_labels());
   std::vector<float> scores(documents.size());
   for (size_t i = 0; i < documents.size(); ++i) {
@@ -251,7 +288,7 @@ absl::StatusOr<std::vector<LabelScore>> TextEncoder::ZeroShot(const std::string&
   if (!nli) return ZeroShotBySimilarity(text, labels, hypotheses, options, pool, ws);
   std::vector<TextPair> pairs;
   for (std::string& h : hypotheses) pairs.push_back({text, std::move(h)});
-  JS_ASSIGN_OR_RETURN(std::vector<float> logits, Logits(pairs, options.truncate, pool, ws));
+  JS_ASSIGN_OR_RETURN(std::vector<float> logits, Logits(pairs, options.truncation, pool, ws));
   const size_t n = static_cast<size_t>(encoder().num_labels());
   std::vector<LabelScore> out;
   std::vector<float> entail_logits;
@@ -282,8 +319,9 @@ absl::StatusOr<std::vector<LabelScore>> TextEncoder::ZeroShotBySimilarity(
   texts.reserve(hypotheses.size() + 1);
   texts.push_back(text);
   texts.insert(texts.end(), hypotheses.begin(), hypotheses.end());
-  JS_ASSIGN_OR_RETURN(std::vector<std::vector<float>> e,
-                      Embed(texts, {.normalize = true, .truncate = options.truncate}, pool, ws));
+  JS_ASSIGN_OR_RETURN(
+      std::vector<std::vector<float>> e,
+      Embed(texts, {.normalize = true, .truncation = options.truncation}, pool, ws));
   std::vector<float> cos(labels.size());
   for (size_t i = 0; i < labels.size(); ++i) {
     double dot = 0;

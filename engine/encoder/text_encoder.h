@@ -8,9 +8,10 @@
 //   JS_ASSIGN_OR_RETURN(auto scores, te->Rerank(query, docs, {}, &pool, &ws));
 //   JS_ASSIGN_OR_RETURN(auto zs, te->ZeroShot(text, {"sports", "politics"}, {}, &pool, &ws));
 //
-// Special tokens follow the tokenizer ([CLS] a [SEP] b [SEP] with token types 0/1 for BERT,
+// Special tokens follow the tokenizer: tokenizer.json's post-processor template (single and
+// pair), else per family ([CLS] a [SEP] b [SEP] with token types 0/1 for BERT,
 // <s> a </s></s> b </s> for RoBERTa). A text over the model's limit is InvalidArgument unless
-// `truncate` (then the longest side of a pair is cut first, as HF's longest_first).
+// a Truncation says which end to cut (the longest side of a pair first, as HF's longest_first).
 #ifndef JETSERVE_ENGINE_ENCODER_TEXT_ENCODER_H_
 #define JETSERVE_ENGINE_ENCODER_TEXT_ENCODER_H_
 
@@ -26,29 +27,35 @@
 
 namespace jetserve::encoder {
 
+// What to do with an input over the model's limit: refuse it (InvalidArgument), keep its
+// first tokens (cut the end) or keep its last tokens (cut the start). Special tokens are
+// kept either way; a pair is cut longest side first (HF's longest_first, truncation_side
+// right / left).
+enum class Truncation { kNone, kEnd, kStart };
+
 struct EmbedOptions {
   std::optional<Pooling> pooling;  // default: the model's (sentence-transformers config)
   std::optional<bool> normalize;   // default: the model's
-  bool truncate = false;
+  Truncation truncation = Truncation::kNone;
   int dimensions = 0;  // > 0: keep the first `dimensions` values (Matryoshka), renormalized
 };
 
 struct ClassifyOptions {
-  bool truncate = false;
+  Truncation truncation = Truncation::kNone;
   int top_k = 0;                    // 0: all labels, best first
   std::optional<bool> multi_label;  // sigmoid per label; default: config.json problem_type
   bool raw = false;                 // raw logits instead of probabilities
 };
 
 struct RerankOptions {
-  bool truncate = false;
+  Truncation truncation = Truncation::kNone;
   bool normalize = true;  // false: the raw relevance logit
 };
 
 struct ZeroShotOptions {
   std::string hypothesis_template = "This example is {}.";
   bool multi_label = false;  // each label scored alone (entailment vs contradiction)
-  bool truncate = false;
+  Truncation truncation = Truncation::kNone;
 };
 
 struct TextPair {
@@ -107,11 +114,12 @@ class TextEncoder {
   static constexpr float kSimilarityLogitScale = 20.0f;
 
   // Classifier logits, [inputs x num_labels].
-  absl::StatusOr<std::vector<float>> Logits(absl::Span<const TextPair> inputs, bool truncate,
-                                            ThreadPool* pool, EncoderWorkspace* ws) const;
+  absl::StatusOr<std::vector<float>> Logits(absl::Span<const TextPair> inputs,
+                                            Truncation truncation, ThreadPool* pool,
+                                            EncoderWorkspace* ws) const;
 
   // Model-ready token ids of a text or pair and its token types.
-  absl::Status Tokenize(const std::string& a, const std::string* b, bool truncate,
+  absl::Status Tokenize(const std::string& a, const std::string* b, Truncation truncation,
                         std::vector<int32_t>* ids, std::vector<int32_t>* type_ids,
                         bool* was_truncated = nullptr) const;
 

@@ -13,25 +13,17 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/testutil/status_matchers.h"
+#include "tests/testutil/test_files.h"
 
 namespace jetserve::encoder {
 namespace {
 
+using ::jetserve::testing::ReadJson;
 using ::jetserve::testing::StatusIs;
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
 
-std::string DataDir() {
-  const char* src = std::getenv("JETSERVE_SOURCE_DIR");
-  return std::string(src != nullptr ? src : ".") + "/tests/data/encoder";
-}
-
-Json ReadJson(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return Json::parse(ss.str(), nullptr, false);
-}
+std::string DataDir() { return ::jetserve::testing::SourcePath("tests/data/encoder"); }
 
 class TinyTextTest : public ::testing::Test {
  protected:
@@ -55,7 +47,8 @@ TEST_F(TinyTextTest, ClassifyTextsAndPairs) {
     if (!c["text_pair"].is_null()) p.text_pair = c["text_pair"].get<std::string>();
     // Token ids and types as HF tokenizers makes them.
     std::vector<int32_t> ids, types;
-    ASSERT_OK(te_->Tokenize(p.text, p.text_pair ? &*p.text_pair : nullptr, false, &ids, &types));
+    ASSERT_OK(te_->Tokenize(p.text, p.text_pair ? &*p.text_pair : nullptr, Truncation::kNone, &ids,
+                            &types));
     EXPECT_EQ(ids, c["ids"].get<std::vector<int32_t>>()) << p.text;
     EXPECT_EQ(types, c["type_ids"].get<std::vector<int32_t>>()) << p.text;
     inputs.push_back(std::move(p));
@@ -117,16 +110,42 @@ TEST_F(TinyTextTest, TruncationAndLimits) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("52 tokens, over the model's limit of 40")));
   std::vector<uint8_t> truncated;
-  auto cut = te_->Embed(texts, {.truncate = true}, &pool_, &ws_, &truncated);
+  auto cut = te_->Embed(texts, {.truncation = Truncation::kEnd}, &pool_, &ws_, &truncated);
   ASSERT_OK(cut);
   EXPECT_EQ(truncated, std::vector<uint8_t>{1});
   EXPECT_EQ(ws_.row_start[1], 40);
   std::vector<int32_t> ids, types;
-  ASSERT_OK(te_->Tokenize(long_text, &long_text, true, &ids, &types));
+  ASSERT_OK(te_->Tokenize(long_text, &long_text, Truncation::kEnd, &ids, &types));
   EXPECT_EQ(ids.size(), 40u);
-  EXPECT_EQ(std::count(types.begin(), types.end(), 1), 19);  // 18 words + [SEP]
+  // HF's longest_first (checked in TruncationEndAndStartMatchHfTokenizers): 18 words of a,
+  // 19 of b, + [SEP].
+  EXPECT_EQ(std::count(types.begin(), types.end(), 1), 20);
   EXPECT_THAT(te_->Embed(texts, {.dimensions = 33}, &pool_, &ws_).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("dimensions 33")));
+}
+
+// Pairs and single texts over the limit (40), cut at the end or the start, against HF
+// tokenizers' longest_first truncation (direction right / left) with tiny_bert's
+// tokenizer.json (tests/oracles/tokenizer/make_pair_refs.py).
+TEST_F(TinyTextTest, TruncationEndAndStartMatchHfTokenizers) {
+  const Json refs =
+      ReadJson(::jetserve::testing::SourcePath("tests/data/tokenizer/pair_template_refs.json"));
+  ASSERT_FALSE(refs.is_discarded());
+  ASSERT_EQ(refs["truncation_max_length"], te_->encoder().config().max_tokens());
+  int cut = 0;
+  for (const Json& r : refs["truncation"]) {
+    const std::string a = r["a"];
+    const std::string b = r["b"].is_null() ? "" : r["b"].get<std::string>();
+    const Truncation t = r["direction"] == "left" ? Truncation::kStart : Truncation::kEnd;
+    std::vector<int32_t> ids, types;
+    bool truncated = false;
+    ASSERT_OK(te_->Tokenize(a, r["b"].is_null() ? nullptr : &b, t, &ids, &types, &truncated));
+    EXPECT_EQ(ids, r["ids"].get<std::vector<int32_t>>())
+        << a << " | " << b << " " << r["direction"];
+    EXPECT_EQ(types, r["types"].get<std::vector<int32_t>>()) << a << " | " << b;
+    cut += truncated;
+  }
+  EXPECT_GE(cut, 10);
 }
 
 TEST_F(TinyTextTest, EmbedPoolingNormalizeAndMatryoshka) {
@@ -135,7 +154,7 @@ TEST_F(TinyTextTest, EmbedPoolingNormalizeAndMatryoshka) {
   ASSERT_OK(full);
   // CLS pooling without normalization is the first hidden state.
   std::vector<int32_t> ids, types;
-  ASSERT_OK(te_->Tokenize(texts[1], nullptr, false, &ids, &types));
+  ASSERT_OK(te_->Tokenize(texts[1], nullptr, Truncation::kNone, &ids, &types));
   EncoderSequence seq{ids, types};
   ASSERT_OK(te_->encoder().Forward(absl::MakeConstSpan(&seq, 1), &pool_, &ws_));
   for (int k = 0; k < 32; ++k) EXPECT_EQ((*full)[1][k], ws_.hidden[k]);

@@ -45,6 +45,8 @@ RunState::RunState(const Decoder& d, const RunStateOptions& options) : options_(
   ff_b_.resize(rows * FfDim(c));
   scores_.resize(static_cast<size_t>(std::max(1, options_.threads)) *
                  static_cast<size_t>(std::max<int64_t>(1, options_.n_ctx)));
+  att_lanes_.resize(static_cast<size_t>(std::max(1, options_.threads)) * 64 *
+                    static_cast<size_t>(c.head_dim_v));
   uint64_t scratch = MatMulScratchBytes(w.output, options_.max_rows);
   auto fit = [&](const MatrixView& m) {
     if (m.present()) scratch = std::max(scratch, MatMulScratchBytes(m, options_.max_rows));
@@ -85,6 +87,17 @@ absl::StatusOr<std::unique_ptr<Decoder>> Decoder::FromFile(std::unique_ptr<GgufF
 
 absl::Status Decoder::Eval(absl::Span<const int32_t> tokens, bool all_logits, KvCache* cache,
                            RunState* state, ThreadPool* pool, float* logits) const {
+  return EvalRows(tokens, all_logits, cache, state, pool, logits, /*hidden=*/false);
+}
+
+absl::Status Decoder::EvalHidden(absl::Span<const int32_t> tokens, KvCache* cache, RunState* state,
+                                 ThreadPool* pool, float* hidden) const {
+  return EvalRows(tokens, /*all_rows=*/true, cache, state, pool, hidden, /*hidden=*/true);
+}
+
+absl::Status Decoder::EvalRows(absl::Span<const int32_t> tokens, bool all_logits, KvCache* cache,
+                               RunState* state, ThreadPool* pool, float* logits,
+                               bool hidden) const {
   if (tokens.empty()) return absl::InvalidArgumentError("no tokens to evaluate");
   // Checked up front so that a failing call leaves the cache unchanged.
   const int64_t end = cache->size() + static_cast<int64_t>(tokens.size());
@@ -115,11 +128,10 @@ absl::Status Decoder::Eval(absl::Span<const int32_t> tokens, bool all_logits, Kv
       rows_buf[i] = {0, tokens[static_cast<size_t>(done + i)], cache->size() + i,
                      all_logits || last};
     }
-    float* out = logits == nullptr ? nullptr
-                 : all_logits      ? logits + done * config_.n_vocab
-                                   : logits;
-    JS_RETURN_IF_ERROR(Forward(absl::MakeConstSpan(rows_buf, static_cast<size_t>(n)),
-                               absl::MakeConstSpan(caches, 1), state, pool, out));
+    const int64_t width = hidden ? config_.n_embd : config_.n_vocab;
+    float* out = logits == nullptr ? nullptr : all_logits ? logits + done * width : logits;
+    JS_RETURN_IF_ERROR(ForwardRows(absl::MakeConstSpan(rows_buf, static_cast<size_t>(n)),
+                                   absl::MakeConstSpan(caches, 1), state, pool, out, hidden));
     done += n;
   }
   return absl::OkStatus();
@@ -127,6 +139,12 @@ absl::Status Decoder::Eval(absl::Span<const int32_t> tokens, bool all_logits, Kv
 
 absl::Status Decoder::Forward(absl::Span<const ForwardRow> rows, absl::Span<KvCache* const> caches,
                               RunState* state, ThreadPool* pool, float* logits) const {
+  return ForwardRows(rows, caches, state, pool, logits, /*hidden=*/false);
+}
+
+absl::Status Decoder::ForwardRows(absl::Span<const ForwardRow> rows,
+                                  absl::Span<KvCache* const> caches, RunState* state,
+                                  ThreadPool* pool, float* logits, bool hidden) const {
   const ModelConfig& c = config_;
   if (pool->num_threads() > std::max(1, state->options_.threads)) {
     return absl::InvalidArgumentError("RunState was sized for fewer threads than the pool has");
@@ -172,9 +190,9 @@ absl::Status Decoder::Forward(absl::Span<const ForwardRow> rows, absl::Span<KvCa
   for (size_t begin = 0; begin < rows.size(); begin += chunk) {
     const size_t n = std::min(chunk, rows.size() - begin);
     const absl::Span<const ForwardRow> part = rows.subspan(begin, n);
-    ForwardChunk(part, caches, state, pool, logits);
+    ForwardChunk(part, caches, state, pool, logits, hidden);
     if (logits != nullptr) {
-      for (const ForwardRow& r : part) logits += r.logits ? c.n_vocab : 0;
+      for (const ForwardRow& r : part) logits += r.logits ? (hidden ? c.n_embd : c.n_vocab) : 0;
     }
   }
   return absl::OkStatus();
@@ -182,7 +200,7 @@ absl::Status Decoder::Forward(absl::Span<const ForwardRow> rows, absl::Span<KvCa
 
 // The layer stack for one chunk of rows, top to bottom.
 void Decoder::ForwardChunk(absl::Span<const ForwardRow> rows, absl::Span<KvCache* const> caches,
-                           RunState* s, ThreadPool* pool, float* logits) const {
+                           RunState* s, ThreadPool* pool, float* logits, bool hidden) const {
   const ModelConfig& c = config_;
   const ModelWeights& w = weights_;
   const auto n = static_cast<int64_t>(rows.size());
@@ -235,9 +253,8 @@ void Decoder::ForwardChunk(absl::Span<const ForwardRow> rows, absl::Span<KvCache
         std::memmove(q + t * qd, q + t * ld, static_cast<size_t>(qd) * sizeof(float));
       }
     } else {
-      MatMul(l.q, h, n, d, q, qd, scratch, pool);
-      MatMul(l.k, h, n, d, k, kd, scratch, pool);
-      MatMul(l.v, h, n, d, v, vd, scratch, pool);
+      const MatMulOutput qkv[] = {{&l.q, q, qd}, {&l.k, k, kd}, {&l.v, v, vd}};
+      MatMuls(qkv, h, n, d, scratch, pool);
       AddBias(l.q_b, q, n, qd);
       AddBias(l.k_b, k, n, kd);
       AddBias(l.v_b, v, n, vd);
@@ -283,17 +300,21 @@ void Decoder::ForwardChunk(absl::Span<const ForwardRow> rows, absl::Span<KvCache
     switch (c.ffn) {
       case FfnKind::kSiluGated:
       case FfnKind::kGeluGated: {
-        MatMul(l.gate, h, n, d, a, c.n_ff, scratch, pool);
-        MatMul(l.up, h, n, d, b, c.n_ff, scratch, pool);
-        const bool silu = c.ffn == FfnKind::kSiluGated;
-        for (int64_t i = 0; i < n * c.n_ff; ++i) a[i] = (silu ? Silu(a[i]) : Gelu(a[i])) * b[i];
+        const MatMulOutput gate_up[] = {{&l.gate, a, c.n_ff}, {&l.up, b, c.n_ff}};
+        MatMuls(gate_up, h, n, d, scratch, pool);
+        if (c.ffn == FfnKind::kSiluGated) {
+          GetAttentionKernels().silu_mul(a, b, n * c.n_ff);
+        } else {
+          for (int64_t i = 0; i < n * c.n_ff; ++i) a[i] = Gelu(a[i]) * b[i];
+        }
         break;
       }
       case FfnKind::kSiluGatedFused: {
         MatMul(l.up, h, n, d, b, ffd, scratch, pool);
         for (int64_t t = 0; t < n; ++t) {
           const float* gu = b + t * ffd;
-          for (int64_t i = 0; i < c.n_ff; ++i) a[t * c.n_ff + i] = Silu(gu[i]) * gu[c.n_ff + i];
+          std::memcpy(a + t * c.n_ff, gu, static_cast<size_t>(c.n_ff) * sizeof(float));
+          GetAttentionKernels().silu_mul(a + t * c.n_ff, gu + c.n_ff, c.n_ff);
         }
         break;
       }
@@ -314,18 +335,22 @@ void Decoder::ForwardChunk(absl::Span<const ForwardRow> rows, absl::Span<KvCache
     for (int64_t i = 0; i < n * d; ++i) x[i] += h[i];
   }
 
-  // Final norm and output projection, for the rows whose logits are wanted.
+  // Final norm and output projection, for the rows whose logits are wanted (with `hidden`,
+  // the normed rows themselves).
   if (logits == nullptr) return;
+  float* normed = hidden ? logits : h;
   int64_t m = 0;
   for (int64_t t = 0; t < n; ++t) {
     if (!rows[t].logits) continue;
     if (c.norm == NormKind::kRms) {
-      RmsNorm(x + t * d, w.output_norm.data(), d, c.norm_eps, h + m * d);
+      RmsNorm(x + t * d, w.output_norm.data(), d, c.norm_eps, normed + m * d);
     } else {
-      LayerNorm(x + t * d, w.output_norm.data(), OrNull(w.output_norm_b), d, c.norm_eps, h + m * d);
+      LayerNorm(x + t * d, w.output_norm.data(), OrNull(w.output_norm_b), d, c.norm_eps,
+                normed + m * d);
     }
     ++m;
   }
+  if (hidden) return;
   MatMul(w.output, h, m, d, logits, c.n_vocab, scratch, pool);
   if (c.final_logit_softcap > 0) {
     const float cap = c.final_logit_softcap;
@@ -344,8 +369,11 @@ void Decoder::Attention(int64_t il, absl::Span<const ForwardRow> rows,
   const int64_t window =
       c.sliding_window > 0 && c.layer_is_swa[static_cast<size_t>(il)] ? c.sliding_window : 0;
   const int64_t n_ctx = s->options_.n_ctx;
+  const AttentionKernels& ak = GetAttentionKernels();
+  const int64_t dv = c.head_dim_v;
   pool->ParallelFor(n * c.n_head, [&](int64_t begin, int64_t end, int thread) {
     float* scores = s->scores_.data() + static_cast<int64_t>(thread) * n_ctx;
+    float* lanes = s->att_lanes_.data() + static_cast<int64_t>(thread) * 64 * dv;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t t = item / c.n_head;
       const int64_t hh = item % c.n_head;
@@ -355,21 +383,18 @@ void Decoder::Attention(int64_t il, absl::Span<const ForwardRow> rows,
       const int64_t lo = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
       const float* qh = s->q_.data() + t * qd + hh * c.head_dim;
       for (int64_t p = lo; p <= pos; ++p) {
-        const float dot = DotF32Ggml(kv.K(il, p) + kvh * c.head_dim, qh, c.head_dim);
+        const float dot = ak.dot(kv.K(il, p) + kvh * c.head_dim, qh, c.head_dim);
         scores[p - lo] = c.scale_q ? dot : dot * c.attn_scale;
       }
-      AttentionSoftmax(scores, pos - lo + 1, lo);
+      ak.softmax(scores, pos - lo + 1, lo);
       // Weighted values: llama.cpp's dot of each value dimension with the weights over the
-      // cells (DotF32Ggml with cell p in lane p % 64; its padded cells add nothing).
-      float* out = s->att_.data() + t * c.n_head * c.head_dim_v + hh * c.head_dim_v;
-      for (int64_t i = 0; i < c.head_dim_v; ++i) {
-        float lanes[64] = {};
-        for (int64_t p = lo; p <= pos; ++p) {
-          lanes[p % 64] =
-              std::fma(kv.V(il, p)[kvh * c.head_dim_v + i], scores[p - lo], lanes[p % 64]);
-        }
-        out[i] = ReduceLanes64(lanes);
+      // cells (DotF32Ggml with cell p in lane p % 64; its padded cells add nothing), all
+      // dimensions at once: lanes[l][i] for value dimension i.
+      std::fill(lanes, lanes + 64 * dv, 0.f);
+      for (int64_t p = lo; p <= pos; ++p) {
+        ak.accumulate(lanes, p % 64, kv.V(il, p) + kvh * dv, scores[p - lo], dv);
       }
+      ak.reduce(lanes, dv, s->att_.data() + t * c.n_head * dv + hh * dv);
     }
   });
   // Sequences' caches now hold the chunk's rows (full blocks get their hashes).

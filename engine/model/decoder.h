@@ -27,8 +27,8 @@
 #include "engine/format/gguf_reader.h"
 #include "engine/model/kv_cache.h"
 #include "engine/model/model_config.h"
-#include "engine/util/thread_pool.h"
 #include "engine/model/weights.h"
+#include "engine/util/thread_pool.h"
 
 namespace jetserve::model {
 
@@ -59,6 +59,7 @@ class RunState {
   friend class Decoder;
   RunStateOptions options_;
   std::vector<float> x_, h_, q_, k_, v_, att_, ff_a_, ff_b_, scores_;
+  std::vector<float> att_lanes_;  // per thread: 64 lanes of one head's weighted values
   std::vector<uint8_t> scratch_;
   std::vector<int64_t> logit_rows_;
 };
@@ -84,10 +85,21 @@ class Decoder {
   absl::Status Eval(absl::Span<const int32_t> tokens, bool all_logits, KvCache* cache,
                     RunState* state, ThreadPool* pool, float* logits) const;
 
+  // As Eval, but writes each token's final hidden state (after the output norm, before the
+  // output projection: what llama.cpp pools for embeddings), tokens.size() * n_embd floats.
+  absl::Status EvalHidden(absl::Span<const int32_t> tokens, KvCache* cache, RunState* state,
+                          ThreadPool* pool, float* hidden) const;
+
  private:
   Decoder() = default;
+  // Eval / Forward writing logits (n_vocab per row) or, with `hidden`, normed hidden states
+  // (n_embd per row).
+  absl::Status EvalRows(absl::Span<const int32_t> tokens, bool all_rows, KvCache* cache,
+                        RunState* state, ThreadPool* pool, float* out, bool hidden) const;
+  absl::Status ForwardRows(absl::Span<const ForwardRow> rows, absl::Span<KvCache* const> caches,
+                           RunState* state, ThreadPool* pool, float* out, bool hidden) const;
   void ForwardChunk(absl::Span<const ForwardRow> rows, absl::Span<KvCache* const> caches,
-                    RunState* s, ThreadPool* pool, float* logits) const;
+                    RunState* s, ThreadPool* pool, float* logits, bool hidden) const;
   void Attention(int64_t il, absl::Span<const ForwardRow> rows, absl::Span<KvCache* const> caches,
                  RunState* s, ThreadPool* pool) const;
 

@@ -145,3 +145,179 @@ TEST_F(KvCacheTest, ForwardRefusesPositionsBeyondTheReservedBlocks) {
 
 }  // namespace
 }  // namespace jetserve::model
+
+namespace jetserve::model {
+namespace {
+
+// The prefix cache as sequences use it: A computes tokens, B with the same first blocks
+// adopts A's indexed blocks and computes the rest; B's logits are bitwise those of a
+// contiguous evaluation of B's tokens from scratch (the independent reference).
+TEST_F(KvCacheTest, AdoptedPrefixGivesTheSameLogitsAsComputingIt) {
+  ThreadPool threads(2);
+  RunState state(*model_, {.max_rows = 8, .n_ctx = 32, .threads = 2});
+  const int64_t vocab = model_->config().n_vocab;
+  const std::vector<int32_t> a_tokens = {5, 9, 2, 44, 7, 7, 31, 8, 60, 3, 12};
+  std::vector<int32_t> b_tokens = {5, 9, 2, 44, 7, 7, 31, 8, 60, 90, 91, 92, 93};
+  KvBlockPool pool(model_->config(), {.block_tokens = 4, .num_blocks = 12, .salt = 5});
+  KvCache a(&pool, 32);
+  a.set_cacheable(true);
+  ASSERT_OK(model_->Eval(a_tokens, false, &a, &state, &threads, nullptr));
+  EXPECT_EQ(pool.num_cached(), 2);  // two full blocks; the third has 3 of 4 tokens
+
+  std::vector<int32_t> hit;
+  pool.MatchPrefix(b_tokens, 100, &hit);
+  ASSERT_EQ(hit.size(), 2u);  // token 9 differs: block 2 is not A's
+  EXPECT_EQ(hit[0], a.blocks()[0]);
+  EXPECT_EQ(hit[1], a.blocks()[1]);
+  pool.MatchPrefix(b_tokens, 1, &hit);
+  EXPECT_EQ(hit.size(), 1u);  // max_blocks bounds it
+
+  pool.MatchPrefix(b_tokens, 100, &hit);
+  KvCache b(&pool, 32);
+  b.set_cacheable(true);
+  b.AdoptPrefix(hit, b_tokens);
+  EXPECT_EQ(b.size(), 8);
+  EXPECT_EQ(pool.ref_count(a.blocks()[0]), 2);
+  const auto rest = absl::MakeConstSpan(b_tokens).subspan(8);
+  std::vector<float> got(rest.size() * static_cast<size_t>(vocab));
+  ASSERT_OK(model_->Eval(rest, true, &b, &state, &threads, got.data()));
+  KvCache contiguous(model_->config(), 32);
+  std::vector<float> want(b_tokens.size() * static_cast<size_t>(vocab));
+  ASSERT_OK(model_->Eval(b_tokens, true, &contiguous, &state, &threads, want.data()));
+  EXPECT_EQ(got, std::vector<float>(want.begin() + 8 * vocab, want.end()));  // bitwise
+  EXPECT_EQ(b.tokens(), b_tokens);
+  EXPECT_EQ(pool.num_cached(), 3);  // B's third block (60, 90, 91, 92) joined the index
+
+  // Released blocks stay cached and count as available; a new sequence finds them.
+  a.Clear();
+  b.Clear();
+  EXPECT_EQ(pool.num_available(), 12);
+  EXPECT_EQ(pool.num_evictable(), 3);
+  pool.MatchPrefix(b_tokens, 100, &hit);
+  EXPECT_EQ(hit.size(), 3u);
+}
+
+// Every block collides in the index (mask 0): matches are still exact, decided by the token
+// ids and the parent block's identity (its id and incarnation).
+TEST_F(KvCacheTest, HashCollisionsNeverShareAWrongBlock) {
+  ThreadPool threads(1);
+  RunState state(*model_, {.max_rows = 8, .n_ctx = 32, .threads = 1});
+  KvBlockPool pool(model_->config(),
+                   {.block_tokens = 2, .num_blocks = 16, .salt = 1, .index_mask = 0});
+  const std::vector<int32_t> x = {10, 11, 20, 21}, z = {12, 13, 20, 21};
+  KvCache a(&pool, 32), b(&pool, 32);
+  a.set_cacheable(true);
+  b.set_cacheable(true);
+  ASSERT_OK(model_->Eval(x, false, &a, &state, &threads, nullptr));
+  ASSERT_OK(model_->Eval(z, false, &b, &state, &threads, nullptr));
+  EXPECT_EQ(pool.num_cached(), 4);  // [20, 21] twice: after different first blocks
+  std::vector<int32_t> hit;
+  pool.MatchPrefix(x, 10, &hit);
+  EXPECT_EQ(hit, a.blocks());
+  pool.MatchPrefix(z, 10, &hit);
+  EXPECT_EQ(hit, b.blocks());
+  pool.MatchPrefix(std::vector<int32_t>{14, 15, 20, 21}, 10, &hit);
+  EXPECT_TRUE(hit.empty());
+  pool.MatchPrefix(std::vector<int32_t>{10, 11, 12, 13}, 10, &hit);
+  EXPECT_EQ(hit, std::vector<int32_t>{a.blocks()[0]});
+  pool.MatchPrefix(std::vector<int32_t>{20, 21}, 10, &hit);
+  EXPECT_TRUE(hit.empty());  // a first block never matches a later one
+
+  // A's first block leaves the index and is handed out again (same id, new incarnation)
+  // holding the same tokens: A's second block was computed after the old incarnation and
+  // must not be found behind the new one.
+  const int32_t a0 = a.blocks()[0], a1 = a.blocks()[1];
+  a.Clear();
+  pool.Uncache(a0);
+  KvCache c(&pool, 32);
+  c.set_cacheable(true);
+  ASSERT_OK(model_->Eval(std::vector<int32_t>{10, 11}, false, &c, &state, &threads, nullptr));
+  ASSERT_EQ(c.blocks()[0], a0);  // the free list is a stack: the same block again
+  EXPECT_TRUE(pool.cached(a1));
+  pool.MatchPrefix(x, 10, &hit);
+  EXPECT_EQ(hit, std::vector<int32_t>{a0});
+}
+
+// Cached blocks nobody holds are evicted least recently released first, and only when the
+// free list is empty; a sequence's last block is released (and so evicted) first.
+TEST_F(KvCacheTest, EvictionIsLeastRecentlyReleasedFirst) {
+  ThreadPool threads(1);
+  RunState state(*model_, {.max_rows = 8, .n_ctx = 32, .threads = 1});
+  KvBlockPool pool(model_->config(), {.block_tokens = 2, .num_blocks = 6});
+  const std::vector<int32_t> t = {3, 4, 5, 6, 7, 8, 9, 10};
+  KvCache a(&pool, 32);
+  a.set_cacheable(true);
+  ASSERT_OK(model_->Eval(t, false, &a, &state, &threads, nullptr));
+  const std::vector<int32_t> ablocks = a.blocks();
+  a.Clear();
+  EXPECT_EQ(pool.EvictableList(),
+            (std::vector<int32_t>{ablocks[3], ablocks[2], ablocks[1], ablocks[0]}));
+  EXPECT_EQ(pool.num_free(), 2);
+  EXPECT_EQ(pool.num_available(), 6);
+  KvCache b(&pool, 32);
+  ASSERT_TRUE(b.Reserve(6));  // 2 free + 1 evicted
+  EXPECT_EQ(pool.evictions(), 1);
+  std::vector<int32_t> hit;
+  pool.MatchPrefix(t, 10, &hit);
+  EXPECT_EQ(hit, (std::vector<int32_t>{ablocks[0], ablocks[1], ablocks[2]}));
+  // A sharer takes the first block out of the evictable set: the next eviction skips it.
+  KvCache c(&pool, 32);
+  c.AdoptPrefix(absl::MakeConstSpan(hit).first(1), t);
+  EXPECT_EQ(pool.num_evictable(), 2);
+  ASSERT_TRUE(b.Reserve(10));  // 2 more: ablocks[2], then ablocks[1]
+  EXPECT_EQ(pool.evictions(), 3);
+  pool.MatchPrefix(t, 10, &hit);
+  EXPECT_EQ(hit, std::vector<int32_t>{ablocks[0]});
+  EXPECT_FALSE(b.Reserve(12));  // nothing left: the shared block is held
+  c.Clear();
+  b.Clear();
+  EXPECT_EQ(pool.num_available(), 6);
+}
+
+// Truncating into a shared block and writing again copies it first: the other holder's keys
+// and values stay as they were, and the writer's logits equal a contiguous evaluation.
+TEST_F(KvCacheTest, WritingIntoASharedBlockCopiesIt) {
+  ThreadPool threads(1);
+  RunState state(*model_, {.max_rows = 8, .n_ctx = 32, .threads = 1});
+  const int64_t vocab = model_->config().n_vocab;
+  KvBlockPool pool(model_->config(), {.block_tokens = 4, .num_blocks = 8});
+  const std::vector<int32_t> t = {21, 22, 23, 24, 25, 26, 27, 28};
+  KvCache a(&pool, 32);
+  a.set_cacheable(true);
+  ASSERT_OK(model_->Eval(t, false, &a, &state, &threads, nullptr));
+  const int64_t block_floats = pool.n_layer() * 4 * pool.k_dim();
+  const std::vector<float> a_keys(pool.K(a.blocks()[1], 0, 0),
+                                  pool.K(a.blocks()[1], 0, 0) + block_floats);
+  std::vector<int32_t> hit;
+  pool.MatchPrefix(t, 10, &hit);
+  ASSERT_EQ(hit.size(), 2u);
+  KvCache b(&pool, 32);
+  b.AdoptPrefix(hit, t);
+  b.Truncate(6);
+  EXPECT_EQ(b.capacity(), 6);  // nothing may be written into the shared block
+  EXPECT_EQ(b.BlocksToReserve(8), 1);
+  const std::vector<int32_t> tail = {70, 71, 72};
+  std::vector<float> got(tail.size() * static_cast<size_t>(vocab));
+  ASSERT_OK(model_->Eval(tail, true, &b, &state, &threads, got.data()));
+  EXPECT_EQ(b.blocks()[0], a.blocks()[0]);
+  EXPECT_NE(b.blocks()[1], a.blocks()[1]);
+  EXPECT_EQ(
+      std::vector<float>(pool.K(a.blocks()[1], 0, 0), pool.K(a.blocks()[1], 0, 0) + block_floats),
+      a_keys);
+  std::vector<int32_t> whole(t.begin(), t.begin() + 6);
+  whole.insert(whole.end(), tail.begin(), tail.end());
+  KvCache contiguous(model_->config(), 32);
+  std::vector<float> want(whole.size() * static_cast<size_t>(vocab));
+  ASSERT_OK(model_->Eval(whole, true, &contiguous, &state, &threads, want.data()));
+  EXPECT_EQ(got, std::vector<float>(want.begin() + 6 * vocab, want.end()));
+  // The only holder of a cached block truncating into it takes it out of the index.
+  pool.MatchPrefix(t, 10, &hit);
+  ASSERT_EQ(hit.size(), 2u);
+  b.Clear();
+  a.Truncate(5);
+  EXPECT_FALSE(pool.cached(a.blocks()[1]));
+  EXPECT_TRUE(pool.cached(a.blocks()[0]));
+}
+
+}  // namespace
+}  // namespace jetserve::model

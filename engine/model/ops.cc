@@ -137,25 +137,109 @@ void AttentionSoftmax(float* x, int64_t n, int64_t first) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
+void SiluMul(float* x, const float* g, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = Silu(x[i]) * g[i];
+}
+
+namespace {
+
+void AccumulateLanes(float* lanes, int64_t lane, const float* v, float s, int64_t dim) {
+  float* l = lanes + lane * dim;
+  for (int64_t i = 0; i < dim; ++i) l[i] = std::fma(v[i], s, l[i]);
+}
+
+void ReduceLaneRows(const float* lanes, int64_t dim, float* out) {
+  for (int64_t i = 0; i < dim; ++i) {
+    float v[64];
+    for (int l = 0; l < 64; ++l) v[l] = lanes[l * dim + i];
+    out[i] = ReduceLanes64(v);
+  }
+}
+
+const AttentionKernels kPortableAttention = {"portable",      DotF32Ggml,     AttentionSoftmax,
+                                             AccumulateLanes, ReduceLaneRows, SiluMul};
+
+}  // namespace
+
+#if defined(__x86_64__)
+namespace x86_avx2 {
+extern const AttentionKernels kAttention;
+}
+static bool HasAvx2Fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+#endif
+
+const AttentionKernels& GetAttentionKernels() {
+#if defined(__x86_64__)
+  static const AttentionKernels& k = HasAvx2Fma() ? x86_avx2::kAttention : kPortableAttention;
+  return k;
+#else
+  return kPortableAttention;
+#endif
+}
+
+std::vector<const AttentionKernels*> SupportedAttentionKernels() {
+  std::vector<const AttentionKernels*> v = {&kPortableAttention};
+#if defined(__x86_64__)
+  if (HasAvx2Fma()) v.push_back(&x86_avx2::kAttention);
+#endif
+  return v;
+}
+
 uint64_t MatMulScratchBytes(const MatrixView& w, int64_t n) {
   return quant::RowBytes(w.kernels->vec_dot_type, w.cols) * static_cast<uint64_t>(n);
 }
 
+namespace {
+
+// Converts n activation rows to the dot type (on the calling thread when that is cheaper
+// than a hand-off).
+void QuantizeRows(const quant::TypeKernels& k, int64_t cols, const float* x, int64_t n, int64_t ldx,
+                  uint8_t* scratch, ThreadPool* pool) {
+  const uint64_t qrow = quant::RowBytes(k.vec_dot_type, cols);
+  auto convert = [&](int64_t begin, int64_t end, int) {
+    for (int64_t t = begin; t < end; ++t) {
+      k.quantize_activation(x + t * ldx, scratch + static_cast<uint64_t>(t) * qrow, cols);
+    }
+  };
+  if (n * cols <= 4096) {
+    convert(0, n, 0);
+  } else {
+    pool->ParallelFor(n, convert);
+  }
+}
+
+}  // namespace
+
 void MatMul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy,
             uint8_t* scratch, ThreadPool* pool) {
-  const quant::TypeKernels& k = *w.kernels;
-  const uint64_t qrow = quant::RowBytes(k.vec_dot_type, w.cols);
-  pool->ParallelFor(n, [&](int64_t begin, int64_t end, int) {
-    for (int64_t t = begin; t < end; ++t) {
-      k.quantize_activation(x + t * ldx, scratch + static_cast<uint64_t>(t) * qrow, w.cols);
+  const MatMulOutput out[1] = {{&w, y, ldy}};
+  MatMuls(out, x, n, ldx, scratch, pool);
+}
+
+void MatMuls(absl::Span<const MatMulOutput> outs, const float* x, int64_t n, int64_t ldx,
+             uint8_t* scratch, ThreadPool* pool) {
+  if (outs.empty() || n <= 0) return;
+  const quant::TypeKernels& k0 = *outs[0].w->kernels;
+  const int64_t cols = outs[0].w->cols;
+  int64_t total = 0;
+  for (const MatMulOutput& o : outs) {
+    if (o.w->kernels->vec_dot_type != k0.vec_dot_type || o.w->cols != cols) {
+      for (const MatMulOutput& one : outs) MatMuls({&one, 1}, x, n, ldx, scratch, pool);
+      return;
     }
-  });
-  pool->ParallelFor(w.rows, [&](int64_t begin, int64_t end, int) {
-    for (int64_t r = begin; r < end; ++r) {
-      const uint8_t* row = w.Row(r);
-      for (int64_t t = 0; t < n; ++t) {
-        y[t * ldy + r] = k.vec_dot(w.cols, row, scratch + static_cast<uint64_t>(t) * qrow);
+    total += o.w->rows;
+  }
+  const uint64_t qrow = quant::RowBytes(k0.vec_dot_type, cols);
+  QuantizeRows(k0, cols, x, n, ldx, scratch, pool);
+  pool->ParallelFor(total, [&](int64_t begin, int64_t end, int) {
+    int64_t base = 0;
+    for (const MatMulOutput& o : outs) {
+      const int64_t lo = std::max(begin, base), hi = std::min(end, base + o.w->rows);
+      if (lo < hi) {
+        o.w->kernels->vec_dot_tile(cols, o.w->Row(lo - base), o.w->row_bytes, hi - lo, scratch,
+                                   qrow, n, o.y + (lo - base), o.ldy);
       }
+      base += o.w->rows;
     }
   });
 }

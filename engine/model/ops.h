@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "engine/model/weights.h"
 #include "engine/util/thread_pool.h"
 
@@ -55,6 +56,25 @@ float DotF32Ggml(const float* a, const float* b, int64_t n);
 // per 16-cell chunk in float and across chunks in double, then scaled by float(1 / sum).
 void AttentionSoftmax(float* x, int64_t n, int64_t first);
 
+// x[i] = Silu(x[i]) * g[i] for i < n (the gated feed-forward's product).
+void SiluMul(float* x, const float* g, int64_t n);
+
+// The attention kernels in one table: the portable functions above, or a SIMD build of the
+// same steps (x86 AVX2+FMA) that gives the same bits, chosen for the CPU at run time.
+struct AttentionKernels {
+  const char* name;
+  float (*dot)(const float* a, const float* b, int64_t n);  // DotF32Ggml
+  void (*softmax)(float* x, int64_t n, int64_t first);      // AttentionSoftmax
+  // lanes[lane * dim + i] = fma(v[i], s, lanes[lane * dim + i]) for i < dim.
+  void (*accumulate)(float* lanes, int64_t lane, const float* v, float s, int64_t dim);
+  // out[i] = ReduceLanes64 of lanes[l * dim + i] over l < 64.
+  void (*reduce)(const float* lanes, int64_t dim, float* out);
+  void (*silu_mul)(float* x, const float* g, int64_t n);  // SiluMul
+};
+const AttentionKernels& GetAttentionKernels();
+// Every build this CPU runs, the portable one first (tests compare them).
+std::vector<const AttentionKernels*> SupportedAttentionKernels();
+
 // Bytes of scratch MatMul needs for n activation rows of w.cols inputs.
 uint64_t MatMulScratchBytes(const MatrixView& w, int64_t n);
 // y[t * ldy + r] = sum_c W[r][c] * x[t * ldx + c] for t < n, r < w.rows. The activation
@@ -62,6 +82,18 @@ uint64_t MatMulScratchBytes(const MatrixView& w, int64_t n);
 // MatMulScratchBytes), then each weight row is read once for all n rows.
 void MatMul(const MatrixView& w, const float* x, int64_t n, int64_t ldx, float* y, int64_t ldy,
             uint8_t* scratch, ThreadPool* pool);
+
+// One matrix of a MatMuls call: y[t * ldy + r] = sum_c W[r][c] * x[t * ldx + c].
+struct MatMulOutput {
+  const MatrixView* w;
+  float* y;
+  int64_t ldy;
+};
+// Several matrices of the same input width applied to the same activation rows (the q, k, v
+// or gate, up projections): the rows converted once and one parallel pass over all the
+// matrices' rows when they share a dot type, else one MatMul each. Same results as MatMul.
+void MatMuls(absl::Span<const MatMulOutput> outs, const float* x, int64_t n, int64_t ldx,
+             uint8_t* scratch, ThreadPool* pool);
 
 // Dequantizes row r of a matrix into out[w.cols] (embedding lookup).
 void GetRow(const MatrixView& w, int64_t r, float* out);

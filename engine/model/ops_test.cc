@@ -150,5 +150,81 @@ TEST(OpsTest, AttentionReductionsSumTheirInputs) {
   EXPECT_EQ(ReduceLanes16(lanes), 136.f);
 }
 
+bool SameBits(float a, float b) {
+  uint32_t ua, ub;
+  std::memcpy(&ua, &a, 4);
+  std::memcpy(&ub, &b, 4);
+  return ua == ub || (std::isnan(a) && std::isnan(b));
+}
+
+// Values spanning magnitudes and signs, with zeros of both signs, for the bit comparisons.
+std::vector<float> Spread(int64_t n, std::mt19937& rng, float scale) {
+  std::normal_distribution<float> dist;
+  std::vector<float> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t kind = rng() % 16;
+    v[i] = kind == 0 ? 0.f : kind == 1 ? -0.f : kind == 2 ? dist(rng) * 1e-40f : dist(rng) * scale;
+  }
+  return v;
+}
+
+// Every attention kernel build this CPU runs against the portable one, bit for bit: dots of
+// every length around the 64-lane steps, softmax over every window offset with score ranges
+// that send lanes through the polynomial and through the saturating path, weighted-value
+// lanes and their reduction, and the gated SiLU.
+TEST(OpsTest, EveryAttentionKernelBuildGivesThePortableBits) {
+  const std::vector<const AttentionKernels*> builds = SupportedAttentionKernels();
+  ASSERT_GE(builds.size(), 1u);
+  const AttentionKernels& ref = *builds[0];
+  EXPECT_STREQ(ref.name, "portable");
+  std::mt19937 rng(11);
+  for (const AttentionKernels* k : builds) {
+    for (int64_t n = 0; n <= 200; n += (n < 70 ? 1 : 13)) {
+      for (const float scale : {1.f, 1e-20f, 1e19f}) {
+        const std::vector<float> a = Spread(n, rng, scale), b = Spread(n, rng, 1.f);
+        EXPECT_TRUE(SameBits(k->dot(a.data(), b.data(), n), ref.dot(a.data(), b.data(), n)))
+            << k->name << " dot n=" << n;
+      }
+      for (const float range : {1.f, 30.f, 300.f}) {
+        const std::vector<float> x = Spread(n, rng, range);
+        for (const int64_t first : {0, 3, 16, 77}) {
+          std::vector<float> want = x, got = x;
+          ref.softmax(want.data(), n, first);
+          k->softmax(got.data(), n, first);
+          for (int64_t i = 0; i < n; ++i) {
+            ASSERT_TRUE(SameBits(got[i], want[i]))
+                << k->name << " softmax n=" << n << " first=" << first << " i=" << i << ": "
+                << got[i] << " vs " << want[i];
+          }
+        }
+        std::vector<float> want = x, got = x;
+        const std::vector<float> g = Spread(n, rng, 2.f);
+        ref.silu_mul(want.data(), g.data(), n);
+        k->silu_mul(got.data(), g.data(), n);
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_TRUE(SameBits(got[i], want[i])) << k->name << " silu n=" << n << " i=" << i;
+        }
+      }
+    }
+    for (const int64_t dim : {1, 8, 13, 64, 256}) {
+      std::vector<float> want(64 * dim, 0.f), got(64 * dim, 0.f);
+      for (int64_t p = 0; p < 150; ++p) {
+        const std::vector<float> v = Spread(dim, rng, 1.f);
+        const float s = Spread(1, rng, 0.1f)[0];
+        ref.accumulate(want.data(), p % 64, v.data(), s, dim);
+        k->accumulate(got.data(), p % 64, v.data(), s, dim);
+        if (p == 20 || p == 149) {
+          std::vector<float> out_want(dim), out_got(dim);
+          ref.reduce(want.data(), dim, out_want.data());
+          k->reduce(got.data(), dim, out_got.data());
+          for (int64_t i = 0; i < dim; ++i) {
+            ASSERT_TRUE(SameBits(out_got[i], out_want[i])) << k->name << " dim=" << dim;
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace jetserve::model

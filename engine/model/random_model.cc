@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,8 +16,15 @@
 namespace jetserve::model {
 namespace {
 
-constexpr int64_t kEmbd = 256, kHeads = 4, kKvHeads = 2, kHeadDim = 64, kFf = 512;
-constexpr int64_t kVocab = 512, kCtx = 256;
+// Model dimensions: the small test shape or TinyLlama-1.1B's (RandomDecoderSpec::large).
+struct Shape {
+  int64_t embd, heads, kv_heads, head_dim, ff, vocab, ctx, layers;
+};
+constexpr Shape kSmall = {256, 4, 2, 64, 512, 512, 256, 2};
+constexpr Shape kLarge = {2048, 32, 4, 64, 5632, 32000, 2048, 22};
+
+// llama.cpp's use_more_bits(): the layers Q4_K_M stores attn_v / ffn_down in Q6_K.
+bool MoreBits(int64_t i, int64_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
 
 class Rng {
  public:
@@ -41,12 +49,13 @@ class Builder {
  public:
   Builder(const RandomDecoderSpec& spec) : spec_(spec), rng_(spec.seed) {}
 
-  // A matrix in the spec's type (or F32 when `f32`).
+  // A matrix in the spec's type (or F32 when `f32`, or `type` when given).
   absl::Status Matrix(const std::string& name, int64_t cols, int64_t rows, float scale,
-                      bool f32 = false) {
+                      bool f32 = false, std::optional<GgmlType> type = std::nullopt) {
     std::vector<float> v(static_cast<size_t>(cols * rows));
     for (float& x : v) x = rng_.Sym() * scale;
-    return Add(name, f32 ? GgmlType::kF32 : spec_.type, {cols, rows}, v);
+    const GgmlType t = type.value_or(f32 ? GgmlType::kF32 : spec_.type);
+    return Add(name, t, {cols, rows}, v, cols);
   }
   absl::Status Vector(const std::string& name, int64_t n, float center, float spread) {
     std::vector<float> v(static_cast<size_t>(n));
@@ -57,13 +66,16 @@ class Builder {
 
  private:
   absl::Status Add(const std::string& name, GgmlType type, std::vector<int64_t> dims,
-                   const std::vector<float>& v) {
+                   const std::vector<float>& v, int64_t n_per_row = 0) {
     if (type == GgmlType::kF32) {
       std::vector<uint8_t> bytes(v.size() * sizeof(float));
       std::memcpy(bytes.data(), v.data(), bytes.size());
       return w_.AddTensor(name, type, dims, std::move(bytes));
     }
-    JS_ASSIGN_OR_RETURN(std::vector<uint8_t> q, quant::QuantizeFloats(type, v));
+    // Large matrices are quantized on all threads (same bytes: rows are independent).
+    JS_ASSIGN_OR_RETURN(std::vector<uint8_t> q, n_per_row > 0 && v.size() >= (size_t{1} << 20)
+                                                    ? quant::QuantizeMatrix(type, v, n_per_row, 0)
+                                                    : quant::QuantizeFloats(type, v));
     return w_.AddTensor(name, type, dims, std::move(q));
   }
 
@@ -72,7 +84,7 @@ class Builder {
   GgufWriter w_;
 };
 
-void SetVocab(GgufWriter& w) {
+void SetVocab(GgufWriter& w, int64_t vocab) {
   std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
   std::vector<int32_t> types = {2, 3, 3};
   for (int b = 0; b < 256; ++b) {
@@ -86,7 +98,7 @@ void SetVocab(GgufWriter& w) {
     tokens.emplace_back(t);
     types.push_back(3);
   }
-  while (static_cast<int64_t>(tokens.size()) < kVocab) {
+  while (static_cast<int64_t>(tokens.size()) < vocab) {
     tokens.push_back(absl::StrCat("\xe2\x96\x81t", tokens.size()));
     types.push_back(1);
   }
@@ -122,33 +134,57 @@ std::vector<RandomDecoderSpec> RandomDecoderSpecs() {
   return specs;
 }
 
+std::vector<RandomDecoderSpec> BenchDecoderSpecs() {
+  std::vector<RandomDecoderSpec> specs;
+  for (GgmlType t :
+       {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ6_K}) {
+    const std::string_view tn = GgmlTypeName(t);
+    RandomDecoderSpec s;
+    s.name = absl::StrCat("llama1b-", absl::string_view(tn.data(), tn.size()),
+                          t == GgmlType::kQ4_K ? "_M" : "", ".gguf");
+    s.arch = "llama";
+    s.type = t;
+    s.seed = 0x1b1b1b + static_cast<uint64_t>(t);
+    s.large = true;
+    s.q4_k_m_mix = t == GgmlType::kQ4_K;
+    specs.push_back(std::move(s));
+  }
+  return specs;
+}
+
 absl::Status WriteRandomDecoder(const RandomDecoderSpec& spec, const std::string& path) {
   Builder b(spec);
   GgufWriter& w = b.writer();
   const std::string& a = spec.arch;
   const bool gemma = a == "gemma3", gpt2 = a == "gpt2", phi3 = a == "phi3";
-  const int64_t layers = gemma ? 6 : 2;
-  const int64_t kv_heads = gpt2 ? kHeads : kKvHeads;
+  if (spec.large && a != "llama") {
+    return absl::InvalidArgumentError("the large random shape is llama only");
+  }
+  const Shape& sh = spec.large ? kLarge : kSmall;
+  const int64_t embd = sh.embd, heads = sh.heads, head_dim = sh.head_dim, ff = sh.ff;
+  const int64_t vocab = sh.vocab, ctx = sh.ctx;
+  const int64_t layers = gemma ? 6 : sh.layers;
+  const int64_t kv_heads = gpt2 ? heads : sh.kv_heads;
   w.SetString("general.architecture", a);
   w.SetString("general.name", absl::StrCat("random ", spec.name));
   w.SetUint32(a + ".context_length",
-              static_cast<uint32_t>(spec.context_length > 0 && !gpt2 ? spec.context_length : kCtx));
-  w.SetUint32(a + ".embedding_length", kEmbd);
+              static_cast<uint32_t>(spec.context_length > 0 && !gpt2 ? spec.context_length : ctx));
+  w.SetUint32(a + ".embedding_length", embd);
   w.SetUint32(a + ".block_count", static_cast<uint32_t>(layers));
-  w.SetUint32(a + ".feed_forward_length", kFf);
-  w.SetUint32(a + ".attention.head_count", kHeads);
+  w.SetUint32(a + ".feed_forward_length", ff);
+  w.SetUint32(a + ".attention.head_count", heads);
   w.SetUint32(a + ".attention.head_count_kv", static_cast<uint32_t>(kv_heads));
-  w.SetUint32(a + ".vocab_size", kVocab);
+  w.SetUint32(a + ".vocab_size", vocab);
   if (gpt2) {
     w.SetFloat32(a + ".attention.layer_norm_epsilon", 1e-5f);
   } else {
     w.SetFloat32(a + ".attention.layer_norm_rms_epsilon", 1e-6f);
     w.SetFloat32(a + ".rope.freq_base", gemma ? 1000000.f : 10000.f);
-    w.SetUint32(a + ".rope.dimension_count", kHeadDim);
+    w.SetUint32(a + ".rope.dimension_count", head_dim);
   }
   if (gemma || a == "qwen3") {
-    w.SetUint32(a + ".attention.key_length", kHeadDim);
-    w.SetUint32(a + ".attention.value_length", kHeadDim);
+    w.SetUint32(a + ".attention.key_length", head_dim);
+    w.SetUint32(a + ".attention.value_length", head_dim);
   }
   if (gemma) w.SetUint32(a + ".attention.sliding_window", 8);
   if (spec.llama3_rope) {
@@ -156,29 +192,31 @@ absl::Status WriteRandomDecoder(const RandomDecoderSpec& spec, const std::string
     w.SetString(a + ".rope.scaling.type", "linear");
     w.SetFloat32(a + ".rope.scaling.factor", 2.f);
   }
-  SetVocab(w);
+  SetVocab(w, vocab);
 
-  const float s_in = 1.f / std::sqrt(static_cast<float>(kEmbd));
-  const float s_ff = 1.f / std::sqrt(static_cast<float>(kFf));
-  const int64_t qd = kHeads * kHeadDim, kd = kv_heads * kHeadDim;
-  JS_RETURN_IF_ERROR(b.Matrix("token_embd.weight", kEmbd, kVocab, gemma ? 0.1f : 0.5f));
+  const float s_in = 1.f / std::sqrt(static_cast<float>(embd));
+  const float s_ff = 1.f / std::sqrt(static_cast<float>(ff));
+  const int64_t qd = heads * head_dim, kd = kv_heads * head_dim;
+  JS_RETURN_IF_ERROR(b.Matrix("token_embd.weight", embd, vocab, gemma ? 0.1f : 0.5f));
   if (spec.llama3_rope) {
-    JS_RETURN_IF_ERROR(b.Vector("rope_freqs.weight", kHeadDim / 2, 3.f, 2.f));
+    JS_RETURN_IF_ERROR(b.Vector("rope_freqs.weight", head_dim / 2, 3.f, 2.f));
   }
   if (gpt2) {
-    JS_RETURN_IF_ERROR(b.Matrix("position_embd.weight", kEmbd, kCtx, 0.2f, /*f32=*/true));
+    JS_RETURN_IF_ERROR(b.Matrix("position_embd.weight", embd, ctx, 0.2f, /*f32=*/true));
   }
   for (int64_t il = 0; il < layers; ++il) {
     const std::string p = absl::StrCat("blk.", il, ".");
-    JS_RETURN_IF_ERROR(b.Vector(p + "attn_norm.weight", kEmbd, 1.f, 0.2f));
-    if (gpt2) JS_RETURN_IF_ERROR(b.Vector(p + "attn_norm.bias", kEmbd, 0.f, 0.1f));
+    std::optional<GgmlType> more_bits;
+    if (spec.q4_k_m_mix && MoreBits(il, layers)) more_bits = GgmlType::kQ6_K;
+    JS_RETURN_IF_ERROR(b.Vector(p + "attn_norm.weight", embd, 1.f, 0.2f));
+    if (gpt2) JS_RETURN_IF_ERROR(b.Vector(p + "attn_norm.bias", embd, 0.f, 0.1f));
     if (gpt2 || phi3) {
-      JS_RETURN_IF_ERROR(b.Matrix(p + "attn_qkv.weight", kEmbd, qd + 2 * kd, s_in));
+      JS_RETURN_IF_ERROR(b.Matrix(p + "attn_qkv.weight", embd, qd + 2 * kd, s_in));
       if (gpt2) JS_RETURN_IF_ERROR(b.Vector(p + "attn_qkv.bias", qd + 2 * kd, 0.f, 0.1f));
     } else {
-      JS_RETURN_IF_ERROR(b.Matrix(p + "attn_q.weight", kEmbd, qd, s_in));
-      JS_RETURN_IF_ERROR(b.Matrix(p + "attn_k.weight", kEmbd, kd, s_in));
-      JS_RETURN_IF_ERROR(b.Matrix(p + "attn_v.weight", kEmbd, kd, s_in));
+      JS_RETURN_IF_ERROR(b.Matrix(p + "attn_q.weight", embd, qd, s_in));
+      JS_RETURN_IF_ERROR(b.Matrix(p + "attn_k.weight", embd, kd, s_in));
+      JS_RETURN_IF_ERROR(b.Matrix(p + "attn_v.weight", embd, kd, s_in, false, more_bits));
       if (a == "qwen2") {
         JS_RETURN_IF_ERROR(b.Vector(p + "attn_q.bias", qd, 0.f, 0.1f));
         JS_RETURN_IF_ERROR(b.Vector(p + "attn_k.bias", kd, 0.f, 0.1f));
@@ -186,25 +224,30 @@ absl::Status WriteRandomDecoder(const RandomDecoderSpec& spec, const std::string
       }
     }
     if (gemma || a == "qwen3") {
-      JS_RETURN_IF_ERROR(b.Vector(p + "attn_q_norm.weight", kHeadDim, 1.f, 0.2f));
-      JS_RETURN_IF_ERROR(b.Vector(p + "attn_k_norm.weight", kHeadDim, 1.f, 0.2f));
+      JS_RETURN_IF_ERROR(b.Vector(p + "attn_q_norm.weight", head_dim, 1.f, 0.2f));
+      JS_RETURN_IF_ERROR(b.Vector(p + "attn_k_norm.weight", head_dim, 1.f, 0.2f));
     }
-    JS_RETURN_IF_ERROR(b.Matrix(p + "attn_output.weight", qd, kEmbd, s_in));
-    if (gpt2) JS_RETURN_IF_ERROR(b.Vector(p + "attn_output.bias", kEmbd, 0.f, 0.1f));
-    if (gemma) JS_RETURN_IF_ERROR(b.Vector(p + "post_attention_norm.weight", kEmbd, 1.f, 0.2f));
-    JS_RETURN_IF_ERROR(b.Vector(p + "ffn_norm.weight", kEmbd, 1.f, 0.2f));
-    if (gpt2) JS_RETURN_IF_ERROR(b.Vector(p + "ffn_norm.bias", kEmbd, 0.f, 0.1f));
-    if (!gpt2 && !phi3) JS_RETURN_IF_ERROR(b.Matrix(p + "ffn_gate.weight", kEmbd, kFf, s_in));
-    JS_RETURN_IF_ERROR(b.Matrix(p + "ffn_up.weight", kEmbd, phi3 ? 2 * kFf : kFf, s_in));
-    if (gpt2) JS_RETURN_IF_ERROR(b.Vector(p + "ffn_up.bias", kFf, 0.f, 0.1f));
-    JS_RETURN_IF_ERROR(b.Matrix(p + "ffn_down.weight", kFf, kEmbd, s_ff));
-    if (gpt2) JS_RETURN_IF_ERROR(b.Vector(p + "ffn_down.bias", kEmbd, 0.f, 0.1f));
-    if (gemma) JS_RETURN_IF_ERROR(b.Vector(p + "post_ffw_norm.weight", kEmbd, 1.f, 0.2f));
+    JS_RETURN_IF_ERROR(b.Matrix(p + "attn_output.weight", qd, embd, s_in));
+    if (gpt2) JS_RETURN_IF_ERROR(b.Vector(p + "attn_output.bias", embd, 0.f, 0.1f));
+    if (gemma) JS_RETURN_IF_ERROR(b.Vector(p + "post_attention_norm.weight", embd, 1.f, 0.2f));
+    JS_RETURN_IF_ERROR(b.Vector(p + "ffn_norm.weight", embd, 1.f, 0.2f));
+    if (gpt2) JS_RETURN_IF_ERROR(b.Vector(p + "ffn_norm.bias", embd, 0.f, 0.1f));
+    if (!gpt2 && !phi3) JS_RETURN_IF_ERROR(b.Matrix(p + "ffn_gate.weight", embd, ff, s_in));
+    JS_RETURN_IF_ERROR(b.Matrix(p + "ffn_up.weight", embd, phi3 ? 2 * ff : ff, s_in));
+    if (gpt2) JS_RETURN_IF_ERROR(b.Vector(p + "ffn_up.bias", ff, 0.f, 0.1f));
+    JS_RETURN_IF_ERROR(b.Matrix(p + "ffn_down.weight", ff, embd, s_ff, false, more_bits));
+    if (gpt2) JS_RETURN_IF_ERROR(b.Vector(p + "ffn_down.bias", embd, 0.f, 0.1f));
+    if (gemma) JS_RETURN_IF_ERROR(b.Vector(p + "post_ffw_norm.weight", embd, 1.f, 0.2f));
   }
-  JS_RETURN_IF_ERROR(b.Vector("output_norm.weight", kEmbd, 1.f, 0.2f));
-  if (gpt2) JS_RETURN_IF_ERROR(b.Vector("output_norm.bias", kEmbd, 0.f, 0.1f));
+  JS_RETURN_IF_ERROR(b.Vector("output_norm.weight", embd, 1.f, 0.2f));
+  if (gpt2) JS_RETURN_IF_ERROR(b.Vector("output_norm.bias", embd, 0.f, 0.1f));
   // Separate output matrix for some architectures, tied embeddings for the others.
-  if (phi3 || a == "qwen2") JS_RETURN_IF_ERROR(b.Matrix("output.weight", kEmbd, kVocab, 0.5f));
+  if (phi3 || a == "qwen2" || spec.large) {
+    std::optional<GgmlType> out_type;
+    if (spec.q4_k_m_mix) out_type = GgmlType::kQ6_K;
+    JS_RETURN_IF_ERROR(
+        b.Matrix("output.weight", embd, vocab, spec.large ? 0.05f : 0.5f, false, out_type));
+  }
   return w.WriteFile(path);
 }
 

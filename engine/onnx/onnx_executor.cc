@@ -787,8 +787,9 @@ absl::Status KClip(const onnx::NodeProto& node, const In& in, const Out& out, co
     using T = decltype(t);
     T lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
     if (ctx.opset < 11) {
-      lo = static_cast<T>(AttrFloat(node, "min", -std::numeric_limits<float>::max()));
-      hi = static_cast<T>(AttrFloat(node, "max", std::numeric_limits<float>::max()));
+      // ConvertTo saturates: the default ±FLT_MAX has no integer value.
+      lo = ConvertTo<T>(AttrFloat(node, "min", -std::numeric_limits<float>::max()));
+      hi = ConvertTo<T>(AttrFloat(node, "max", std::numeric_limits<float>::max()));
     }
     if (in.size() > 1 && in[1] != nullptr) {
       JS_RETURN_IF_ERROR(SameType(x, *in[1]));
@@ -1112,7 +1113,8 @@ absl::Status KDequantizeLinear(const onnx::NodeProto& node, const In& in, const 
 
 template <typename Q>
 Q SaturateRound(double v) {
-  v = std::nearbyint(v);  // half to even (default rounding mode)
+  if (std::isnan(v)) return Q{};  // NaN has no integer value (converting it is undefined)
+  v = std::nearbyint(v);          // half to even (default rounding mode)
   v = std::max(v, static_cast<double>(std::numeric_limits<Q>::lowest()));
   v = std::min(v, static_cast<double>(std::numeric_limits<Q>::max()));
   return static_cast<Q>(v);
@@ -1529,6 +1531,7 @@ absl::Status KCumSum(const onnx::NodeProto& node, const In& in, const Out& out, 
   JS_RETURN_IF_ERROR(NeedInputs(in, 2));
   const OnnxValue& x = *in[0];
   JS_ASSIGN_OR_RETURN(double axis_d, ScalarOf(*in[1], "axis"));
+  if (!(std::fabs(axis_d) < 1e9)) return Invalid("axis is out of range");
   JS_ASSIGN_OR_RETURN(int axis, NormAxis(static_cast<int64_t>(axis_d), x.rank()));
   if (x.rank() == 0) return Invalid("input must have rank >= 1");
   const bool exclusive = AttrInt(node, "exclusive", 0) != 0;
@@ -2177,6 +2180,7 @@ absl::Status KTrilu(const onnx::NodeProto& node, const In& in, const Out& out, c
   int64_t k = 0;
   if (in.size() > 1 && in[1] != nullptr) {
     JS_ASSIGN_OR_RETURN(double kd, ScalarOf(*in[1], "k"));
+    if (!(std::fabs(kd) < 9.0e15)) return Invalid("k is out of range");
     k = static_cast<int64_t>(kd);
   }
   const bool upper = AttrInt(node, "upper", 1) != 0;

@@ -1,10 +1,12 @@
 // Dequantization and legacy quantization against the gguf Python package (vectors written at
 // test time by tests/oracles/gguf/make_quant_vectors.py), and the fused dot kernels against a
 // plain double-precision dot of dequantized rows.
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -232,6 +234,161 @@ TEST(VecDotTest, MatchesDequantizedReference) {
     }
   }
   EXPECT_EQ(GetTypeKernels(GgmlType::kIQ2_XXS), nullptr);
+}
+
+// A half value for a block scale: random finite bits, or an extreme (largest, smallest
+// normal and subnormal, zero, either sign).
+uint16_t RandomHalfScale(std::mt19937& rng) {
+  static constexpr uint16_t kExtremes[] = {0x7bff, 0x0400, 0x0001, 0x03ff, 0x0000, 0x3c00};
+  const uint16_t sign = (rng() & 1) ? 0x8000 : 0;
+  if (rng() % 4 == 0) return sign | kExtremes[rng() % std::size(kExtremes)];
+  uint16_t h;
+  do {
+    h = static_cast<uint16_t>(rng() & 0x7fff);
+  } while ((h >> 10) == 31);  // no infinities or NaNs
+  return sign | h;
+}
+
+// A weight row of `type` with random bytes, its half scales replaced by RandomHalfScale and
+// float elements kept finite.
+std::vector<uint8_t> RandomWeightRow(GgmlType type, int64_t n, std::mt19937& rng) {
+  std::vector<uint8_t> row(RowBytes(type, n));
+  for (uint8_t& b : row) b = static_cast<uint8_t>(rng());
+  auto put = [&](size_t offset) {
+    const uint16_t h = RandomHalfScale(rng);
+    std::memcpy(row.data() + offset, &h, 2);
+  };
+  struct Layout {
+    GgmlType type;
+    int block_elems;
+    std::vector<size_t> half_offsets;
+  };
+  const Layout layouts[] = {
+      {GgmlType::kQ4_0, kQK, {0}},     {GgmlType::kQ4_1, kQK, {0, 2}},
+      {GgmlType::kQ5_0, kQK, {0}},     {GgmlType::kQ5_1, kQK, {0, 2}},
+      {GgmlType::kQ8_0, kQK, {0}},     {GgmlType::kQ2_K, kQKK, {80, 82}},
+      {GgmlType::kQ3_K, kQKK, {108}},  {GgmlType::kQ4_K, kQKK, {0, 2}},
+      {GgmlType::kQ5_K, kQKK, {0, 2}}, {GgmlType::kQ6_K, kQKK, {208}},
+  };
+  if (type == GgmlType::kF32) {
+    std::normal_distribution<float> dist;
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = dist(rng) * (i % 7 == 0 ? 1e30f : i % 5 == 0 ? 1e-30f : 1.f);
+      std::memcpy(row.data() + 4 * i, &v, 4);
+    }
+  } else if (type == GgmlType::kF16) {
+    for (int64_t i = 0; i < n; ++i) put(static_cast<size_t>(2 * i));
+  } else if (type == GgmlType::kBF16) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (((row[2 * i + 1] & 0x7f) == 0x7f) && (row[2 * i] & 0x80)) row[2 * i + 1] ^= 0x01;
+    }
+  } else {
+    for (const Layout& l : layouts) {
+      if (l.type != type) continue;
+      const uint64_t block_bytes = RowBytes(type, l.block_elems);
+      for (int64_t b = 0; b < n / l.block_elems; ++b) {
+        for (size_t off : l.half_offsets) put(static_cast<size_t>(b) * block_bytes + off);
+      }
+    }
+  }
+  return row;
+}
+
+// Activations spanning many magnitudes: blocks scaled from 1e-38 to 1e30, zero blocks, and
+// lone outliers.
+std::vector<float> RandomActivations(int64_t n, std::mt19937& rng) {
+  static constexpr float kScales[] = {1.f, 1e-38f, 1e-20f, 1e-3f, 1e3f, 1e30f, 0.f};
+  std::normal_distribution<float> dist;
+  std::vector<float> y(static_cast<size_t>(n));
+  for (int64_t b = 0; b < n; b += kQK) {
+    const float scale = kScales[rng() % std::size(kScales)];
+    for (int64_t j = b; j < b + kQK && j < n; ++j) y[j] = dist(rng) * scale;
+    if (rng() % 3 == 0) y[b + rng() % kQK] = 1e4f * scale;
+  }
+  return y;
+}
+
+bool SameBits(float a, float b) {
+  return (std::isnan(a) && std::isnan(b)) ||
+         std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
+}
+
+// Every compiled variant this CPU runs (AVX2, AVX-512 VNNI, ...) against the portable kernels,
+// bit for bit: single rows, batched rows (every batch size up to 19, so every tail of the
+// batched kernels), and float activations, on random blocks with extreme scales.
+TEST(VecDotTest, EveryVariantGivesThePortableBits) {
+  std::mt19937 rng(20261128);
+  ASSERT_GE(SupportedKernelVariants().size(), 1u);
+  EXPECT_STREQ(SupportedKernelVariants()[0].name, "baseline");
+  for (GgmlType type : kAllTypes) {
+    const TypeKernels* base = GetBaselineTypeKernels(type);
+    ASSERT_NE(base, nullptr) << GgmlTypeName(type);
+    const int64_t block = base->vec_dot_type == GgmlType::kQ8_K ? kQKK : kQK;
+    // 130 legacy blocks: past the tile kernels' table (kTileBlocks), their other path.
+    for (const int64_t blocks : {1, 3, 18, 130}) {
+      if (blocks > 18 && block != kQK) continue;
+      const int64_t n = blocks * block;
+      const std::vector<uint8_t> w = RandomWeightRow(type, n, rng);
+      constexpr int64_t kRows = 19;
+      const uint64_t qrow = RowBytes(base->vec_dot_type, n);
+      std::vector<float> y(static_cast<size_t>(kRows * n));
+      std::vector<uint8_t> yq(qrow * kRows);
+      for (int64_t t = 0; t < kRows; ++t) {
+        const std::vector<float> row = RandomActivations(n, rng);
+        std::copy(row.begin(), row.end(), y.begin() + t * n);
+        base->quantize_activation(row.data(), yq.data() + t * qrow, n);
+      }
+      std::vector<float> want(kRows), want_f32(kRows);
+      for (int64_t t = 0; t < kRows; ++t) {
+        want[t] = base->vec_dot(n, w.data(), yq.data() + t * qrow);
+        want_f32[t] = base->vec_dot_f32(n, w.data(), y.data() + t * n);
+      }
+      for (const KernelVariant& v : SupportedKernelVariants()) {
+        const TypeKernels* k = v.get(type);
+        ASSERT_NE(k, nullptr) << v.name << " " << GgmlTypeName(type);
+        std::vector<uint8_t> yq_v(qrow);
+        for (int64_t t = 0; t < kRows; ++t) {
+          k->quantize_activation(y.data() + t * n, yq_v.data(), n);
+          EXPECT_EQ(0, std::memcmp(yq_v.data(), yq.data() + t * qrow, qrow))
+              << v.name << " " << GgmlTypeName(type);
+          const float got = k->vec_dot(n, w.data(), yq.data() + t * qrow);
+          EXPECT_TRUE(SameBits(got, want[t])) << v.name << " " << GgmlTypeName(type) << " n=" << n
+                                              << " row " << t << ": " << got << " vs " << want[t];
+          const float got_f32 = k->vec_dot_f32(n, w.data(), y.data() + t * n);
+          EXPECT_TRUE(SameBits(got_f32, want_f32[t]))
+              << v.name << " " << GgmlTypeName(type) << " f32 n=" << n << " row " << t;
+        }
+        for (int64_t rows = 1; rows <= kRows; ++rows) {
+          std::vector<float> out(static_cast<size_t>(2 * rows), -1.f);
+          k->vec_dot_rows(n, w.data(), yq.data(), qrow, rows, out.data(), 2);
+          for (int64_t t = 0; t < rows; ++t) {
+            EXPECT_TRUE(SameBits(out[2 * t], want[t]))
+                << v.name << " " << GgmlTypeName(type) << " n=" << n << " batch of " << rows
+                << ", row " << t << ": " << out[2 * t] << " vs " << want[t];
+            EXPECT_EQ(out[2 * t + 1], -1.f);  // the stride is kept
+          }
+          // A tile of three copies of the weight row (stride past its end) against the rows.
+          constexpr int64_t kCopies = 3;
+          // Past its end, keeping the alignment real rows have (blocks hold 16-bit scales).
+          const uint64_t wrow = w.size() + 8;
+          std::vector<uint8_t> w3(wrow * kCopies);
+          for (int64_t c = 0; c < kCopies; ++c)
+            std::copy(w.begin(), w.end(), w3.begin() + c * wrow);
+          std::vector<float> tile(static_cast<size_t>(rows * (kCopies + 1)), -1.f);
+          k->vec_dot_tile(n, w3.data(), wrow, kCopies, yq.data(), qrow, rows, tile.data(),
+                          kCopies + 1);
+          for (int64_t t = 0; t < rows; ++t) {
+            for (int64_t c = 0; c < kCopies; ++c) {
+              EXPECT_TRUE(SameBits(tile[t * (kCopies + 1) + c], want[t]))
+                  << v.name << " " << GgmlTypeName(type) << " n=" << n << " tile of " << rows
+                  << ", row " << t << ": " << tile[t * (kCopies + 1) + c] << " vs " << want[t];
+            }
+            EXPECT_EQ(tile[t * (kCopies + 1) + kCopies], -1.f);
+          }
+        }
+      }
+    }
+  }
 }
 
 // Activation quantizers as ggml's x86 CPU backend runs them (hand-derived values): with the

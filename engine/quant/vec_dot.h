@@ -18,6 +18,7 @@
 #define JETSERVE_ENGINE_QUANT_VEC_DOT_H_
 
 #include <cstdint>
+#include <span>
 
 #include "engine/format/gguf_types.h"
 #include "engine/quant/dequantize.h"
@@ -30,6 +31,18 @@ namespace jetserve::quant {
 using VecDotFn = float (*)(int64_t n, const void* x, const void* y);
 // Dot of a weight row with a float activation row (no activation quantization).
 using VecDotF32Fn = float (*)(int64_t n, const void* x, const float* y);
+// Dots of one weight row x with `rows` activation rows (row t at y + t * y_stride bytes):
+// out[t * out_stride] is the value vec_dot gives for row t alone, to the bit, so results do
+// not depend on which rows are batched together. Reads each weight block once for several
+// rows (the batched matrix product's inner kernel).
+using VecDotRowsFn = void (*)(int64_t n, const void* x, const void* y, uint64_t y_stride,
+                              int64_t rows, float* out, int64_t out_stride);
+// A tile of the matrix product: weight rows r < x_rows (row r at x + r * x_stride bytes)
+// against activation rows t < rows; out[t * out_stride + r] has vec_dot's bits for (r, t).
+// Per-row activation scales are converted once per tile, not once per weight row.
+using VecDotTileFn = void (*)(int64_t n, const void* x, uint64_t x_stride, int64_t x_rows,
+                              const void* y, uint64_t y_stride, int64_t rows, float* out,
+                              int64_t out_stride);
 
 struct TypeKernels {
   GgmlType type;
@@ -39,6 +52,14 @@ struct TypeKernels {
   QuantizeRowFn quantize_activation;  // float -> vec_dot_type
   VecDotFn vec_dot;
   VecDotF32Fn vec_dot_f32;
+  VecDotRowsFn vec_dot_rows;
+  VecDotTileFn vec_dot_tile;
+};
+
+// One compiled variant of the kernels (an instruction-set level) that this CPU runs.
+struct KernelVariant {
+  const char* name;  // "baseline", "x86-avx2", "x86-avx512vnni"
+  const TypeKernels* (*get)(GgmlType type);
 };
 
 // Kernels of a weight type, or nullptr if the engine cannot compute with it. The fastest
@@ -46,6 +67,8 @@ struct TypeKernels {
 const TypeKernels* GetTypeKernels(GgmlType type);
 // The portable build of the same kernels (tests compare the variants against it).
 const TypeKernels* GetBaselineTypeKernels(GgmlType type);
+// Every variant this CPU can run, the baseline first (tests compare them all with it).
+std::span<const KernelVariant> SupportedKernelVariants();
 
 }  // namespace jetserve::quant
 

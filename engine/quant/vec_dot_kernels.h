@@ -18,6 +18,7 @@
 #error "define JS_VEC_DOT_NS before including vec_dot_kernels.h"
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -42,6 +43,33 @@ struct Lanes8 {
 };
 
 inline int Lane(int e) { return (e & 31) >> 2; }
+
+// A stored half scale as float: the same value either way (F16C converts exactly).
+#ifdef JS_VEC_DOT_AVX2
+inline float Half(uint16_t h) { return _cvtsh_ss(h); }
+#else
+inline float Half(uint16_t h) { return F16ToF32(h); }
+#endif
+
+// The tile form of any batched kernel: one weight row at a time.
+template <VecDotRowsFn kRows>
+void TileByRows(int64_t n, const void* x, uint64_t x_stride, int64_t x_rows, const void* y,
+                uint64_t y_stride, int64_t rows, float* out, int64_t out_stride) {
+  const auto* xb = static_cast<const uint8_t*>(x);
+  for (int64_t r = 0; r < x_rows; ++r) {
+    kRows(n, xb + static_cast<uint64_t>(r) * x_stride, y, y_stride, rows, out + r, out_stride);
+  }
+}
+
+// The batched form of any single-row kernel: one row at a time (the weight row stays in L1).
+template <VecDotFn kDot>
+void RowsByLoop(int64_t n, const void* x, const void* y, uint64_t y_stride, int64_t rows,
+                float* out, int64_t out_stride) {
+  const auto* yb = static_cast<const uint8_t*>(y);
+  for (int64_t t = 0; t < rows; ++t) {
+    out[t * out_stride] = kDot(n, x, yb + static_cast<uint64_t>(t) * y_stride);
+  }
+}
 
 float DotF32F32(int64_t n, const void* x, const void* y) {
   const auto* a = static_cast<const float*>(x);
@@ -94,7 +122,7 @@ float DotSymmetric(int64_t n, const void* vx, const void* vy, Weight weight) {
   int32_t s[8];
   for (int64_t i = 0; i < n / kQK; ++i) {
     LegacyLanes(x[i], y[i], weight, s);
-    acc.Fma(F16ToF32(x[i].d) * F16ToF32(y[i].d), s);
+    acc.Fma(Half(x[i].d) * Half(y[i].d), s);
   }
   return acc.Sum();
 }
@@ -108,82 +136,31 @@ float DotWithMin(int64_t n, const void* vx, const void* vy, Weight weight) {
   float summs = 0;
   int32_t s[8];
   for (int64_t i = 0; i < n / kQK; ++i) {
-    summs = std::fma(F16ToF32(x[i].m), F16ToF32(y[i].s), summs);
+    summs = std::fma(Half(x[i].m), Half(y[i].s), summs);
     LegacyLanes(x[i], y[i], weight, s);
-    acc.Fma(F16ToF32(x[i].d) * F16ToF32(y[i].d), s);
+    acc.Fma(Half(x[i].d) * Half(y[i].d), s);
   }
   return acc.Sum() + summs;
 }
 
-float DotQ4_0Q8_0(int64_t n, const void* x, const void* y) {
+[[maybe_unused]] float DotQ4_0Q8_0(int64_t n, const void* x, const void* y) {
   return DotSymmetric<BlockQ4_0>(n, x, y,
                                  [](const BlockQ4_0& b, int j) { return Nibble(b.qs, j) - 8; });
 }
-#ifdef JS_VEC_DOT_AVX2
-// The hot legacy kernels with AVX2 integer dot products. The int32 lane k of
-// madd(maddubs(u, v), 1) sums bytes 4k..4k+3 (elements 4k..4k+3 of the block), exactly the
-// integers LegacyLanes sums, and the float steps are the same fused multiply-adds, so the
-// result has the same bits as the portable code (quant_test checks it).
-inline __m256i LaneSums(__m256i u8, __m256i s8) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(u8, s8), _mm256_set1_epi16(1));
-}
-inline float ReduceLanes(__m256 acc) {
-  alignas(32) float v[8];
-  _mm256_store_ps(v, acc);
-  return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
-}
-float DotQ4_1Q8_1(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockQ4_1*>(vx);
-  const auto* y = static_cast<const BlockQ8_1*>(vy);
-  __m256 acc = _mm256_setzero_ps();
-  float summs = 0;
-  const __m128i low4 = _mm_set1_epi8(0x0f);
-  for (int64_t i = 0; i < n / kQK; ++i) {
-    summs = std::fma(F16ToF32(x[i].m), F16ToF32(y[i].s), summs);
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].qs));
-    const __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low4),
-                                       _mm_and_si128(packed, low4));
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs));
-    const float d = F16ToF32(x[i].d) * F16ToF32(y[i].d);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(LaneSums(q, a)), acc);
-  }
-  return ReduceLanes(acc) + summs;
-}
-float DotQ8_0Q8_0Avx2(int64_t n, const void* vx, const void* vy) {
-  const auto* x = static_cast<const BlockQ8_0*>(vx);
-  const auto* y = static_cast<const BlockQ8_0*>(vy);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / kQK; ++i) {
-    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs));
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs));
-    // |w| (unsigned) times a with w's sign: the same products; |w| <= 128 and |a| <= 127
-    // (our activation quantizer) keep each pair sum below the int16 limit.
-    const __m256i s = LaneSums(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
-    const float d = F16ToF32(x[i].d) * F16ToF32(y[i].d);
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc);
-  }
-  return ReduceLanes(acc);
-}
-#else
-float DotQ4_1Q8_1(int64_t n, const void* x, const void* y) {
+[[maybe_unused]] float DotQ4_1Q8_1(int64_t n, const void* x, const void* y) {
   return DotWithMin<BlockQ4_1>(n, x, y, [](const BlockQ4_1& b, int j) { return Nibble(b.qs, j); });
 }
-#endif
-float DotQ5_0Q8_0(int64_t n, const void* x, const void* y) {
+[[maybe_unused]] float DotQ5_0Q8_0(int64_t n, const void* x, const void* y) {
   return DotSymmetric<BlockQ5_0>(n, x, y, [](const BlockQ5_0& b, int j) {
     return (Nibble(b.qs, j) | Bit5(LoadQh(b.qh), j)) - 16;
   });
 }
-float DotQ5_1Q8_1(int64_t n, const void* x, const void* y) {
+[[maybe_unused]] float DotQ5_1Q8_1(int64_t n, const void* x, const void* y) {
   return DotWithMin<BlockQ5_1>(
       n, x, y, [](const BlockQ5_1& b, int j) { return Nibble(b.qs, j) | Bit5(LoadQh(b.qh), j); });
 }
-float DotQ8_0Q8_0(int64_t n, const void* x, const void* y) {
-#ifdef JS_VEC_DOT_AVX2
-  return DotQ8_0Q8_0Avx2(n, x, y);
-#else
+[[maybe_unused]] float DotQ8_0Q8_0(int64_t n, const void* x, const void* y) {
   return DotSymmetric<BlockQ8_0>(n, x, y, [](const BlockQ8_0& b, int j) { return int{b.qs[j]}; });
-#endif
 }
 
 int Get2Bits(const uint8_t* qs, int e) {
@@ -195,8 +172,8 @@ float DotQ2_KQ8_K(int64_t n, const void* vx, const void* vy) {
   const auto* y = static_cast<const BlockQ8_K*>(vy);
   Lanes8 acc;
   for (int64_t i = 0; i < n / kQKK; ++i) {
-    const float d = y[i].d * F16ToF32(x[i].d);
-    const float dmin = -y[i].d * F16ToF32(x[i].dmin);
+    const float d = y[i].d * Half(x[i].d);
+    const float dmin = -y[i].d * Half(x[i].dmin);
     int32_t mins[8], s[8] = {};
     for (int k = 0; k < 8; ++k) {
       mins[k] = (x[i].scales[2 * k] >> 4) * y[i].bsums[2 * k] +
@@ -223,20 +200,20 @@ float DotQ3_KQ8_K(int64_t n, const void* vx, const void* vy) {
       const int q = Get2Bits(x[i].qs, e) - (((x[i].hmask[e % 32] >> (e / 32)) & 1) ? 0 : 4);
       s[Lane(e)] += sc[e / 16] * q * y[i].qs[e];
     }
-    acc.Fma(y[i].d * F16ToF32(x[i].d), s);
+    acc.Fma(y[i].d * Half(x[i].d), s);
   }
   return acc.Sum();
 }
 
 // Q4_K: eight lanes of scale * q * q8; the mins in four lanes (pairs of 32-element groups).
-float DotQ4_KQ8_K(int64_t n, const void* vx, const void* vy) {
+[[maybe_unused]] float DotQ4_KQ8_K(int64_t n, const void* vx, const void* vy) {
   const auto* x = static_cast<const BlockQ4_K*>(vx);
   const auto* y = static_cast<const BlockQ8_K*>(vy);
   Lanes8 acc;
   float acc_m[4] = {0, 0, 0, 0};
   for (int64_t i = 0; i < n / kQKK; ++i) {
-    const float d = y[i].d * F16ToF32(x[i].d);
-    const float dmin = -y[i].d * F16ToF32(x[i].dmin);
+    const float d = y[i].d * Half(x[i].d);
+    const float dmin = -y[i].d * Half(x[i].dmin);
     uint8_t sc[8], m[8];
     for (int g = 0; g < 8; ++g) GetScaleMinK4(g, x[i].scales, &sc[g], &m[g]);
     for (int l = 0; l < 4; ++l) {
@@ -267,8 +244,8 @@ float DotQ5_KQ8_K(int64_t n, const void* vx, const void* vy) {
   Lanes8 acc;
   float summs = 0;
   for (int64_t i = 0; i < n / kQKK; ++i) {
-    const float d = y[i].d * F16ToF32(x[i].d);
-    const float dmin = -y[i].d * F16ToF32(x[i].dmin);
+    const float d = y[i].d * Half(x[i].d);
+    const float dmin = -y[i].d * Half(x[i].dmin);
     uint8_t sc[8], m[8];
     for (int g = 0; g < 8; ++g) GetScaleMinK4(g, x[i].scales, &sc[g], &m[g]);
     int32_t mins = 0;
@@ -294,7 +271,7 @@ float DotQ5_KQ8_K(int64_t n, const void* vx, const void* vy) {
 
 // Q6_K: lanes of scale * q * q8 with q unsigned (0..63); the -32 offset comes from the
 // activation group sums, lane k taking groups 2k and 2k + 1 (ggml's q8sclsub).
-float DotQ6_KQ8_K(int64_t n, const void* vx, const void* vy) {
+[[maybe_unused]] float DotQ6_KQ8_K(int64_t n, const void* vx, const void* vy) {
   const auto* x = static_cast<const BlockQ6_K*>(vx);
   const auto* y = static_cast<const BlockQ8_K*>(vy);
   Lanes8 acc;
@@ -324,7 +301,7 @@ float DotQ6_KQ8_K(int64_t n, const void* vx, const void* vy) {
         s[k] += sum;
       }
     }
-    acc.Fma(y[i].d * F16ToF32(x[i].d), s);
+    acc.Fma(y[i].d * Half(x[i].d), s);
   }
   return acc.Sum();
 }
@@ -345,16 +322,40 @@ float DotF32Blocked(int64_t n, const void* x, const float* y) {
   return sum;
 }
 
-template <GgmlType kType, typename Block, GgmlType kDotType>
-TypeKernels BlockKernels(VecDotFn dot) {
+#ifdef JS_VEC_DOT_AVX2
+#include "engine/quant/vec_dot_x86_kernels.h"
+#endif
+
+// This variant's activation quantizer for a dot type.
+QuantizeRowFn ActivationQuantizer(GgmlType dot_type) {
+#ifdef JS_VEC_DOT_AVX2
+  switch (dot_type) {
+    case GgmlType::kQ8_0:
+      return QuantizeActivationQ8_0Simd;
+    case GgmlType::kQ8_1:
+      return QuantizeActivationQ8_1Simd;
+    case GgmlType::kQ8_K:
+      return QuantizeActivationQ8_KSimd;
+    default:
+      break;
+  }
+#endif
+  return GetActivationQuantizer(dot_type);
+}
+
+template <GgmlType kType, typename Block, GgmlType kDotType, VecDotFn kDot,
+          VecDotRowsFn kRows = RowsByLoop<kDot>, VecDotTileFn kTile = TileByRows<kRows>>
+TypeKernels BlockKernels() {
   constexpr int kBlock = kDotType == GgmlType::kQ8_K ? kQKK : kQK;
   return {kType,
           kDotType,
           GetDequantizeRowFn(kType),
           GetQuantizeRowFn(kType),
-          GetActivationQuantizer(kDotType),
-          dot,
-          DotF32Blocked<kType, kBlock, sizeof(Block)>};
+          ActivationQuantizer(kDotType),
+          kDot,
+          DotF32Blocked<kType, kBlock, sizeof(Block)>,
+          kRows,
+          kTile};
 }
 
 }  // namespace
@@ -363,23 +364,41 @@ TypeKernels BlockKernels(VecDotFn dot) {
 std::span<const TypeKernels> KernelTable() {
   static const TypeKernels kTable[] = {
       {GgmlType::kF32, GgmlType::kF32, GetDequantizeRowFn(GgmlType::kF32),
-       GetQuantizeRowFn(GgmlType::kF32), GetActivationQuantizer(GgmlType::kF32), DotF32F32, DotF32},
+       GetQuantizeRowFn(GgmlType::kF32), GetActivationQuantizer(GgmlType::kF32), DotF32F32, DotF32,
+       RowsByLoop<DotF32F32>, TileByRows<RowsByLoop<DotF32F32>>},
       {GgmlType::kF16, GgmlType::kF32, GetDequantizeRowFn(GgmlType::kF16),
        GetQuantizeRowFn(GgmlType::kF16), GetActivationQuantizer(GgmlType::kF32), DotHalfQ<F16ToF32>,
-       DotHalf<F16ToF32>},
+       DotHalf<F16ToF32>, RowsByLoop<DotHalfQ<F16ToF32>>,
+       TileByRows<RowsByLoop<DotHalfQ<F16ToF32>>>},
       {GgmlType::kBF16, GgmlType::kF32, GetDequantizeRowFn(GgmlType::kBF16),
        GetQuantizeRowFn(GgmlType::kBF16), GetActivationQuantizer(GgmlType::kF32),
-       DotHalfQ<BF16ToF32>, DotHalf<BF16ToF32>},
-      BlockKernels<GgmlType::kQ4_0, BlockQ4_0, GgmlType::kQ8_0>(DotQ4_0Q8_0),
-      BlockKernels<GgmlType::kQ4_1, BlockQ4_1, GgmlType::kQ8_1>(DotQ4_1Q8_1),
-      BlockKernels<GgmlType::kQ5_0, BlockQ5_0, GgmlType::kQ8_0>(DotQ5_0Q8_0),
-      BlockKernels<GgmlType::kQ5_1, BlockQ5_1, GgmlType::kQ8_1>(DotQ5_1Q8_1),
-      BlockKernels<GgmlType::kQ8_0, BlockQ8_0, GgmlType::kQ8_0>(DotQ8_0Q8_0),
-      BlockKernels<GgmlType::kQ2_K, BlockQ2_K, GgmlType::kQ8_K>(DotQ2_KQ8_K),
-      BlockKernels<GgmlType::kQ3_K, BlockQ3_K, GgmlType::kQ8_K>(DotQ3_KQ8_K),
-      BlockKernels<GgmlType::kQ4_K, BlockQ4_K, GgmlType::kQ8_K>(DotQ4_KQ8_K),
-      BlockKernels<GgmlType::kQ5_K, BlockQ5_K, GgmlType::kQ8_K>(DotQ5_KQ8_K),
-      BlockKernels<GgmlType::kQ6_K, BlockQ6_K, GgmlType::kQ8_K>(DotQ6_KQ8_K),
+       DotHalfQ<BF16ToF32>, DotHalf<BF16ToF32>, RowsByLoop<DotHalfQ<BF16ToF32>>,
+       TileByRows<RowsByLoop<DotHalfQ<BF16ToF32>>>},
+#ifdef JS_VEC_DOT_AVX2
+      BlockKernels<GgmlType::kQ4_0, BlockQ4_0, GgmlType::kQ8_0, LegacyDot<Q4_0Blocks>,
+                   LegacyDotRows<Q4_0Blocks>, LegacyDotTile<Q4_0Blocks>>(),
+      BlockKernels<GgmlType::kQ4_1, BlockQ4_1, GgmlType::kQ8_1, LegacyDot<Q4_1Blocks>,
+                   LegacyDotRows<Q4_1Blocks>, LegacyDotTile<Q4_1Blocks>>(),
+      BlockKernels<GgmlType::kQ5_0, BlockQ5_0, GgmlType::kQ8_0, LegacyDot<Q5_0Blocks>,
+                   LegacyDotRows<Q5_0Blocks>, LegacyDotTile<Q5_0Blocks>>(),
+      BlockKernels<GgmlType::kQ5_1, BlockQ5_1, GgmlType::kQ8_1, LegacyDot<Q5_1Blocks>,
+                   LegacyDotRows<Q5_1Blocks>, LegacyDotTile<Q5_1Blocks>>(),
+      BlockKernels<GgmlType::kQ8_0, BlockQ8_0, GgmlType::kQ8_0, LegacyDot<Q8_0Blocks>,
+                   LegacyDotRows<Q8_0Blocks>, LegacyDotTile<Q8_0Blocks>>(),
+      BlockKernels<GgmlType::kQ4_K, BlockQ4_K, GgmlType::kQ8_K, DotQ4_KQ8_KSimd>(),
+      BlockKernels<GgmlType::kQ6_K, BlockQ6_K, GgmlType::kQ8_K, DotQ6_KQ8_KSimd>(),
+#else
+      BlockKernels<GgmlType::kQ4_0, BlockQ4_0, GgmlType::kQ8_0, DotQ4_0Q8_0>(),
+      BlockKernels<GgmlType::kQ4_1, BlockQ4_1, GgmlType::kQ8_1, DotQ4_1Q8_1>(),
+      BlockKernels<GgmlType::kQ5_0, BlockQ5_0, GgmlType::kQ8_0, DotQ5_0Q8_0>(),
+      BlockKernels<GgmlType::kQ5_1, BlockQ5_1, GgmlType::kQ8_1, DotQ5_1Q8_1>(),
+      BlockKernels<GgmlType::kQ8_0, BlockQ8_0, GgmlType::kQ8_0, DotQ8_0Q8_0>(),
+      BlockKernels<GgmlType::kQ4_K, BlockQ4_K, GgmlType::kQ8_K, DotQ4_KQ8_K>(),
+      BlockKernels<GgmlType::kQ6_K, BlockQ6_K, GgmlType::kQ8_K, DotQ6_KQ8_K>(),
+#endif
+      BlockKernels<GgmlType::kQ2_K, BlockQ2_K, GgmlType::kQ8_K, DotQ2_KQ8_K>(),
+      BlockKernels<GgmlType::kQ3_K, BlockQ3_K, GgmlType::kQ8_K, DotQ3_KQ8_K>(),
+      BlockKernels<GgmlType::kQ5_K, BlockQ5_K, GgmlType::kQ8_K, DotQ5_KQ8_K>(),
   };
   return kTable;
 }

@@ -1,8 +1,9 @@
-// The kernels compiled for x86-64 with AVX2 and FMA (chosen at run time by vec_dot.cc).
-// Headers come first, outside the target region, so that their inline functions stay
-// baseline code wherever the linker keeps an out-of-line copy.
+// The kernels compiled for x86-64 with AVX2, FMA and F16C (chosen at run time by
+// vec_dot.cc). Headers come first, outside the target region, so that their inline functions
+// stay baseline code wherever the linker keeps an out-of-line copy.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -15,10 +16,10 @@
 #include "engine/util/half.h"
 
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 #else
 #pragma GCC push_options
-#pragma GCC target("avx2,fma")
+#pragma GCC target("avx2,fma,f16c")
 #endif
 #define JS_VEC_DOT_NS x86_avx2
 #define JS_VEC_DOT_AVX2 1

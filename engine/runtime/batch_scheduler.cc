@@ -45,6 +45,7 @@ struct BatchScheduler::Sequence {
   bool running = false;
   bool done = false;
   bool first_event = true;
+  bool cache = false;                          // uses and fills the prefix cache
   std::vector<TokenLogprobs> prompt_logprobs;  // with echo_prompt: entry i for token i + 1
   int64_t step_rows = 0;                       // rows in the current step
 };
@@ -58,6 +59,7 @@ struct BatchScheduler::Request {
   int32_t finished_choices = 0;
   GenerationStats stats;
   bool first = true;
+  bool admitted = false;
 };
 
 BatchScheduler::BatchScheduler(const model::Decoder& decoder, const tokenizer::Tokenizer& tokenizer,
@@ -110,6 +112,8 @@ absl::Status BatchScheduler::Submit(SchedulerRequest r) {
     if (!choice.ok()) return choice.status();
     seq->stepper = std::move(*choice);
     seq->tokens = req->req.prompt;
+    seq->cache = options_.prefix_cache && req->req.prefix_cache;
+    seq->kv.set_cacheable(seq->cache);
     req->seqs.push_back(std::move(seq));
   }
   {
@@ -186,8 +190,11 @@ void BatchScheduler::PublishStats() {
   for (const auto& r : incoming_) stats_.waiting += static_cast<int32_t>(r->seqs.size());
   stats_.requests = accepted_;
   stats_.kv_blocks_total = kv_pool_.num_blocks();
-  stats_.kv_blocks_free = kv_pool_.num_free();
+  stats_.kv_blocks_free = kv_pool_.num_available();
+  stats_.kv_blocks_cached = kv_pool_.num_cached();
   stats_.preemptions = preemptions_;
+  stats_.prefix_queried_tokens = prefix_queried_;
+  stats_.prefix_hit_tokens = prefix_hit_;
   stats_.steps = steps_;
 }
 
@@ -245,17 +252,61 @@ void BatchScheduler::Admit() {
     if (a->req->arrival != b->req->arrival) return a->req->arrival < b->req->arrival;
     return a->choice < b->choice;
   });
-  while (!waiting_.empty() && static_cast<int32_t>(running_.size()) < options_.max_seqs) {
-    Sequence* s = waiting_.front();
+  const int64_t bt = options_.block_tokens;
+  size_t i = 0;
+  while (i < waiting_.size() && static_cast<int32_t>(running_.size()) < options_.max_seqs) {
+    Sequence* s = waiting_[i];
+    if (WaitsForSibling(s)) {  // it will share the blocks its sibling is computing
+      ++i;
+      continue;
+    }
     const auto n = static_cast<int64_t>(s->tokens.size());
-    if (s->kv.BlocksToReserve(n) > kv_pool_.num_free()) break;  // in order: no overtaking
+    match_.clear();
+    int64_t matched_evictable = 0;
+    if (s->cache) {
+      // Full blocks before the last token (its logits are needed), and with echo_prompt
+      // none whose prompt logprobs are still to be computed.
+      int64_t max_blocks = (n - 1) / bt;
+      if (s->req->req.options.logprobs.echo_prompt) {
+        max_blocks = std::min(max_blocks, static_cast<int64_t>(s->prompt_logprobs.size()) / bt);
+      }
+      kv_pool_.MatchPrefix(s->tokens, max_blocks, &match_);
+      for (const int32_t b : match_) matched_evictable += kv_pool_.ref_count(b) == 0 ? 1 : 0;
+    }
+    const int64_t need = CeilDiv(n, bt) - static_cast<int64_t>(match_.size());
+    // In order: no overtaking.
+    if (need > kv_pool_.num_available() - matched_evictable) break;
+    const int64_t hit = static_cast<int64_t>(match_.size()) * bt;
+    if (s->cache) {
+      s->kv.AdoptPrefix(match_, s->tokens);
+      s->computed = hit;
+      prefix_queried_ += n;
+      prefix_hit_ += hit;
+    }
     s->kv.Reserve(n);
-    waiting_.erase(waiting_.begin());
+    waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(i));
     s->running = true;
     s->order = next_order_++;
     running_.push_back(s);
     s->req->req.sink->OnAdmitted();
+    if (!s->req->admitted) {
+      s->req->admitted = true;
+      s->req->req.sink->OnPromptCached(
+          std::min<int64_t>(hit, static_cast<int64_t>(s->req->req.prompt.size())));
+    }
   }
+}
+
+bool BatchScheduler::WaitsForSibling(const Sequence* s) const {
+  // With echo_prompt a choice computes its prompt rows itself (for their logprobs).
+  if (!s->cache || s->req->req.options.logprobs.echo_prompt) return false;
+  const int64_t bt = options_.block_tokens;
+  const int64_t shared = (static_cast<int64_t>(s->req->req.prompt.size()) - 1) / bt * bt;
+  if (shared == 0) return false;
+  for (const auto& t : s->req->seqs) {
+    if (t.get() != s && t->running && t->computed < shared) return true;
+  }
+  return false;
 }
 
 bool BatchScheduler::Step() {

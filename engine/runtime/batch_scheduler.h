@@ -15,6 +15,14 @@
 // blocks. A sequence whose sink is not writable (slow reader) is left out of steps until
 // it is; the others keep going.
 //
+// Prefix cache (options.prefix_cache, per request SchedulerRequest::prefix_cache): the full
+// KV blocks sequences fill stay indexed by their chained hash after the sequence ends; a
+// sequence being admitted shares the indexed blocks holding its first tokens and computes
+// only the rest (always at least its last token, whose logits it needs). Choices of one
+// request (n > 1) wait to be admitted until the first has computed the prompt's full
+// blocks, then share them. Cached blocks nobody holds count as free for admission and are
+// evicted least recently released first. Outputs are bitwise those without the cache.
+//
 //   BatchScheduler sched(*decoder, *tokenizer, &pool, {.n_ctx = 2048, .num_blocks = 1024});
 //   sched.Start();                                  // its own thread
 //   absl::Status s = sched.Submit({.prompt = ids, .options = opts, .sink = &sink});
@@ -52,6 +60,7 @@ struct SchedulerOptions {
   int64_t step_tokens = 256;  // rows per step: decode rows first, prompt chunks fill the rest
   int64_t max_rows = 64;      // rows per Forward chunk (matrix-matrix width)
   uint64_t salt = 0;          // model salt of the KV block hashes
+  bool prefix_cache = true;   // share the KV blocks of equal prompt prefixes
 };
 
 // Where one request's results go. Called on the scheduler's thread only; must not block.
@@ -64,6 +73,8 @@ class RequestSink {
   virtual bool Writable() const { return true; }
   // When a first sequence of the request enters the running batch.
   virtual void OnAdmitted() {}
+  // Right after the first OnAdmitted: prompt tokens taken from the prefix cache.
+  virtual void OnPromptCached(int64_t /*tokens*/) {}
   // One event per generated token (choices interleave).
   virtual void OnEvent(const GenerationEvent& event) = 0;
   // Exactly once, last: OK after every choice finished, CANCELLED when Cancelled() turned
@@ -76,6 +87,7 @@ struct SchedulerRequest {
   GenerateOptions options;
   int32_t priority = 0;         // higher runs first
   RequestSink* sink = nullptr;  // not owned; valid until OnFinish returns
+  bool prefix_cache = true;     // false: neither uses nor fills the prefix cache
 };
 
 struct SchedulerStats {
@@ -83,8 +95,13 @@ struct SchedulerStats {
   int32_t waiting = 0;   // sequences waiting (new or preempted)
   int32_t requests = 0;  // requests accepted and not finished
   int64_t kv_blocks_total = 0;
-  int64_t kv_blocks_free = 0;
-  int64_t preemptions = 0;  // since start
+  int64_t kv_blocks_free = 0;    // free + cached blocks nobody holds (evictable)
+  int64_t kv_blocks_cached = 0;  // blocks in the prefix index (held or evictable)
+  int64_t preemptions = 0;       // since start
+  // Prefix cache, since start, per sequence admission (a resumed sequence queries again):
+  // tokens looked up (the sequence's tokens) and tokens found (not computed).
+  int64_t prefix_queried_tokens = 0;
+  int64_t prefix_hit_tokens = 0;
   int64_t steps = 0;
 };
 
@@ -136,6 +153,7 @@ class BatchScheduler {
   struct Sequence;
 
   void Admit();
+  bool WaitsForSibling(const Sequence* s) const;
   void SweepCancelled();
   void Preempt(Sequence* s);
   void FinishSequence(Sequence* s);
@@ -158,6 +176,8 @@ class BatchScheduler {
   uint64_t next_order_ = 0;
   int64_t preemptions_ = 0;
   int64_t steps_ = 0;
+  int64_t prefix_queried_ = 0, prefix_hit_ = 0;
+  std::vector<int32_t> match_;  // scratch
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

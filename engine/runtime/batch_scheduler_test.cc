@@ -77,18 +77,28 @@ class Sink : public RequestSink {
   std::atomic<bool> done{false};
 };
 
-// Every block is on the free list exactly once and nobody holds a reference.
+// Every block is exactly once either on the free list (not cached) or on the evictable
+// list (cached), and nobody holds a reference.
 void ExpectAllBlocksFree(const model::KvBlockPool& pool) {
   std::vector<int> seen(static_cast<size_t>(pool.num_blocks()), 0);
   for (const int32_t b : pool.FreeList()) {
     ASSERT_GE(b, 0);
     ASSERT_LT(b, pool.num_blocks());
+    EXPECT_FALSE(pool.cached(b)) << "block " << b;
+    ++seen[static_cast<size_t>(b)];
+  }
+  for (const int32_t b : pool.EvictableList()) {
+    ASSERT_GE(b, 0);
+    ASSERT_LT(b, pool.num_blocks());
+    EXPECT_TRUE(pool.cached(b)) << "block " << b;
     ++seen[static_cast<size_t>(b)];
   }
   for (int64_t b = 0; b < pool.num_blocks(); ++b) {
     EXPECT_EQ(seen[static_cast<size_t>(b)], 1) << "block " << b;
     EXPECT_EQ(pool.ref_count(static_cast<int32_t>(b)), 0) << "block " << b;
   }
+  EXPECT_EQ(pool.num_cached(), static_cast<int64_t>(pool.EvictableList().size()));
+  EXPECT_EQ(pool.num_available(), pool.num_blocks());
 }
 
 class BatchSchedulerTest : public ::testing::Test {
@@ -167,6 +177,51 @@ class BatchSchedulerTest : public ::testing::Test {
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
 };
 std::string* BatchSchedulerTest::path_ = nullptr;
+
+// What a choice streamed, for exact comparison: per event the token, its log probability
+// and the alternatives, and the echoed prompt log probabilities.
+struct Trace {
+  std::vector<int32_t> tokens;
+  std::vector<float> logprobs;  // the token's, then each alternative's (token, logprob)
+  std::vector<int32_t> top_tokens;
+  void Add(const GenerationEvent& e) {
+    auto add = [&](const TokenLogprobs& lp) {
+      logprobs.push_back(lp.logprob);
+      top_tokens.push_back(lp.token);
+      for (const LogprobEntry& t : lp.top) {
+        top_tokens.push_back(t.token);
+        logprobs.push_back(t.logprob);
+      }
+    };
+    for (const TokenLogprobs& lp : e.prompt_logprobs) add(lp);
+    tokens.push_back(*e.token);
+    if (e.logprobs.has_value()) add(*e.logprobs);
+  }
+  bool operator==(const Trace& o) const {
+    return tokens == o.tokens && logprobs == o.logprobs && top_tokens == o.top_tokens;
+  }
+};
+
+// Records traces; cancels itself after `cancel_after` events when set.
+class TraceSink : public RequestSink {
+ public:
+  explicit TraceSink(int n) : traces(static_cast<size_t>(n)) {}
+  bool Cancelled() const override { return cancel; }
+  void OnPromptCached(int64_t tokens) override { cached = tokens; }
+  void OnEvent(const GenerationEvent& e) override {
+    traces[static_cast<size_t>(e.choice)].Add(e);
+    if (cancel_after >= 0 && ++events >= cancel_after) cancel = true;
+  }
+  void OnFinish(absl::Status s, const GenerationStats&) override {
+    status = std::move(s);
+    ++finishes;
+  }
+  std::vector<Trace> traces;
+  int cancel_after = -1, events = 0, finishes = 0;
+  bool cancel = false;
+  int64_t cached = -1;
+  absl::Status status;
+};
 
 TEST_F(BatchSchedulerTest, SameTokensAloneBatchedAndAnyChunking) {
   std::mt19937 rng(7);
@@ -488,6 +543,199 @@ TEST_F(BatchSchedulerTest, PausedReaderDoesNotStallOthersAndInvalidRequestsAreRe
       sched.Submit({.prompt = std::vector<int32_t>(64, 5), .options = Greedy(1), .sink = &bad}),
       StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(bad.finishes, 0);
+}
+
+}  // namespace
+}  // namespace jetserve::runtime
+
+namespace jetserve::runtime {
+namespace {
+
+// The one-sequence Generator's traces (contiguous private KV cache, no scheduler, no prefix
+// cache): the independent reference.
+std::vector<Trace> ReferenceTraces(const model::Decoder& d, const tokenizer::Tokenizer& t,
+                                   ThreadPool* pool, const std::vector<int32_t>& prompt,
+                                   const GenerateOptions& o, int64_t n_ctx) {
+  Generator gen(d, t, pool, {.n_ctx = n_ctx, .max_rows = 64});
+  std::vector<Trace> out(static_cast<size_t>(o.n));
+  EXPECT_OK(gen.Generate(prompt, o, [&](const GenerationEvent& e) {
+    out[static_cast<size_t>(e.choice)].Add(e);
+    return true;
+  }));
+  return out;
+}
+
+// Many requests sharing prefixes of random lengths (on, before and after block
+// boundaries), with sampling, logprobs, echoed prompts, n > 1, requests bypassing the cache,
+// cancellations, in a pool small enough to preempt and to evict cached blocks: every
+// request streams exactly the Generator's tokens and log probabilities (a cancelled one a
+// prefix of them); the cache was hit; afterwards every block is free or cached, once.
+TEST_F(BatchSchedulerTest, PrefixCacheKeepsOutputsExactUnderLoad) {
+  std::mt19937 rng(2026);
+  const int64_t n_ctx = 128, bt = 4;
+  BatchScheduler sched(*decoder_, *tokenizer_, &pool_,
+                       {.n_ctx = n_ctx,
+                        .block_tokens = bt,
+                        .num_blocks = 34,  // ~ 4 contexts of 32 tokens: preempts and evicts
+                        .max_seqs = 8,
+                        .max_queued = 1000,
+                        .step_tokens = 24});
+  std::vector<std::vector<int32_t>> systems;
+  for (int i = 0; i < 4; ++i) systems.push_back(RandomPrompt(rng, 44));
+  const int requests = kSanitized ? 24 : 70;
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<GenerateOptions> options;
+  std::vector<bool> bypass;
+  std::vector<std::unique_ptr<TraceSink>> sinks;
+  for (int i = 0; i < requests; ++i) {
+    const std::vector<int32_t>& sys = systems[rng() % systems.size()];
+    // Shared part: a multiple of the block size, one more or one less, or any length.
+    int len = static_cast<int>(bt) * std::uniform_int_distribution<int>(0, 11)(rng);
+    switch (rng() % 4) {
+      case 0:
+        len += 1;
+        break;
+      case 1:
+        len = std::max(0, len - 1);
+        break;
+      case 2:
+        len = std::uniform_int_distribution<int>(0, 44)(rng);
+        break;
+      default:
+        break;
+    }
+    len = std::min(len, static_cast<int>(sys.size()));
+    std::vector<int32_t> p(sys.begin(), sys.begin() + len);
+    const std::vector<int32_t> own =
+        RandomPrompt(rng, std::uniform_int_distribution<int>(len == 0 ? 1 : 0, 9)(rng));
+    p.insert(p.end(), own.begin(), own.end());
+    prompts.push_back(p);
+    GenerateOptions o = RandomOptions(rng, std::uniform_int_distribution<int>(1, 12)(rng));
+    o.n = std::uniform_int_distribution<int>(1, 3)(rng);
+    o.logprobs.logprobs = true;
+    o.logprobs.top_logprobs = 2;
+    o.logprobs.echo_prompt = rng() % 8 == 0;
+    options.push_back(o);
+    bypass.push_back(rng() % 10 == 0);
+    sinks.push_back(std::make_unique<TraceSink>(o.n));
+    if (rng() % 6 == 0) sinks.back()->cancel_after = std::uniform_int_distribution<int>(0, 6)(rng);
+  }
+  // Arrivals spread over the steps: several run at once, later ones find earlier blocks.
+  size_t next = 0;
+  for (int guard = 0; guard < 100000; ++guard) {
+    while (next < prompts.size() && (next < 3 || rng() % 3 == 0)) {
+      ASSERT_OK(sched.Submit({.prompt = prompts[next],
+                              .options = options[next],
+                              .sink = sinks[next].get(),
+                              .prefix_cache = !bypass[next]}));
+      ++next;
+    }
+    sched.Step();
+    if (next == prompts.size() && sched.Stats().requests == 0) break;
+  }
+  ASSERT_EQ(sched.Stats().requests, 0);
+  int ok = 0, cancelled = 0, hits = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    SCOPED_TRACE(::testing::Message() << "request " << i << " prompt " << prompts[i].size());
+    const TraceSink& k = *sinks[i];
+    EXPECT_EQ(k.finishes, 1);
+    const std::vector<Trace> want =
+        ReferenceTraces(*decoder_, *tokenizer_, &pool_, prompts[i], options[i], n_ctx);
+    if (k.status.ok()) {
+      ++ok;
+      EXPECT_TRUE(k.traces == want);
+    } else {
+      ++cancelled;
+      EXPECT_THAT(k.status, StatusIs(absl::StatusCode::kCancelled));
+      for (size_t c = 0; c < want.size(); ++c) {
+        const Trace& got = k.traces[c];
+        ASSERT_LE(got.tokens.size(), want[c].tokens.size());
+        EXPECT_TRUE(std::equal(got.tokens.begin(), got.tokens.end(), want[c].tokens.begin()));
+        EXPECT_TRUE(std::equal(got.logprobs.begin(), got.logprobs.end(), want[c].logprobs.begin()));
+      }
+    }
+    if (bypass[i]) {
+      EXPECT_EQ(k.cached, 0);
+    }
+    if (k.cached > 0) ++hits;
+    EXPECT_LE(k.cached, static_cast<int64_t>(prompts[i].size()) - 1);
+    EXPECT_EQ(k.cached % bt, 0);
+  }
+  const SchedulerStats st = sched.Stats();
+  std::cout << requests << " requests: " << ok << " completed, " << cancelled << " cancelled, "
+            << hits << " found cached prompt blocks; prefix tokens hit " << st.prefix_hit_tokens
+            << " of " << st.prefix_queried_tokens << "; " << st.preemptions << " preemptions, "
+            << sched.kv_pool().evictions() << " evictions\n";
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(cancelled, 0);
+  EXPECT_GE(hits, requests / 8);
+  EXPECT_GT(st.prefix_hit_tokens, 0);
+  EXPECT_LT(st.prefix_hit_tokens, st.prefix_queried_tokens);
+  EXPECT_GT(st.preemptions, 0);
+  EXPECT_GT(sched.kv_pool().evictions(), 0);
+  ExpectAllBlocksFree(sched.kv_pool());
+  EXPECT_EQ(st.kv_blocks_cached, sched.kv_pool().num_cached());
+}
+
+// n choices share the prompt's blocks: the first computes the prompt; the others are
+// admitted once its full blocks are indexed and compute only past them. A request that
+// bypasses the cache neither finds nor adds blocks.
+TEST_F(BatchSchedulerTest, ChoicesShareThePromptAndBypassIsHonoured) {
+  std::mt19937 rng(11);
+  const int64_t bt = 4;
+  BatchScheduler sched(*decoder_, *tokenizer_, &pool_,
+                       {.n_ctx = 128, .block_tokens = bt, .max_seqs = 8, .step_tokens = 16});
+  const std::vector<int32_t> prompt = RandomPrompt(rng, 42);  // 10 full blocks + 2
+  GenerateOptions o = RandomOptions(rng, 5);
+  o.n = 3;
+  o.logprobs.logprobs = true;
+  TraceSink k(3);
+  ASSERT_OK(sched.Submit({.prompt = prompt, .options = o, .sink = &k}));
+  int64_t peak_used = 0;
+  while (k.finishes == 0) {
+    sched.Step();
+    const SchedulerStats st = sched.Stats();
+    peak_used = std::max(peak_used, st.kv_blocks_total - st.kv_blocks_free);
+  }
+  EXPECT_OK(k.status);
+  EXPECT_TRUE(k.traces == ReferenceTraces(*decoder_, *tokenizer_, &pool_, prompt, o, 128));
+  // Choices 1 and 2 each found the 10 full blocks before the last prompt token.
+  EXPECT_EQ(sched.Stats().prefix_hit_tokens, 2 * 40);
+  EXPECT_EQ(k.cached, 0);  // the request's first choice found nothing
+  // 3 choices of at most 46 tokens in the KV cache: 12 blocks each alone; sharing the 10
+  // full prompt blocks, at most 10 + 3 x 2.
+  EXPECT_LE(peak_used, 16);
+  const int64_t cached = sched.kv_pool().num_cached();
+
+  TraceSink again(3), bypass(3);
+  ASSERT_OK(sched.Submit({.prompt = prompt, .options = o, .sink = &bypass, .prefix_cache = false}));
+  while (bypass.finishes == 0) sched.Step();
+  EXPECT_EQ(bypass.cached, 0);
+  EXPECT_EQ(sched.Stats().prefix_hit_tokens, 2 * 40);
+  EXPECT_EQ(sched.kv_pool().num_cached(), cached);
+  EXPECT_TRUE(bypass.traces == k.traces);
+  ASSERT_OK(sched.Submit({.prompt = prompt, .options = o, .sink = &again}));
+  while (again.finishes == 0) sched.Step();
+  EXPECT_EQ(again.cached, 40);
+  EXPECT_EQ(sched.Stats().prefix_hit_tokens, 2 * 40 + 3 * 40);
+  EXPECT_TRUE(again.traces == k.traces);
+  ExpectAllBlocksFree(sched.kv_pool());
+
+  // Off for the whole scheduler: nothing is indexed.
+  BatchScheduler off(*decoder_, *tokenizer_, &pool_,
+                     {.n_ctx = 128, .block_tokens = bt, .max_seqs = 8, .prefix_cache = false});
+  TraceSink k2(3);
+  ASSERT_OK(off.Submit({.prompt = prompt, .options = o, .sink = &k2}));
+  int64_t off_peak = 0;
+  while (k2.finishes == 0) {
+    off.Step();
+    const SchedulerStats st = off.Stats();
+    off_peak = std::max(off_peak, st.kv_blocks_total - st.kv_blocks_free);
+  }
+  EXPECT_GE(off_peak, 33);  // 3 x 11 blocks for the prompt and first token alone
+  EXPECT_TRUE(k2.traces == k.traces);
+  EXPECT_EQ(off.kv_pool().num_cached(), 0);
+  EXPECT_EQ(off.Stats().prefix_queried_tokens, 0);
 }
 
 }  // namespace

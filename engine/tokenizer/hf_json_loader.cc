@@ -440,27 +440,45 @@ absl::Status LoadPostProcessor(const Json* post, Vocab* vocab) {
       }
       (std::string_view(key) == "cls" ? hf.prefix : hf.suffix).push_back(static_cast<TokenId>(id));
     }
+    // Pairs: BERT  [CLS] A [SEP] B:1 [SEP]:1;  RoBERTa  <s> A </s> </s> B </s> (type ids 0).
+    using Piece = HfPostProcessing::PairPiece;
+    const bool bert = type == "BertProcessing";
+    const std::vector<TokenId> cls = hf.prefix, sep = hf.suffix;
+    hf.pair = {Piece{-1, cls, 0}, Piece{0, {}, 0}, Piece{-1, sep, 0}};
+    if (!bert) hf.pair.push_back(Piece{-1, sep, 0});
+    hf.pair.push_back(Piece{1, {}, bert ? 1 : 0});
+    hf.pair.push_back(Piece{-1, sep, bert ? 1 : 0});
     return absl::OkStatus();
   }
   if (type == "TemplateProcessing") {
     const Json* single = Member(*post, "single");
     if (single == nullptr || !single->is_array())
       return Bad("post_processor", "\"single\" is not a list");
-    hf.has_template = true;
-    hf.prefix.clear();
-    hf.suffix.clear();
-    bool after_sequence = false;
-    for (const Json& piece : *single) {
-      if (Member(piece, "Sequence") != nullptr) {
-        after_sequence = true;
-        continue;
-      }
+    // A piece: {"Sequence": {"id": "A"|"B", "type_id": n}} or
+    // {"SpecialToken": {"id": name, "type_id": n}} (ids from "special_tokens", else the token).
+    using Piece = HfPostProcessing::PairPiece;
+    auto parse_piece = [&](const Json& piece, Piece* out) -> absl::Status {
+      const Json* seq = Member(piece, "Sequence");
       const Json* special = Member(piece, "SpecialToken");
-      if (special == nullptr)
+      const Json* body = seq != nullptr ? seq : special;
+      if (body == nullptr) {
         return Bad("post_processor", "template piece is neither Sequence nor SpecialToken");
+      }
+      int64_t type_id = 0;
+      if (const Json* t = Member(*body, "type_id"); t != nullptr) {
+        JETSERVE_RETURN_IF_ERROR(GetId(*t, "post_processor type_id", &type_id));
+      }
+      out->type_id = static_cast<int32_t>(type_id);
       std::string name;
-      JETSERVE_RETURN_IF_ERROR(GetString(*special, "id", "post_processor", &name));
-      std::vector<TokenId> ids;
+      JETSERVE_RETURN_IF_ERROR(GetString(*body, "id", "post_processor", &name));
+      if (seq != nullptr) {
+        if (name != "A" && name != "B") {
+          return Bad("post_processor", absl::StrCat("sequence id \"", name, "\" is not A or B"));
+        }
+        out->sequence = name == "A" ? 0 : 1;
+        return absl::OkStatus();
+      }
+      out->sequence = -1;
       const Json* table = Member(*post, "special_tokens");
       const Json* entry = table != nullptr ? Member(*table, name) : nullptr;
       const Json* listed = entry != nullptr ? Member(*entry, "ids") : nullptr;
@@ -472,15 +490,41 @@ absl::Status LoadPostProcessor(const Json* post, Vocab* vocab) {
             return Bad("post_processor",
                        absl::StrCat("token id ", id, " is not in the vocabulary"));
           }
-          ids.push_back(static_cast<TokenId>(id));
+          out->ids.push_back(static_cast<TokenId>(id));
         }
       } else {
         absl::StatusOr<TokenId> id = IdOfText(*vocab, name, "post_processor");
         if (!id.ok()) return id.status();
-        ids.push_back(*id);
+        out->ids.push_back(*id);
+      }
+      return absl::OkStatus();
+    };
+    hf.has_template = true;
+    hf.prefix.clear();
+    hf.suffix.clear();
+    hf.pair.clear();
+    bool after_sequence = false;
+    for (const Json& json : *single) {
+      Piece piece;
+      JETSERVE_RETURN_IF_ERROR(parse_piece(json, &piece));
+      if (piece.sequence >= 0) {
+        after_sequence = true;
+        continue;
       }
       auto& target = after_sequence ? hf.suffix : hf.prefix;
-      target.insert(target.end(), ids.begin(), ids.end());
+      target.insert(target.end(), piece.ids.begin(), piece.ids.end());
+    }
+    if (const Json* pair = Member(*post, "pair"); pair != nullptr) {
+      if (!pair->is_array()) return Bad("post_processor", "\"pair\" is not a list");
+      bool a = false, b = false;
+      for (const Json& json : *pair) {
+        Piece piece;
+        JETSERVE_RETURN_IF_ERROR(parse_piece(json, &piece));
+        a |= piece.sequence == 0;
+        b |= piece.sequence == 1;
+        hf.pair.push_back(std::move(piece));
+      }
+      if (!a || !b) return Bad("post_processor", "\"pair\" lacks sequence A or B");
     }
     return absl::OkStatus();
   }

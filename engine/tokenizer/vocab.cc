@@ -63,4 +63,23 @@ absl::StatusOr<PreTokenizerKind> PreTokenizerFromGgufName(std::string_view name)
       absl::StrCat("unknown pre-tokenizer '", Sv(name), "' (tokenizer.ggml.pre)"));
 }
 
+size_t HfPostProcessing::PairSpecials() const {
+  size_t n = 0;
+  for (const PairPiece& p : pair) n += p.sequence < 0 ? p.ids.size() : 0;
+  return n;
+}
+
+bool HfPostProcessing::ApplyPair(const std::vector<TokenId>& a, const std::vector<TokenId>& b,
+                                 std::vector<TokenId>* ids, std::vector<int32_t>* type_ids) const {
+  if (pair.empty()) return false;
+  ids->clear();
+  type_ids->clear();
+  for (const PairPiece& p : pair) {
+    const std::vector<TokenId>& part = p.sequence == 0 ? a : p.sequence == 1 ? b : p.ids;
+    ids->insert(ids->end(), part.begin(), part.end());
+    type_ids->insert(type_ids->end(), part.size(), p.type_id);
+  }
+  return true;
+}
+
 }  // namespace jetserve::tokenizer

@@ -111,11 +111,27 @@ struct HfMetaspace {
   bool split = true;
 };
 
-// A tokenizer.json's post-processor, truncation and padding (single sequences).
+// A tokenizer.json's post-processor, truncation and padding (single sequences), and the
+// post-processor's template for text pairs.
 struct HfPostProcessing {
   bool has_template = false;    // prefix/suffix replace add_bos/add_eos when set
   std::vector<TokenId> prefix;  // e.g. [CLS]
   std::vector<TokenId> suffix;  // e.g. [SEP]
+  // The pair template: TemplateProcessing's "pair", or BertProcessing's
+  // [CLS] A [SEP] B:1 [SEP]:1 / RobertaProcessing's <s> A </s> </s> B </s>. Each piece is the
+  // first (sequence 0) or second (1) text, or special token ids, with its type id.
+  struct PairPiece {
+    int sequence = -1;  // 0: A, 1: B, -1: `ids`
+    std::vector<TokenId> ids;
+    int32_t type_id = 0;
+  };
+  std::vector<PairPiece> pair;  // empty: no pair template
+  // Special tokens the pair template adds.
+  size_t PairSpecials() const;
+  // Joins two tokenized texts with the pair template: ids and their type ids. False (outputs
+  // untouched) when there is no pair template.
+  bool ApplyPair(const std::vector<TokenId>& a, const std::vector<TokenId>& b,
+                 std::vector<TokenId>* ids, std::vector<int32_t>* type_ids) const;
   bool truncate = false;
   size_t max_length = 0;  // including the template's special tokens
   bool truncate_left = false;

@@ -298,6 +298,7 @@ GenerateResult RunGenerate(jetserve::v1::Jetserve::Stub& stub, const std::string
   }
   if (!options.request_id.empty()) context.AddMetadata("x-request-id", options.request_id);
   if (!options.traceparent.empty()) context.AddMetadata("traceparent", options.traceparent);
+  for (const auto& [key, value] : options.metadata) context.AddMetadata(key, value);
   jetserve::v1::GenerateRequest request;
   request.set_model(model);
   request.set_prompt(prompt);

@@ -113,6 +113,8 @@ struct GenerateOptions {
   std::optional<absl::Duration> timeout;
   std::string request_id;  // sent as x-request-id when set
   std::string traceparent;
+  // Extra request metadata (e.g. {"authorization", "Bearer ..."}).
+  std::vector<std::pair<std::string, std::string>> metadata;
 };
 struct GenerateResult {
   grpc::Status status;

@@ -13,7 +13,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "engine/encoder/decoder_text.h"
 #include "engine/encoder/text_encoder.h"
+#include "engine/format/gguf_reader.h"
 #include "engine/grammar/json_schema.h"
 #include "engine/runtime/decoder_model.h"
 #include "engine/runtime/generator.h"
@@ -182,12 +185,17 @@ const char* FinishName(runtime::FinishReason r) {
   return "none";
 }
 
-// ---- encoder models: --embed / --classify ------------------------------------------------
+// ---- text tasks: --embed / --classify ---------------------------------------------------
 
 const std::vector<OptionSpec>& EncoderSpecs() {
+  // clang-format off
   static const auto* specs = new std::vector<OptionSpec>{
-      {"model", 'm', true},      {"embed", '\0', false}, {"classify", '\0', false},
-      {"truncate", '\0', false}, {"threads", 't', true}, {"dimensions", '\0', true}};
+      {"model", 'm', true},      {"embed", '\0', false},    {"classify", '\0', false},
+      {"truncate", '\0', false}, {"truncate-start", '\0', false},
+      {"threads", 't', true},    {"dimensions", '\0', true}, {"pooling", '\0', true},
+      {"labels", '\0', true},    {"template", '\0', true},   {"multi-label", '\0', false},
+      {"ctx", 'c', true}};
+  // clang-format on
   return *specs;
 }
 
@@ -214,6 +222,63 @@ void JsonFloat(float v, std::ostream& out) {
   out << buf;
 }
 
+// The text tasks of one model: a BERT-family encoder (TextEncoder) or a decoder GGUF
+// (DecoderText: Embed, and Classify zero-shot only).
+class TextModel {
+ public:
+  static absl::StatusOr<std::unique_ptr<TextModel>> Open(const std::string& path, int64_t ctx) {
+    auto m = std::make_unique<TextModel>();
+    if (IsDecoderGguf(path)) {
+      absl::StatusOr<runtime::DecoderModel> d = runtime::OpenDecoderModel(path);
+      if (!d.ok()) return d.status();
+      m->decoder_ = *std::move(d);
+      m->dt_ =
+          std::make_unique<encoder::DecoderText>(*m->decoder_.decoder, *m->decoder_.tokenizer,
+                                                 runtime::ServedContext(*m->decoder_.decoder, ctx));
+      return m;
+    }
+    absl::StatusOr<std::unique_ptr<encoder::TextEncoder>> te = encoder::TextEncoder::Load(path);
+    if (!te.ok()) return te.status();
+    m->te_ = *std::move(te);
+    return m;
+  }
+
+  // Labels of its own classifier head (none for embedders and decoders).
+  int num_labels() const { return te_ != nullptr ? te_->encoder().num_labels() : 0; }
+
+  absl::StatusOr<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts,
+                                                        const encoder::EmbedOptions& o,
+                                                        ThreadPool* pool) {
+    return te_ != nullptr ? te_->Embed(texts, o, pool, &ws_) : dt_->Embed(texts, o, pool);
+  }
+  absl::StatusOr<std::vector<std::vector<encoder::LabelScore>>> Classify(
+      const std::vector<std::string>& texts, encoder::Truncation truncation, ThreadPool* pool) {
+    std::vector<encoder::TextPair> pairs;
+    for (const std::string& t : texts) pairs.push_back({t, std::nullopt});
+    return te_->Classify(pairs, {.truncation = truncation}, pool, &ws_);
+  }
+  absl::StatusOr<std::vector<encoder::LabelScore>> ZeroShot(const std::string& text,
+                                                            const std::vector<std::string>& labels,
+                                                            const encoder::ZeroShotOptions& o,
+                                                            ThreadPool* pool) {
+    return te_ != nullptr ? te_->ZeroShot(text, labels, o, pool, &ws_)
+                          : dt_->ZeroShot(text, labels, o, pool);
+  }
+
+ private:
+  static bool IsDecoderGguf(const std::string& path) {
+    absl::StatusOr<std::unique_ptr<GgufFile>> f = GgufFile::Open(path);
+    if (!f.ok()) return false;
+    absl::StatusOr<std::string_view> arch = (*f)->GetString("general.architecture");
+    return arch.ok() && *arch != "bert";
+  }
+
+  std::unique_ptr<encoder::TextEncoder> te_;
+  encoder::EncoderWorkspace ws_;
+  runtime::DecoderModel decoder_;
+  std::unique_ptr<encoder::DecoderText> dt_;
+};
+
 // One text per stdin line; --embed prints a JSON array per line, --classify a JSON object
 // mapping every label to its probability (labels best first).
 int RunEncoder(const std::vector<std::string>& words, std::istream& in, std::ostream& out,
@@ -239,36 +304,77 @@ int RunEncoder(const std::vector<std::string>& words, std::istream& in, std::ost
     return kExitUsage;
   }
   int threads = 0, dimensions = 0;
+  int64_t ctx = 0;
   for (const absl::Status& st :
-       {Number(*args, "threads", &threads), Number(*args, "dimensions", &dimensions)}) {
+       {Number(*args, "threads", &threads), Number(*args, "dimensions", &dimensions),
+        Number(*args, "ctx", &ctx)}) {
     if (!st.ok()) {
       err << "jetserve run: " << st.message() << "\n";
       return kExitUsage;
     }
   }
-  if (threads < 0 || dimensions < 0) {
-    err << "jetserve run: --threads and --dimensions must be >= 0\n";
+  if (threads < 0 || dimensions < 0 || ctx < 0) {
+    err << "jetserve run: --threads, --dimensions and --ctx must be >= 0\n";
     return kExitUsage;
   }
-  absl::StatusOr<std::unique_ptr<encoder::TextEncoder>> te = encoder::TextEncoder::Load(model);
-  if (!te.ok()) {
-    err << "jetserve run: " << model << ": " << te.status().message() << "\n";
+  if (args->Has("truncate") && args->Has("truncate-start")) {
+    err << "jetserve run: give one of --truncate and --truncate-start\n";
+    return kExitUsage;
+  }
+  const encoder::Truncation truncation = args->Has("truncate-start") ? encoder::Truncation::kStart
+                                         : args->Has("truncate")     ? encoder::Truncation::kEnd
+                                                                     : encoder::Truncation::kNone;
+  encoder::EmbedOptions eo{.truncation = truncation, .dimensions = dimensions};
+  if (args->Has("pooling")) {
+    const std::string p = args->GetOr("pooling", "");
+    if (p == "mean") {
+      eo.pooling = encoder::Pooling::kMean;
+    } else if (p == "cls") {
+      eo.pooling = encoder::Pooling::kCls;
+    } else if (p == "last") {
+      eo.pooling = encoder::Pooling::kLast;
+    } else {
+      err << "jetserve run: --pooling must be mean, cls or last\n";
+      return kExitUsage;
+    }
+  }
+  std::vector<std::string> labels;
+  if (args->Has("labels")) {
+    labels = absl::StrSplit(args->GetOr("labels", ""), ',', absl::SkipEmpty());
+    if (labels.empty()) {
+      err << "jetserve run: --labels needs comma-separated labels\n";
+      return kExitUsage;
+    }
+  }
+  encoder::ZeroShotOptions zo{.multi_label = args->Has("multi-label"), .truncation = truncation};
+  if (args->Has("template")) zo.hypothesis_template = args->GetOr("template", "");
+  absl::StatusOr<std::unique_ptr<TextModel>> tm = TextModel::Open(model, ctx);
+  if (!tm.ok()) {
+    err << "jetserve run: " << model << ": " << tm.status().message() << "\n";
     return kExitFailed;
   }
-  if (!embed && (*te)->encoder().num_labels() == 0) {
-    err << "jetserve run: " << model << " has no classification head (use --embed)\n";
-    return kExitFailed;
+  if (!embed && labels.empty() && (*tm)->num_labels() == 0) {
+    err << "jetserve run: " << model
+        << " has no classification head: give --labels for zero-shot (or use --embed)\n";
+    return kExitUsage;
   }
   ThreadPool pool(
       threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  encoder::EncoderWorkspace ws;
-  const bool truncate = args->Has("truncate");
+  auto print_labels = [&](const std::vector<encoder::LabelScore>& row) {
+    out << '{';
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (i > 0) out << ',';
+      JsonString(row[i].label, out);
+      out << ':';
+      JsonFloat(row[i].score, out);
+    }
+    out << "}\n";
+  };
   std::vector<std::string> lines;
   auto flush = [&]() -> absl::Status {
     if (lines.empty()) return absl::OkStatus();
     if (embed) {
-      absl::StatusOr<std::vector<std::vector<float>>> v =
-          (*te)->Embed(lines, {.truncate = truncate, .dimensions = dimensions}, &pool, &ws);
+      absl::StatusOr<std::vector<std::vector<float>>> v = (*tm)->Embed(lines, eo, &pool);
       if (!v.ok()) return v.status();
       for (const std::vector<float>& e : *v) {
         out << '[';
@@ -278,22 +384,17 @@ int RunEncoder(const std::vector<std::string>& words, std::istream& in, std::ost
         }
         out << "]\n";
       }
-    } else {
-      std::vector<encoder::TextPair> pairs;
-      for (const std::string& l : lines) pairs.push_back({l, std::nullopt});
-      absl::StatusOr<std::vector<std::vector<encoder::LabelScore>>> c =
-          (*te)->Classify(pairs, {.truncate = truncate}, &pool, &ws);
-      if (!c.ok()) return c.status();
-      for (const std::vector<encoder::LabelScore>& row : *c) {
-        out << '{';
-        for (size_t i = 0; i < row.size(); ++i) {
-          if (i > 0) out << ',';
-          JsonString(row[i].label, out);
-          out << ':';
-          JsonFloat(row[i].score, out);
-        }
-        out << "}\n";
+    } else if (!labels.empty()) {
+      for (const std::string& l : lines) {
+        absl::StatusOr<std::vector<encoder::LabelScore>> z = (*tm)->ZeroShot(l, labels, zo, &pool);
+        if (!z.ok()) return z.status();
+        print_labels(*z);
       }
+    } else {
+      absl::StatusOr<std::vector<std::vector<encoder::LabelScore>>> c =
+          (*tm)->Classify(lines, truncation, &pool);
+      if (!c.ok()) return c.status();
+      for (const std::vector<encoder::LabelScore>& row : *c) print_labels(row);
     }
     out << std::flush;
     lines.clear();
@@ -419,13 +520,19 @@ std::string RunCommandUsage() {
                     generated token ids on stderr. --chat sends the prompt as one user
                     message rendered with the model's chat template (ChatML when it has
                     none); --json-schema / --grammar constrain the output.
-  jetserve run -m MODEL --embed|--classify [--truncate] [--dimensions N] [--threads N]
-                    encoder models (MODEL: a .gguf file or a folder with model.onnx,
-                    tokenizer.json, config.json): one text per stdin line; --embed prints
-                    one JSON array per line (the model's pooling, normalized; --dimensions
-                    keeps the first N, renormalized), --classify one JSON object per line
-                    mapping each label to its probability, best first. A text over the
-                    model's limit is an error unless --truncate.
+  jetserve run -m MODEL --embed|--classify [--truncate | --truncate-start]
+               [--dimensions N] [--pooling mean|cls|last] [--labels A,B,... [--template T]
+               [--multi-label]] [--threads N] [--ctx N]
+                    text tasks (MODEL: an encoder .gguf (bert) or a folder with model.onnx,
+                    tokenizer.json, config.json, or a decoder .gguf): one text per stdin
+                    line; --embed prints one JSON array per line (the model's pooling, or
+                    --pooling; normalized; --dimensions keeps the first N, renormalized),
+                    --classify one JSON object per line mapping each label to its score,
+                    best first: the model's own labels, or zero-shot over --labels (NLI or
+                    embedding similarity for encoders, label log-likelihood for decoders;
+                    T has "{}" for the label, default "This example is {}."). A text over
+                    the model's limit (decoders: --ctx, default 4096) is an error unless
+                    --truncate (keep the start) or --truncate-start (keep the end).
 )";
 }
 

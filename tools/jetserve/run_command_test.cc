@@ -1,5 +1,6 @@
 // `jetserve run --embed / --classify` on encoder models: output lines against ONNX Runtime's
-// references (tests/oracles/encoder/make_refs.py), and usage errors.
+// references (tests/oracles/encoder/make_refs.py); on a decoder GGUF against llama.cpp's
+// (tests/oracles/decoder/make_task_refs.py); usage errors.
 #include "tools/jetserve/run_command.h"
 
 #include <cmath>
@@ -11,23 +12,16 @@
 
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testutil/test_files.h"
 
 namespace jetserve::cli {
 namespace {
 
+using ::jetserve::testing::ModelPath;
+using ::jetserve::testing::ReadJson;
 using Json = nlohmann::json;
 
-std::string DataDir() {
-  const char* src = std::getenv("JETSERVE_SOURCE_DIR");
-  return std::string(src != nullptr ? src : ".") + "/tests/data/encoder";
-}
-
-Json ReadJson(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return Json::parse(ss.str(), nullptr, false);
-}
+std::string DataDir() { return ::jetserve::testing::SourcePath("tests/data/encoder"); }
 
 int RunCli(const std::vector<std::string>& args, const std::string& input, std::string* out,
            std::string* err) {
@@ -80,9 +74,7 @@ TEST(RunCommandEncoderTest, ClassifyPrintsLabelProbabilitiesPerLine) {
 
 TEST(RunCommandEncoderTest, EmbedPrintsOneNormalizedArrayPerLine) {
   // Real MiniLM when present (references by onnxruntime + HF tokenizers).
-  const char* models = std::getenv("JETSERVE_MODEL_DIR");
-  const std::string dir =
-      std::string(models != nullptr ? models : "/work/cache/models") + "/paraphrase-minilm-l3-onnx";
+  const std::string dir = ModelPath("paraphrase-minilm-l3-onnx");
   if (!std::ifstream(dir + "/model.onnx")) GTEST_SKIP() << dir << "/model.onnx absent";
   const Json refs = ReadJson(DataDir() + "/paraphrase-minilm-l3-onnx.json");
   std::string input;
@@ -102,6 +94,51 @@ TEST(RunCommandEncoderTest, EmbedPrintsOneNormalizedArrayPerLine) {
   }
 }
 
+// A decoder GGUF: Embed (last-token pooling, normalized) and zero-shot Classify by label
+// log-likelihood, against llama.cpp.
+TEST(RunCommandEncoderTest, DecoderModelEmbedsAndClassifiesZeroShot) {
+  const std::string model = ModelPath("SmolLM2-135M-Instruct.Q4_1.gguf");
+  if (!::jetserve::testing::FileExists(model)) GTEST_SKIP() << model << " is absent";
+  const Json refs = ReadJson(
+      ::jetserve::testing::SourcePath("tests/data/decoder/SmolLM2-135M-Instruct.Q4_1.tasks.json"));
+  ASSERT_FALSE(refs.is_discarded());
+  std::string out, err;
+  const std::string text = refs["texts"][0];
+  ASSERT_EQ(
+      RunCli({"-m", model, "--embed", "--pooling", "last", "-t", "2"}, text + "\n", &out, &err), 0)
+      << err;
+  std::vector<double> want = refs["embed"]["last"][0]["values"];
+  double norm = 0;
+  for (const double v : want) norm += v * v;
+  const std::vector<double> got = Json::parse(out).get<std::vector<double>>();
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t k = 0; k < got.size(); ++k) EXPECT_NEAR(got[k], want[k] / std::sqrt(norm), 1e-5);
+
+  const Json& c = refs["zero_shot"][1];
+  std::string labels;
+  std::vector<double> sums;
+  for (const Json& l : c["labels"]) {
+    labels += (labels.empty() ? "" : ",") + l["label"].get<std::string>();
+    double s = 0;
+    for (const double v : l["logprobs"]) s += v;
+    sums.push_back(s);
+  }
+  ASSERT_EQ(RunCli({"-m", model, "--classify", "--labels", labels, "--template", c["template"]},
+                   c["text"].get<std::string>() + "\n", &out, &err),
+            0)
+      << err;
+  const Json row = Json::parse(out, nullptr, false);
+  ASSERT_TRUE(row.is_object()) << out;
+  double z = 0;
+  for (const double s : sums) z += std::exp(s);
+  for (size_t i = 0; i < sums.size(); ++i) {
+    const std::string label = c["labels"][i]["label"];
+    EXPECT_NEAR(row[label].get<double>(), std::exp(sums[i]) / z, 1e-4) << label;
+  }
+  EXPECT_EQ(RunCli({"-m", model, "--classify"}, "x\n", &out, &err), 2);
+  EXPECT_NE(err.find("--labels"), std::string::npos) << err;
+}
+
 TEST(RunCommandEncoderTest, UsageErrors) {
   std::string out, err;
   EXPECT_EQ(RunCli({"-m", DataDir() + "/tiny_bert", "--embed", "--classify"}, "", &out, &err), 2);
@@ -109,6 +146,11 @@ TEST(RunCommandEncoderTest, UsageErrors) {
   EXPECT_EQ(RunCli({"--embed"}, "", &out, &err), 2);
   EXPECT_EQ(RunCli({"-m", DataDir() + "/tiny_bert", "--embed", "text"}, "", &out, &err), 2);
   EXPECT_EQ(RunCli({"-m", DataDir() + "/absent", "--embed"}, "x\n", &out, &err), 1);
+  EXPECT_EQ(RunCli({"-m", DataDir() + "/tiny_bert", "--embed", "--truncate", "--truncate-start"},
+                   "", &out, &err),
+            2);
+  EXPECT_EQ(RunCli({"-m", DataDir() + "/tiny_bert", "--embed", "--pooling", "max"}, "", &out, &err),
+            2);
   // tiny_bert_q8 has no tokenizer.json beside it: a load error, exit 1.
   EXPECT_EQ(RunCli({"-m", DataDir() + "/tiny_bert_q8", "--classify"}, "x\n", &out, &err), 1);
 }

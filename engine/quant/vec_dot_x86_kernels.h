@@ -1,0 +1,460 @@
+// Hand-written x86 kernels (AVX2+FMA+F16C; with JS_VEC_DOT_VNNI also AVX-512VL VNNI),
+// included by vec_dot_kernels.h inside its variant namespace. They compute the portable
+// kernels' steps exactly:
+//   - the int32 lane k of madd(maddubs(u, s), 1), or of dpbusd(0, u, s), sums bytes
+//     4k..4k+3 of the block: the same integers LegacyLanes and the k-quant loops sum (integer
+//     sums are exact in any order; maddubs' int16 pairs stay below its saturation for every
+//     weight type here, and signed weights go through the |w|, sign(a, w) form, exact for
+//     activations in [-127, 127], which our activation quantizers produce);
+//   - the float steps are the same fused multiply-adds and products, lane for lane, and the
+//     lanes are reduced in the same order.
+// So every result has the portable kernel's bits (quant_test compares them on random and
+// extreme blocks). The batched kernels run several activation rows against each weight block
+// while it is unpacked in registers; each row keeps its own accumulators, so its result does
+// not depend on the other rows.
+
+#ifdef JS_VEC_DOT_VNNI
+// Rows per pass of the batched legacy kernels: their accumulators stay in registers.
+inline constexpr int kLegacyRows = 8;
+#else
+inline constexpr int kLegacyRows = 4;
+#endif
+
+inline __m256i LaneSums(__m256i u8, __m256i s8) {
+#ifdef JS_VEC_DOT_VNNI
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u8, s8);
+#else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u8, s8), _mm256_set1_epi16(1));
+#endif
+}
+
+inline float ReduceLanes(__m256 acc) {
+  alignas(32) float v[8];
+  _mm256_store_ps(v, acc);
+  return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+}
+
+// 32 nibbles of a legacy block as bytes: element j < 16 is qs[j] & 15, j >= 16 qs[j-16] >> 4.
+inline __m256i Nibbles32(const uint8_t* qs) {
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i low4 = _mm_set1_epi8(0x0f);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low4),
+                          _mm_and_si128(packed, low4));
+}
+
+// Bit j of the little-endian 32-bit qh as 0x10 in byte j (the fifth bit of Q5_0/Q5_1).
+inline __m256i FifthBits(const uint8_t qh[4]) {
+  uint32_t bits;
+  std::memcpy(&bits, qh, 4);
+  const __m256i spread =
+      _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int32_t>(bits)),
+                          _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101,
+                                             0x0202020202020202, 0x0303030303030303));
+  const __m256i set = _mm256_cmpeq_epi8(
+      _mm256_or_si256(spread, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe)), _mm256_set1_epi8(-1));
+  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+// Legacy block types: the block's 32 weights as bytes (signed for the symmetric types).
+struct Q4_0Blocks {
+  using X = BlockQ4_0;
+  using Y = BlockQ8_0;
+  static constexpr bool kSigned = true;
+  static constexpr bool kMin = false;
+  static __m256i Weights(const X& b) {
+    return _mm256_sub_epi8(Nibbles32(b.qs), _mm256_set1_epi8(8));
+  }
+};
+struct Q4_1Blocks {
+  using X = BlockQ4_1;
+  using Y = BlockQ8_1;
+  static constexpr bool kSigned = false;
+  static constexpr bool kMin = true;
+  static __m256i Weights(const X& b) { return Nibbles32(b.qs); }
+};
+struct Q5_0Blocks {
+  using X = BlockQ5_0;
+  using Y = BlockQ8_0;
+  static constexpr bool kSigned = true;
+  static constexpr bool kMin = false;
+  static __m256i Weights(const X& b) {
+    return _mm256_sub_epi8(_mm256_or_si256(Nibbles32(b.qs), FifthBits(b.qh)), _mm256_set1_epi8(16));
+  }
+};
+struct Q5_1Blocks {
+  using X = BlockQ5_1;
+  using Y = BlockQ8_1;
+  static constexpr bool kSigned = false;
+  static constexpr bool kMin = true;
+  static __m256i Weights(const X& b) { return _mm256_or_si256(Nibbles32(b.qs), FifthBits(b.qh)); }
+};
+struct Q8_0Blocks {
+  using X = BlockQ8_0;
+  using Y = BlockQ8_0;
+  static constexpr bool kSigned = true;
+  static constexpr bool kMin = false;
+  static __m256i Weights(const X& b) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+  }
+};
+
+// R activation rows (row r's blocks at y + r * y_stride) against one weight row of nb blocks.
+template <typename T, int R>
+void LegacyRowsFixed(int64_t nb, const typename T::X* x, const uint8_t* y, uint64_t y_stride,
+                     float* out, int64_t out_stride) {
+  using Y = typename T::Y;
+  const Y* yr[R];
+  __m256 acc[R];
+  float summs[R];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+    yr[r] = reinterpret_cast<const Y*>(y + static_cast<uint64_t>(r) * y_stride);
+    acc[r] = _mm256_setzero_ps();
+    summs[r] = 0;
+  }
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m256i w = T::Weights(x[i]);
+    const __m256i u = T::kSigned ? _mm256_sign_epi8(w, w) : w;
+    const float xd = Half(x[i].d);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const Y& b = yr[r][i];
+      __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+      if constexpr (T::kSigned) a = _mm256_sign_epi8(a, w);
+      if constexpr (T::kMin) summs[r] = std::fma(Half(x[i].m), Half(b.s), summs[r]);
+      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(xd * Half(b.d)), _mm256_cvtepi32_ps(LaneSums(u, a)),
+                               acc[r]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+    if constexpr (T::kMin) {
+      out[r * out_stride] = ReduceLanes(acc[r]) + summs[r];
+    } else {
+      out[r * out_stride] = ReduceLanes(acc[r]);
+    }
+  }
+}
+
+template <typename T>
+float LegacyDot(int64_t n, const void* x, const void* y) {
+  float out;
+  LegacyRowsFixed<T, 1>(n / kQK, static_cast<const typename T::X*>(x),
+                        static_cast<const uint8_t*>(y), 0, &out, 0);
+  return out;
+}
+
+// The last rows < kLegacyRows, by a pass of exactly that many rows.
+template <typename T, int R>
+void LegacyRowsTail(int64_t rows, int64_t nb, const typename T::X* x, const uint8_t* y,
+                    uint64_t y_stride, float* out, int64_t out_stride) {
+  if constexpr (R > 0) {
+    if (rows == R) {
+      LegacyRowsFixed<T, R>(nb, x, y, y_stride, out, out_stride);
+    } else {
+      LegacyRowsTail<T, R - 1>(rows, nb, x, y, y_stride, out, out_stride);
+    }
+  }
+}
+
+template <typename T>
+void LegacyDotRows(int64_t n, const void* vx, const void* vy, uint64_t y_stride, int64_t rows,
+                   float* out, int64_t out_stride) {
+  const auto* x = static_cast<const typename T::X*>(vx);
+  const auto* y = static_cast<const uint8_t*>(vy);
+  int64_t t = 0;
+  for (; t + kLegacyRows <= rows; t += kLegacyRows) {
+    LegacyRowsFixed<T, kLegacyRows>(n / kQK, x, y + static_cast<uint64_t>(t) * y_stride, y_stride,
+                                    out + t * out_stride, out_stride);
+  }
+  LegacyRowsTail<T, kLegacyRows - 1>(rows - t, n / kQK, x, y + static_cast<uint64_t>(t) * y_stride,
+                                     y_stride, out + t * out_stride, out_stride);
+}
+
+// A tile: the R activation rows' block scales (and Q8_1 sums) converted once into a table
+// of eight lanes per block, then every weight row against them. Lane r of the table is row
+// r's value, so the products xd * yd and the fused min terms are the single-row kernel's,
+// lane for lane.
+inline constexpr int64_t kTileBlocks = 128;
+
+template <typename T, int R>
+void LegacyTileFixed(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
+                     const uint8_t* y, uint64_t y_stride, float* out, int64_t out_stride) {
+  using Y = typename T::Y;
+  alignas(32) float yd[kTileBlocks][8];
+  alignas(32) float ys[T::kMin ? kTileBlocks : 1][8];
+  for (int64_t i = 0; i < nb; ++i) {
+    for (int r = 0; r < 8; ++r) {
+      const Y* b =
+          r < R ? reinterpret_cast<const Y*>(y + static_cast<uint64_t>(r) * y_stride) + i : nullptr;
+      yd[i][r] = b != nullptr ? Half(b->d) : 0.f;
+      if constexpr (T::kMin) ys[i][r] = b != nullptr ? Half(b->s) : 0.f;
+    }
+  }
+  for (int64_t xr = 0; xr < x_rows; ++xr) {
+    const auto* xb =
+        reinterpret_cast<const typename T::X*>(x + static_cast<uint64_t>(xr) * x_stride);
+    __m256 acc[R];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+    __m256 summs = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; ++i) {
+      const __m256i w = T::Weights(xb[i]);
+      const __m256i u = T::kSigned ? _mm256_sign_epi8(w, w) : w;
+      const __m256 dv = _mm256_mul_ps(_mm256_set1_ps(Half(xb[i].d)), _mm256_load_ps(yd[i]));
+      if constexpr (T::kMin) {
+        summs = _mm256_fmadd_ps(_mm256_set1_ps(Half(xb[i].m)), _mm256_load_ps(ys[i]), summs);
+      }
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const Y& b = reinterpret_cast<const Y*>(y + static_cast<uint64_t>(r) * y_stride)[i];
+        __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+        if constexpr (T::kSigned) a = _mm256_sign_epi8(a, w);
+        acc[r] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(dv, _mm256_set1_epi32(r)),
+                                 _mm256_cvtepi32_ps(LaneSums(u, a)), acc[r]);
+      }
+    }
+    alignas(32) float sm[8];
+    _mm256_store_ps(sm, summs);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      if constexpr (T::kMin) {
+        out[r * out_stride + xr] = ReduceLanes(acc[r]) + sm[r];
+      } else {
+        out[r * out_stride + xr] = ReduceLanes(acc[r]);
+      }
+    }
+  }
+}
+
+template <typename T, int R>
+void LegacyTileTail(int64_t rows, int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
+                    const uint8_t* y, uint64_t y_stride, float* out, int64_t out_stride) {
+  if constexpr (R > 0) {
+    if (rows == R) {
+      LegacyTileFixed<T, R>(nb, x, x_stride, x_rows, y, y_stride, out, out_stride);
+    } else {
+      LegacyTileTail<T, R - 1>(rows, nb, x, x_stride, x_rows, y, y_stride, out, out_stride);
+    }
+  }
+}
+
+template <typename T>
+void LegacyDotTile(int64_t n, const void* vx, uint64_t x_stride, int64_t x_rows, const void* vy,
+                   uint64_t y_stride, int64_t rows, float* out, int64_t out_stride) {
+  const auto* x = static_cast<const uint8_t*>(vx);
+  const auto* y = static_cast<const uint8_t*>(vy);
+  const int64_t nb = n / kQK;
+  if (nb > kTileBlocks) {
+    for (int64_t r = 0; r < x_rows; ++r) {
+      LegacyDotRows<T>(n, x + static_cast<uint64_t>(r) * x_stride, y, y_stride, rows, out + r,
+                       out_stride);
+    }
+    return;
+  }
+  int64_t t = 0;
+  for (; t + kLegacyRows <= rows; t += kLegacyRows) {
+    LegacyTileFixed<T, kLegacyRows>(nb, x, x_stride, x_rows,
+                                    y + static_cast<uint64_t>(t) * y_stride, y_stride,
+                                    out + t * out_stride, out_stride);
+  }
+  LegacyTileTail<T, kLegacyRows - 1>(rows - t, nb, x, x_stride, x_rows,
+                                     y + static_cast<uint64_t>(t) * y_stride, y_stride,
+                                     out + t * out_stride, out_stride);
+}
+
+// int16 pair sums of u (unsigned) times s (signed) bytes, times a per-lane int16 scale, as
+// int32 lanes: lane k = scale * (sum of the products of bytes 4k..4k+3).
+inline __m256i ScaledLaneSums(__m256i u8, __m256i s8, __m256i scale16) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u8, s8), scale16);
+}
+
+// Q4_K: the lanes' integers sum sc[g] * q * q8 over the eight groups; the min term in four
+// float lanes, lane l taking groups 2l and 2l + 1.
+float DotQ4_KQ8_KSimd(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ4_K*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  __m256 acc = _mm256_setzero_ps();
+  __m128 acc_m = _mm_setzero_ps();
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const float d = y[i].d * Half(x[i].d);
+    const float dmin = -y[i].d * Half(x[i].dmin);
+    alignas(16) int16_t sc16[8], m16[16];
+    for (int g = 0; g < 8; ++g) {
+      uint8_t sc, m;
+      GetScaleMinK4(g, x[i].scales, &sc, &m);
+      sc16[g] = sc;
+      m16[2 * g] = m16[2 * g + 1] = m;
+    }
+    // Group g's min times its two 16-element activation sums, then pairs of groups.
+    const __m256i gm =
+        _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].bsums)),
+                          _mm256_load_si256(reinterpret_cast<const __m256i*>(m16)));
+    const __m128i prod =
+        _mm_hadd_epi32(_mm256_castsi256_si128(gm), _mm256_extracti128_si256(gm, 1));
+    acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m);
+    __m256i s = _mm256_setzero_si256();
+    for (int j = 0; j < 4; ++j) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs + 32 * j));
+      const __m256i a_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 64 * j));
+      const __m256i a_hi =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].qs + 64 * j + 32));
+      s = _mm256_add_epi32(
+          s, ScaledLaneSums(_mm256_and_si256(q, low4), a_lo, _mm256_set1_epi16(sc16[2 * j])));
+      s = _mm256_add_epi32(s, ScaledLaneSums(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4), a_hi,
+                                             _mm256_set1_epi16(sc16[2 * j + 1])));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc);
+  }
+  alignas(16) float m[4];
+  _mm_store_ps(m, acc_m);
+  return ReduceLanes(acc) + ((m[0] + m[2]) + (m[1] + m[3]));
+}
+
+// Q6_K: unsigned 6-bit q (0..63) times q8 with the 16-element group scales; the -32 offset
+// enters lane k through the activation sums of groups 2k and 2k + 1.
+float DotQ6_KQ8_KSimd(int64_t n, const void* vx, const void* vy) {
+  const auto* x = static_cast<const BlockQ6_K*>(vx);
+  const auto* y = static_cast<const BlockQ8_K*>(vy);
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  const __m256i two = _mm256_set1_epi8(0x03);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    const int8_t* sc = x[i].scales;
+    const __m256i sc16 =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)));
+    const __m256i offset =
+        _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[i].bsums)), sc16);
+    __m256i s = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5));
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* ql = x[i].ql + 64 * h;
+      const int8_t* q8 = y[i].qs + 128 * h;
+      const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qh + 32 * h));
+      const __m256i q[4] = {
+          _mm256_or_si256(_mm256_and_si256(l0, low4),
+                          _mm256_slli_epi16(_mm256_and_si256(hb, two), 4)),
+          _mm256_or_si256(_mm256_and_si256(l1, low4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), two), 4)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), two), 4)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), two), 4)),
+      };
+      for (int c = 0; c < 4; ++c) {
+        // Elements 32c..32c+31 of this half: scales 8h + 2c (bytes 0..15) and 8h + 2c + 1.
+        const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[8 * h + 2 * c + 1]),
+                                               _mm_set1_epi16(sc[8 * h + 2 * c]));
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 32 * c));
+        s = _mm256_add_epi32(s, ScaledLaneSums(q[c], a, scale));
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * Half(x[i].d)), _mm256_cvtepi32_ps(s), acc);
+  }
+  return ReduceLanes(acc);
+}
+
+// Activation quantizers with the portable ones' steps (quantize.cc): the block maximum of
+// |x| (a maximum is exact in any order; NaN inputs are skipped as std::max skips them), the
+// same product and round-half-even, and the integer's low byte kept as the portable cast
+// keeps it; half scales through F16C's round-to-nearest-even (the same bits for every
+// non-NaN value).
+inline __m256 AbsMax8(__m256 acc, __m256 v) {
+  return _mm256_max_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.f), v), acc);  // NaN: keeps acc
+}
+inline float HorizontalMax(__m256 v) {
+  alignas(32) float m[8];
+  _mm256_store_ps(m, v);
+  float r = 0;
+  for (const float x : m) r = std::max(r, x);
+  return r;
+}
+// Rounds 32 floats times `scale` to integers and stores their low bytes.
+inline __m256i RoundToBytes(const float* src, float scale, __m256i lo_limit, bool clamp_high) {
+  __m256i i[4];
+  const __m256 s = _mm256_set1_ps(scale);
+  for (int k = 0; k < 4; ++k) {
+    const __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(src + 8 * k), s),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    i[k] = _mm256_cvtps_epi32(r);
+    if (clamp_high) i[k] = _mm256_min_epi32(i[k], _mm256_set1_epi32(127));
+    i[k] = _mm256_and_si256(i[k], lo_limit);
+  }
+  const __m256i p =
+      _mm256_packus_epi16(_mm256_packus_epi32(i[0], i[1]), _mm256_packus_epi32(i[2], i[3]));
+  return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+inline float QuantizeBlock32(const float* src, int8_t* q) {
+  __m256 m = _mm256_setzero_ps();
+  for (int k = 0; k < 4; ++k) m = AbsMax8(m, _mm256_loadu_ps(src + 8 * k));
+  const float amax = HorizontalMax(m);
+  const float id = amax != 0.f ? 127.f / amax : 0.f;
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(q),
+                      RoundToBytes(src, id, _mm256_set1_epi32(0xff), false));
+  return amax / 127.f;
+}
+inline uint16_t ToHalf(float f) {
+  // _mm_cvtps_ph rather than _cvtss_sh: clang's _cvtss_sh macro expands to a compound literal,
+  // which -Wpedantic rejects in C++.
+  const __m128i h = _mm_cvtps_ph(_mm_set_ss(f), _MM_FROUND_TO_NEAREST_INT);
+  return static_cast<uint16_t>(_mm_extract_epi16(h, 0));
+}
+
+void QuantizeActivationQ8_0Simd(const float* src, void* dst, int64_t n) {
+  auto* b = static_cast<BlockQ8_0*>(dst);
+  for (int64_t i = 0; i < n / kQK; ++i, src += kQK) b[i].d = ToHalf(QuantizeBlock32(src, b[i].qs));
+}
+
+void QuantizeActivationQ8_1Simd(const float* src, void* dst, int64_t n) {
+  auto* b = static_cast<BlockQ8_1*>(dst);
+  for (int64_t i = 0; i < n / kQK; ++i, src += kQK) {
+    const float d = QuantizeBlock32(src, b[i].qs);
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    const __m256i s32 =
+        _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1));
+    alignas(32) int32_t s[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(s), s32);
+    const int sum = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+    b[i].d = ToHalf(d);
+    b[i].s = ToHalf(d * static_cast<float>(sum));
+  }
+}
+
+void QuantizeActivationQ8_KSimd(const float* src, void* dst, int64_t n) {
+  auto* b = static_cast<BlockQ8_K*>(dst);
+  for (int64_t i = 0; i < n / kQKK; ++i, src += kQKK) {
+    __m256 m = _mm256_setzero_ps();
+    for (int k = 0; k < kQKK / 8; ++k) m = AbsMax8(m, _mm256_loadu_ps(src + 8 * k));
+    const float amax = HorizontalMax(m);
+    if (amax == 0.f) {
+      std::memset(&b[i], 0, sizeof(b[i]));
+      continue;
+    }
+    float max = 0;  // the first element of largest magnitude, with its sign
+    for (int j = 0; j < kQKK; ++j) {
+      if (std::fabs(src[j]) == amax) {
+        max = src[j];
+        break;
+      }
+    }
+    const float iscale = -127.f / max;
+    for (int g = 0; g < kQKK / 32; ++g) {
+      const __m256i q = RoundToBytes(src + 32 * g, iscale, _mm256_set1_epi32(0xff), true);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(b[i].qs + 32 * g), q);
+      // Sums of the two 16-element groups: bytes as int16 pairs, then 16-bit lanes.
+      const __m256i pairs = _mm256_maddubs_epi16(_mm256_set1_epi8(1), q);
+      alignas(32) int16_t p[16];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(p), pairs);
+      int s0 = 0, s1 = 0;
+      for (int k = 0; k < 8; ++k) {
+        s0 += p[k];
+        s1 += p[8 + k];
+      }
+      b[i].bsums[2 * g] = static_cast<int16_t>(s0);
+      b[i].bsums[2 * g + 1] = static_cast<int16_t>(s1);
+    }
+    b[i].d = 1.f / iscale;
+  }
+}
