@@ -1,0 +1,286 @@
+// Kernels that select or join parts of tensors: Concat, Split, Slice, Gather, GatherElements,
+// GatherND.
+#include <algorithm>
+
+#include "engine/onnx/onnx_ops.h"
+
+namespace jetserve::onnx_ops {
+namespace {
+
+absl::Status KConcat(const onnx::NodeProto& node, const In& in, const Out& out, const Ctx& ctx) {
+  JS_RETURN_IF_ERROR(NeedInputs(in, 1));
+  const OnnxValue& x0 = *in[0];
+  if (x0.rank() == 0) return Invalid("inputs must have rank >= 1");
+  JS_ASSIGN_OR_RETURN(int axis, NormAxis(AttrInt(node, "axis", 0), x0.rank()));
+  Shape s = x0.shape;
+  s[static_cast<size_t>(axis)] = 0;
+  for (const OnnxValue* v : in) {
+    if (v == nullptr) return Invalid("an input is empty");
+    JS_RETURN_IF_ERROR(SameType(x0, *v));
+    bool ok = v->rank() == x0.rank();
+    for (size_t i = 0; ok && i < s.size(); ++i) {
+      ok = i == static_cast<size_t>(axis) || v->shape[i] == x0.shape[i];
+    }
+    if (!ok) {
+      return Invalid(absl::StrCat("inputs ", ShapeStr(x0.shape), " and ", ShapeStr(v->shape),
+                                  " differ outside axis ", axis));
+    }
+    s[static_cast<size_t>(axis)] += v->shape[static_cast<size_t>(axis)];
+  }
+  const int64_t outer = Prod(s, 0, static_cast<size_t>(axis));
+  const int64_t esize = OnnxElementSize(x0.dtype);
+  const int64_t row = Prod(s, static_cast<size_t>(axis), s.size()) * esize;
+  JS_RETURN_IF_ERROR(ctx.Alloc(out[0], x0.dtype, s));
+  uint8_t* py = out[0]->storage.data();
+  int64_t at = 0;
+  for (const OnnxValue* v : in) {
+    const int64_t chunk = Prod(v->shape, static_cast<size_t>(axis), v->shape.size()) * esize;
+    for (int64_t o = 0; o < outer && chunk > 0; ++o) {
+      std::memcpy(py + o * row + at, v->bytes() + o * chunk, static_cast<size_t>(chunk));
+    }
+    at += chunk;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KSplit(const onnx::NodeProto& node, const In& in, const Out& out, const Ctx& ctx) {
+  JS_RETURN_IF_ERROR(NeedInputs(in, 1));
+  const OnnxValue& x = *in[0];
+  if (x.rank() == 0) return Invalid("input must have rank >= 1");
+  JS_ASSIGN_OR_RETURN(int axis, NormAxis(AttrInt(node, "axis", 0), x.rank()));
+  const int64_t len = x.shape[static_cast<size_t>(axis)];
+  Shape split;
+  if (in.size() > 1 && in[1] != nullptr) {
+    JS_ASSIGN_OR_RETURN(split, IntsOf(*in[1], "split"));
+  } else if (!AttrInts(node, "split", &split)) {
+    const int64_t n = static_cast<int64_t>(out.size());
+    const int64_t chunk = (len + n - 1) / std::max<int64_t>(n, 1);
+    for (int64_t i = 0; i < n; ++i) split.push_back(std::clamp<int64_t>(len - i * chunk, 0, chunk));
+  }
+  if (split.size() != out.size()) {
+    return Invalid(absl::StrCat("split has ", split.size(), " parts for ", out.size(), " outputs"));
+  }
+  int64_t total = 0;
+  for (int64_t v : split) {
+    if (v < 0) return Invalid("split has a negative part");
+    total += v;
+  }
+  if (total != len) {
+    return Invalid(absl::StrCat("split parts sum to ", total, ", axis has ", len));
+  }
+  const int64_t outer = Prod(x.shape, 0, static_cast<size_t>(axis));
+  const int64_t esize = OnnxElementSize(x.dtype);
+  const int64_t inner = Prod(x.shape, static_cast<size_t>(axis) + 1, x.shape.size()) * esize;
+  int64_t at = 0;
+  for (size_t k = 0; k < out.size(); ++k) {
+    Shape s = x.shape;
+    s[static_cast<size_t>(axis)] = split[k];
+    if (out[k] == nullptr) {
+      at += split[k];
+      continue;
+    }
+    JS_RETURN_IF_ERROR(ctx.Alloc(out[k], x.dtype, s));
+    const int64_t chunk = split[k] * inner;
+    for (int64_t o = 0; o < outer && chunk > 0; ++o) {
+      std::memcpy(out[k]->storage.data() + o * chunk, x.bytes() + o * len * inner + at * inner,
+                  static_cast<size_t>(chunk));
+    }
+    at += split[k];
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KSlice(const onnx::NodeProto& node, const In& in, const Out& out, const Ctx& ctx) {
+  JS_RETURN_IF_ERROR(NeedInputs(in, 1));
+  const OnnxValue& x = *in[0];
+  const int r = x.rank();
+  Shape starts, ends, axes, steps;
+  if (ctx.opset < 10) {
+    AttrInts(node, "starts", &starts);
+    AttrInts(node, "ends", &ends);
+    AttrInts(node, "axes", &axes);
+  } else {
+    JS_RETURN_IF_ERROR(NeedInputs(in, 3));
+    JS_ASSIGN_OR_RETURN(starts, IntsOf(*in[1], "starts"));
+    JS_ASSIGN_OR_RETURN(ends, IntsOf(*in[2], "ends"));
+    if (in.size() > 3 && in[3] != nullptr) {
+      JS_ASSIGN_OR_RETURN(axes, IntsOf(*in[3], "axes"));
+    }
+    if (in.size() > 4 && in[4] != nullptr) {
+      JS_ASSIGN_OR_RETURN(steps, IntsOf(*in[4], "steps"));
+    }
+  }
+  if (starts.size() != ends.size()) return Invalid("starts and ends differ in length");
+  if (axes.empty()) {
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  }
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (axes.size() != starts.size() || steps.size() != starts.size()) {
+    return Invalid("starts, ends, axes and steps differ in length");
+  }
+  Shape first(static_cast<size_t>(r), 0), step(static_cast<size_t>(r), 1), s = x.shape;
+  std::vector<bool> seen(static_cast<size_t>(r), false);
+  for (size_t k = 0; k < starts.size(); ++k) {
+    JS_ASSIGN_OR_RETURN(int a, NormAxis(axes[k], r, "axes"));
+    const size_t ax = static_cast<size_t>(a);
+    if (seen[ax]) return Invalid(absl::StrCat("axis ", axes[k], " is repeated"));
+    seen[ax] = true;
+    const int64_t dim = x.shape[ax];
+    const int64_t st = steps[k];
+    if (st == 0) return Invalid("a step is 0");
+    int64_t b = starts[k], e = ends[k];
+    if (b < 0)
+      b = std::max<int64_t>(b + dim, st > 0 ? 0 : -1);
+    else
+      b = st > 0 ? std::min(b, dim) : std::min(b, dim - 1);
+    if (e < 0)
+      e = std::max<int64_t>(e + dim, st > 0 ? 0 : -1);
+    else
+      e = st > 0 ? std::min(e, dim) : std::min(e, dim - 1);
+    int64_t n = 0;
+    if (st > 0 && e > b) n = (e - b + st - 1) / st;
+    if (st < 0 && b > e) n = (b - e + (-st) - 1) / (-st);
+    first[ax] = b;
+    step[ax] = st;
+    s[ax] = n;
+  }
+  Shape in_strides(static_cast<size_t>(r)), st(static_cast<size_t>(r));
+  int64_t stride = 1, base = 0;
+  for (size_t i = static_cast<size_t>(r); i-- > 0;) {
+    in_strides[i] = stride;
+    stride *= x.shape[i];
+  }
+  for (size_t i = 0; i < static_cast<size_t>(r); ++i) {
+    st[i] = in_strides[i] * step[i];
+    if (s[i] > 0) base += first[i] * in_strides[i];
+  }
+  std::vector<int64_t> src;
+  src.reserve(static_cast<size_t>(std::max<int64_t>(Prod(s, 0, s.size()), 0)));
+  ForEachBroadcast<1>(
+      s, {st}, [&](int64_t, const std::array<int64_t, 1>& o) { src.push_back(base + o[0]); });
+  return Gather1(x, s, out[0], ctx, [&](int64_t i) { return src[static_cast<size_t>(i)]; });
+}
+
+absl::Status KGather(const onnx::NodeProto& node, const In& in, const Out& out, const Ctx& ctx) {
+  JS_RETURN_IF_ERROR(NeedInputs(in, 2));
+  const OnnxValue& x = *in[0];
+  if (x.rank() == 0) return Invalid("data must have rank >= 1");
+  JS_ASSIGN_OR_RETURN(int axis, NormAxis(AttrInt(node, "axis", 0), x.rank()));
+  JS_ASSIGN_OR_RETURN(std::vector<int64_t> idx, IntsOf(*in[1], "indices"));
+  const int64_t dim = x.shape[static_cast<size_t>(axis)];
+  for (int64_t& i : idx) {
+    if (i < -dim || i >= dim) {
+      return Invalid(
+          absl::StrCat("index ", i, " is out of range for axis ", axis, " of size ", dim));
+    }
+    if (i < 0) i += dim;
+  }
+  Shape s(x.shape.begin(), x.shape.begin() + axis);
+  s.insert(s.end(), in[1]->shape.begin(), in[1]->shape.end());
+  s.insert(s.end(), x.shape.begin() + axis + 1, x.shape.end());
+  const int64_t outer = Prod(x.shape, 0, static_cast<size_t>(axis));
+  const int64_t esize = OnnxElementSize(x.dtype);
+  const int64_t inner = Prod(x.shape, static_cast<size_t>(axis) + 1, x.shape.size()) * esize;
+  JS_RETURN_IF_ERROR(ctx.Alloc(out[0], x.dtype, s));
+  uint8_t* py = out[0]->storage.data();
+  const int64_t ni = static_cast<int64_t>(idx.size());
+  for (int64_t o = 0; o < outer && inner > 0; ++o) {
+    for (int64_t j = 0; j < ni; ++j) {
+      std::memcpy(py + (o * ni + j) * inner,
+                  x.bytes() + (o * dim + idx[static_cast<size_t>(j)]) * inner,
+                  static_cast<size_t>(inner));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KGatherElements(const onnx::NodeProto& node, const In& in, const Out& out,
+                             const Ctx& ctx) {
+  JS_RETURN_IF_ERROR(NeedInputs(in, 2));
+  const OnnxValue& x = *in[0];
+  const OnnxValue& ind = *in[1];
+  if (x.rank() == 0 || ind.rank() != x.rank())
+    return Invalid("data and indices must have one rank >= 1");
+  JS_ASSIGN_OR_RETURN(int axis, NormAxis(AttrInt(node, "axis", 0), x.rank()));
+  JS_ASSIGN_OR_RETURN(std::vector<int64_t> idx, IntsOf(ind, "indices"));
+  Shape xs(x.shape.size());
+  int64_t stride = 1;
+  for (size_t i = x.shape.size(); i-- > 0;) {
+    xs[i] = stride;
+    stride *= x.shape[i];
+  }
+  Shape st = xs;
+  st[static_cast<size_t>(axis)] = 0;
+  for (size_t i = 0; i < st.size(); ++i) {
+    if (static_cast<int>(i) != axis && ind.shape[i] > x.shape[i])
+      return Invalid("indices exceed data's shape");
+  }
+  const int64_t dim = x.shape[static_cast<size_t>(axis)];
+  std::vector<int64_t> src;
+  src.reserve(idx.size());
+  bool bad = false;
+  ForEachBroadcast<1>(ind.shape, {st}, [&](int64_t i, const std::array<int64_t, 1>& o) {
+    int64_t k = idx[static_cast<size_t>(i)];
+    if (k < -dim || k >= dim) bad = true;
+    if (k < 0) k += dim;
+    src.push_back(o[0] + std::clamp<int64_t>(k, 0, std::max<int64_t>(dim - 1, 0)) *
+                             xs[static_cast<size_t>(axis)]);
+  });
+  if (bad) return Invalid("an index is out of range");
+  return Gather1(x, ind.shape, out[0], ctx, [&](int64_t i) { return src[static_cast<size_t>(i)]; });
+}
+
+absl::Status KGatherND(const onnx::NodeProto& node, const In& in, const Out& out, const Ctx& ctx) {
+  JS_RETURN_IF_ERROR(NeedInputs(in, 2));
+  const OnnxValue& x = *in[0];
+  const OnnxValue& ind = *in[1];
+  const int64_t b = AttrInt(node, "batch_dims", 0);
+  if (ind.rank() < 1 || b < 0 || b >= std::min(x.rank(), ind.rank())) {
+    return Invalid("indices rank or batch_dims out of range");
+  }
+  const int64_t m = ind.shape.back();
+  if (m < 1 || b + m > x.rank()) return Invalid("indices' last dimension is out of range");
+  for (int64_t i = 0; i < b; ++i) {
+    if (x.shape[static_cast<size_t>(i)] != ind.shape[static_cast<size_t>(i)]) {
+      return Invalid("batch dimensions of data and indices differ");
+    }
+  }
+  JS_ASSIGN_OR_RETURN(std::vector<int64_t> idx, IntsOf(ind, "indices"));
+  Shape s(ind.shape.begin(), ind.shape.end() - 1);
+  s.insert(s.end(), x.shape.begin() + b + m, x.shape.end());
+  const int64_t esize = OnnxElementSize(x.dtype);
+  const int64_t slice = Prod(x.shape, static_cast<size_t>(b + m), x.shape.size()) * esize;
+  const int64_t batches = Prod(x.shape, 0, static_cast<size_t>(b));
+  const int64_t per_batch_data = Prod(x.shape, static_cast<size_t>(b), x.shape.size()) * esize;
+  const int64_t tuples = Prod(ind.shape, static_cast<size_t>(b), ind.shape.size() - 1);
+  JS_RETURN_IF_ERROR(ctx.Alloc(out[0], x.dtype, s));
+  uint8_t* py = out[0]->storage.data();
+  for (int64_t bi = 0; bi < batches; ++bi) {
+    for (int64_t t = 0; t < tuples; ++t) {
+      int64_t off = 0;
+      for (int64_t j = 0; j < m; ++j) {
+        const int64_t dim = x.shape[static_cast<size_t>(b + j)];
+        int64_t k = idx[static_cast<size_t>((bi * tuples + t) * m + j)];
+        if (k < -dim || k >= dim) return Invalid(absl::StrCat("index ", k, " is out of range"));
+        if (k < 0) k += dim;
+        off = off * dim + k;
+      }
+      if (slice > 0) {
+        std::memcpy(py + (bi * tuples + t) * slice, x.bytes() + bi * per_batch_data + off * slice,
+                    static_cast<size_t>(slice));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+constexpr KernelEntry kKernels[] = {
+    {"Concat", KConcat},     {"Gather", KGather}, {"GatherElements", KGatherElements},
+    {"GatherND", KGatherND}, {"Slice", KSlice},   {"Split", KSplit},
+};
+
+}  // namespace
+
+absl::Span<const KernelEntry> IndexKernels() { return kKernels; }
+
+}  // namespace jetserve::onnx_ops
