@@ -47,7 +47,27 @@ std::function<absl::Status(const grpc::CallbackServerContext&)> AdminAuthorizati
 }
 
 AdminService::AdminService(WorkerPool* pool, Authorize authorize)
-    : pool_(pool), authorize_(std::move(authorize)) {}
+    : pool_(pool), authorize_(std::move(authorize)) {
+  Register("ListModels", &AdminService::ListModels);
+  Register("LoadModel", &AdminService::LoadModel);
+  Register("UnloadModel", &AdminService::UnloadModel);
+  Register("ReloadModel", &AdminService::ReloadModel);
+}
+
+template <typename Request, typename Response>
+void AdminService::Register(const char* method,
+                            grpc::ServerUnaryReactor* (AdminService::*handler)(
+                                grpc::CallbackServerContext*, const Request*, Response*)) {
+  HandleUnary<Request, Response>(
+      method,
+      [this, handler](grpc::CallbackServerContext* context, const CheckedRequest<Request>* request,
+                      Response* response) -> grpc::ServerUnaryReactor* {
+        if (request->status.ok()) return (this->*handler)(context, &request->message, response);
+        auto* reactor = context->DefaultReactor();
+        if (Admit(context, reactor)) reactor->Finish(ToGrpcStatus(request->status));
+        return reactor;
+      });
+}
 
 bool AdminService::Admit(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor) {
   absl::Status allowed = authorize_(*context);

@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "gateway/auth.h"
+#include "gateway/checked_request.h"
 #include "gateway/worker_pool.h"
 #include "grpcpp/server_context.h"
 #include "jetserve/v1/admin.grpc.pb.h"
@@ -23,7 +24,9 @@ namespace jetserve::gateway {
 std::function<absl::Status(const grpc::CallbackServerContext&)> AdminAuthorization(
     const Authenticator* auth);
 
-class AdminService final : public jetserve::v1::Admin::CallbackService {
+// Requests that do not parse are answered INVALID_ARGUMENT after authorization
+// (gateway/checked_request.h).
+class AdminService final : public CheckedService<jetserve::v1::Admin> {
  public:
   // OK lets the call through; anything else is its answer (UNAUTHENTICATED,
   // PERMISSION_DENIED).
@@ -32,20 +35,26 @@ class AdminService final : public jetserve::v1::Admin::CallbackService {
   // `pool` must outlive the service and the server running it.
   AdminService(WorkerPool* pool, Authorize authorize);
 
+ private:
+  // Registers `handler` for `method`; it runs for authorized calls whose request parsed.
+  template <typename Request, typename Response>
+  void Register(const char* method,
+                grpc::ServerUnaryReactor* (AdminService::*handler)(grpc::CallbackServerContext*,
+                                                                   const Request*, Response*));
+
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
                                        const jetserve::v1::AdminListModelsRequest* request,
-                                       jetserve::v1::AdminListModelsResponse* response) override;
+                                       jetserve::v1::AdminListModelsResponse* response);
   grpc::ServerUnaryReactor* LoadModel(grpc::CallbackServerContext* context,
                                       const jetserve::v1::LoadModelRequest* request,
-                                      jetserve::v1::LoadModelResponse* response) override;
+                                      jetserve::v1::LoadModelResponse* response);
   grpc::ServerUnaryReactor* UnloadModel(grpc::CallbackServerContext* context,
                                         const jetserve::v1::UnloadModelRequest* request,
-                                        jetserve::v1::UnloadModelResponse* response) override;
+                                        jetserve::v1::UnloadModelResponse* response);
   grpc::ServerUnaryReactor* ReloadModel(grpc::CallbackServerContext* context,
                                         const jetserve::v1::ReloadModelRequest* request,
-                                        jetserve::v1::ReloadModelResponse* response) override;
+                                        jetserve::v1::ReloadModelResponse* response);
 
- private:
   // Authorizes the call; on refusal finishes it and returns false.
   bool Admit(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor);
 

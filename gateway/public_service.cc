@@ -344,9 +344,11 @@ class GenerateCall final : public grpc::ServerWriteReactor<v1::GenerateResponse>
                            private CallBase {
  public:
   GenerateCall(PublicService* service, grpc::CallbackServerContext* context,
-               const v1::GenerateRequest* request)
-      : CallBase(service, context, "Generate", request->model()), request_(request) {
+               const CheckedRequest<v1::GenerateRequest>* request)
+      : CallBase(service, context, "Generate", request->message.model()),
+        request_(&request->message) {
     absl::Status valid = Authorize();
+    if (valid.ok()) valid = request->status;
     if (valid.ok()) valid = Validate();
     if (!valid.ok()) {
       FinishCall(ToGrpcStatus(valid));
@@ -477,15 +479,17 @@ template <typename Method>
 class UnaryCall final : public grpc::ServerUnaryReactor, private CallBase {
  public:
   UnaryCall(PublicService* service, grpc::CallbackServerContext* context,
-            const typename Method::Request* request, typename Method::Response* response)
-      : CallBase(service, context, Method::kName, request->model()),
-        request_(request),
+            const CheckedRequest<typename Method::Request>* request,
+            typename Method::Response* response)
+      : CallBase(service, context, Method::kName, request->message.model()),
+        request_(&request->message),
         response_(response) {
     absl::Status valid = Authorize();
+    if (valid.ok()) valid = request->status;
     if (valid.ok()) valid = ValidateModel();
     // Unknown models: the router answers NOT_FOUND.
     if (valid.ok() && service_->router()->HasModel(model_)) {
-      valid = Method::Check(*request, service_->options().limits);
+      valid = Method::Check(*request_, service_->options().limits);
     }
     if (!valid.ok()) {
       FinishCall(ToGrpcStatus(valid));
@@ -536,49 +540,48 @@ grpc::Status PublicService::Authenticate(const grpc::CallbackServerContext& cont
 
 PublicService::PublicService(Router* router, WorkerPool* pool, GatewayMetrics* metrics,
                              PublicServiceOptions options)
-    : router_(router), pool_(pool), metrics_(metrics), options_(std::move(options)) {}
-
-grpc::ServerWriteReactor<v1::GenerateResponse>* PublicService::Generate(
-    grpc::CallbackServerContext* context, const v1::GenerateRequest* request) {
-  return new GenerateCall(this, context, request);
+    : router_(router), pool_(pool), metrics_(metrics), options_(std::move(options)) {
+  HandleServerStreaming<v1::GenerateRequest, v1::GenerateResponse>(
+      "Generate", [this](grpc::CallbackServerContext* context,
+                         const CheckedRequest<v1::GenerateRequest>* request) {
+        return new GenerateCall(this, context, request);
+      });
+  RegisterUnary<ClassifyMethod>();
+  RegisterUnary<RerankMethod>();
+  RegisterUnary<EmbedMethod>();
+  RegisterUnary<TokenizeMethod>();
+  RegisterUnary<DetokenizeMethod>();
+  HandleUnary<v1::ListModelsRequest, v1::ListModelsResponse>(
+      "ListModels",
+      [this](grpc::CallbackServerContext* context,
+             const CheckedRequest<v1::ListModelsRequest>* request,
+             v1::ListModelsResponse* response) { return ListModels(context, request, response); });
+  HandleUnary<v1::GetModelRequest, v1::ModelInfo>(
+      "GetModel", [this](grpc::CallbackServerContext* context,
+                         const CheckedRequest<v1::GetModelRequest>* request,
+                         v1::ModelInfo* response) { return GetModel(context, request, response); });
 }
 
-grpc::ServerUnaryReactor* PublicService::Classify(grpc::CallbackServerContext* context,
-                                                  const v1::ClassifyRequest* request,
-                                                  v1::ClassifyResponse* response) {
-  return new UnaryCall<ClassifyMethod>(this, context, request, response);
+template <typename Method>
+void PublicService::RegisterUnary() {
+  HandleUnary<typename Method::Request, typename Method::Response>(
+      Method::kName, [this](grpc::CallbackServerContext* context,
+                            const CheckedRequest<typename Method::Request>* request,
+                            typename Method::Response* response) {
+        return new UnaryCall<Method>(this, context, request, response);
+      });
 }
 
-grpc::ServerUnaryReactor* PublicService::Rerank(grpc::CallbackServerContext* context,
-                                                const v1::RerankRequest* request,
-                                                v1::RerankResponse* response) {
-  return new UnaryCall<RerankMethod>(this, context, request, response);
-}
-
-grpc::ServerUnaryReactor* PublicService::Embed(grpc::CallbackServerContext* context,
-                                               const v1::EmbedRequest* request,
-                                               v1::EmbedResponse* response) {
-  return new UnaryCall<EmbedMethod>(this, context, request, response);
-}
-
-grpc::ServerUnaryReactor* PublicService::Tokenize(grpc::CallbackServerContext* context,
-                                                  const v1::TokenizeRequest* request,
-                                                  v1::TokenizeResponse* response) {
-  return new UnaryCall<TokenizeMethod>(this, context, request, response);
-}
-
-grpc::ServerUnaryReactor* PublicService::Detokenize(grpc::CallbackServerContext* context,
-                                                    const v1::DetokenizeRequest* request,
-                                                    v1::DetokenizeResponse* response) {
-  return new UnaryCall<DetokenizeMethod>(this, context, request, response);
-}
-
-grpc::ServerUnaryReactor* PublicService::ListModels(grpc::CallbackServerContext* context,
-                                                    const v1::ListModelsRequest* /*request*/,
-                                                    v1::ListModelsResponse* response) {
+grpc::ServerUnaryReactor* PublicService::ListModels(
+    grpc::CallbackServerContext* context, const CheckedRequest<v1::ListModelsRequest>* request,
+    v1::ListModelsResponse* response) {
   auto* reactor = context->DefaultReactor();
   if (grpc::Status st = Authenticate(*context); !st.ok()) {
     reactor->Finish(st);
+    return reactor;
+  }
+  if (!request->status.ok()) {
+    reactor->Finish(ToGrpcStatus(request->status));
     return reactor;
   }
   for (auto& info : pool_->DescribeAll()) *response->add_models() = std::move(info);
@@ -586,14 +589,19 @@ grpc::ServerUnaryReactor* PublicService::ListModels(grpc::CallbackServerContext*
   return reactor;
 }
 
-grpc::ServerUnaryReactor* PublicService::GetModel(grpc::CallbackServerContext* context,
-                                                  const v1::GetModelRequest* request,
-                                                  v1::ModelInfo* response) {
+grpc::ServerUnaryReactor* PublicService::GetModel(
+    grpc::CallbackServerContext* context, const CheckedRequest<v1::GetModelRequest>* checked,
+    v1::ModelInfo* response) {
   auto* reactor = context->DefaultReactor();
   if (grpc::Status st = Authenticate(*context); !st.ok()) {
     reactor->Finish(st);
     return reactor;
   }
+  if (!checked->status.ok()) {
+    reactor->Finish(ToGrpcStatus(checked->status));
+    return reactor;
+  }
+  const v1::GetModelRequest* request = &checked->message;
   if (request->name().empty() || request->name().size() > kMaxModelNameLength) {
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                  request->name().empty()

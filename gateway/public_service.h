@@ -24,6 +24,7 @@
 
 #include "absl/time/time.h"
 #include "gateway/auth.h"
+#include "gateway/checked_request.h"
 #include "gateway/metrics.h"
 #include "gateway/router.h"
 #include "gateway/worker_pool.h"
@@ -45,35 +46,14 @@ struct PublicServiceOptions {
 // Status conversion at the handler boundary.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-class PublicService final : public jetserve::v1::Jetserve::CallbackService {
+// The methods are registered with CheckedRequest<...> requests (gateway/checked_request.h),
+// so that a request that does not parse (a string field with invalid UTF-8, broken wire
+// format) is answered INVALID_ARGUMENT naming the field, after authentication.
+class PublicService final : public CheckedService<jetserve::v1::Jetserve> {
  public:
   // router, pool and metrics must outlive the service (and the server running it).
   PublicService(Router* router, WorkerPool* pool, GatewayMetrics* metrics,
                 PublicServiceOptions options);
-
-  grpc::ServerWriteReactor<jetserve::v1::GenerateResponse>* Generate(
-      grpc::CallbackServerContext* context, const jetserve::v1::GenerateRequest* request) override;
-  grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
-                                     const jetserve::v1::ClassifyRequest* request,
-                                     jetserve::v1::ClassifyResponse* response) override;
-  grpc::ServerUnaryReactor* Rerank(grpc::CallbackServerContext* context,
-                                   const jetserve::v1::RerankRequest* request,
-                                   jetserve::v1::RerankResponse* response) override;
-  grpc::ServerUnaryReactor* Embed(grpc::CallbackServerContext* context,
-                                  const jetserve::v1::EmbedRequest* request,
-                                  jetserve::v1::EmbedResponse* response) override;
-  grpc::ServerUnaryReactor* Tokenize(grpc::CallbackServerContext* context,
-                                     const jetserve::v1::TokenizeRequest* request,
-                                     jetserve::v1::TokenizeResponse* response) override;
-  grpc::ServerUnaryReactor* Detokenize(grpc::CallbackServerContext* context,
-                                       const jetserve::v1::DetokenizeRequest* request,
-                                       jetserve::v1::DetokenizeResponse* response) override;
-  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
-                                       const jetserve::v1::ListModelsRequest* request,
-                                       jetserve::v1::ListModelsResponse* response) override;
-  grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* context,
-                                     const jetserve::v1::GetModelRequest* request,
-                                     jetserve::v1::ModelInfo* response) override;
 
   // Shared by the per-call reactors (defined in the .cc).
   Router* router() const { return router_; }
@@ -81,6 +61,17 @@ class PublicService final : public jetserve::v1::Jetserve::CallbackService {
   const PublicServiceOptions& options() const { return options_; }
 
  private:
+  // Registers the forwarding handler of one unary method (a method descriptor in the .cc).
+  template <typename Method>
+  void RegisterUnary();
+  grpc::ServerUnaryReactor* ListModels(
+      grpc::CallbackServerContext* context,
+      const CheckedRequest<jetserve::v1::ListModelsRequest>* request,
+      jetserve::v1::ListModelsResponse* response);
+  grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* context,
+                                     const CheckedRequest<jetserve::v1::GetModelRequest>* request,
+                                     jetserve::v1::ModelInfo* response);
+
   // UNAUTHENTICATED unless the call carries a valid key (or auth is off).
   grpc::Status Authenticate(const grpc::CallbackServerContext& context) const;
 

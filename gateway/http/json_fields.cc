@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 
 namespace jetserve::gateway::http {
 
@@ -13,6 +14,12 @@ absl::StatusOr<Json> ParseJsonObject(absl::string_view body) {
   if (body.empty()) return absl::InvalidArgumentError("request body: expected a JSON object");
   Json value = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) {
+    // JSON text is UTF-8 (RFC 8259); say so when that is what is wrong.
+    const size_t bad = FirstInvalidUtf8({body.data(), body.size()});
+    if (bad != std::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("request body: not valid UTF-8 (byte ", bad, ")"));
+    }
     return absl::InvalidArgumentError("request body: not valid JSON");
   }
   if (!value.is_object()) {

@@ -24,8 +24,8 @@ namespace jetserve::gateway::http {
 
 using Json = nlohmann::json;
 
-// Parses a request body; INVALID_ARGUMENT (with the parser's position) when it is not JSON
-// or not an object.
+// Parses a request body; INVALID_ARGUMENT when it is not UTF-8 (naming the first bad
+// byte), not JSON, or not an object.
 absl::StatusOr<Json> ParseJsonObject(absl::string_view body);
 
 // Serializes without throwing (invalid UTF-8 becomes U+FFFD).

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/http/json_fields.h"
 #include "gateway/http/ollama_api.h"
 #include "gateway/http/openai_api.h"
 #include "gtest/gtest.h"
@@ -132,6 +133,21 @@ TEST(RequestRobustnessTest, MutatedRequestsGiveOkOrInvalidArgument) {
   // Both outcomes occur: the mutations reach checked fields and harmless ones.
   EXPECT_GT(ok, 1000);
   EXPECT_GT(invalid, 1000);
+}
+
+TEST(RequestRobustnessTest, BodiesThatAreNotUtf8OrNotJsonAreInvalidArgument) {
+  // Byte 22 is 0xFF, which never occurs in UTF-8.
+  EXPECT_EQ(ParseJsonObject("{\"model\": \"m\", \"p\": \"a\xff\"}").status(),
+            absl::InvalidArgumentError("request body: not valid UTF-8 (byte 22)"));
+  // ED A0 80 would encode the surrogate U+D800.
+  EXPECT_EQ(ParseJsonObject("{\"p\": \"\xed\xa0\x80\"}").status(),
+            absl::InvalidArgumentError("request body: not valid UTF-8 (byte 7)"));
+  // A lone surrogate escape is valid UTF-8 text but not a JSON string.
+  EXPECT_EQ(ParseJsonObject(R"({"p": "\ud800"})").status(),
+            absl::InvalidArgumentError("request body: not valid JSON"));
+  const absl::StatusOr<Json> fine = ParseJsonObject("{\"p\": \"h\xc3\xa9\"}");
+  ASSERT_TRUE(fine.ok()) << fine.status();
+  EXPECT_EQ((*fine)["p"], "h\xc3\xa9");
 }
 
 }  // namespace

@@ -179,20 +179,120 @@ TEST_F(GatewayRequestLimitsTest, OutOfRangeGenerateFieldsAreInvalidArgument) {
 }
 
 TEST_F(GatewayRequestLimitsTest, InvalidUtf8PromptIsRefusedAndHarmless) {
-  // proto3 strings must be UTF-8: the request does not parse. The client library logs and
-  // sends the bytes anyway; what matters is a clean error and a healthy server.
+  // proto3 strings must be UTF-8: the request does not parse. The typed client logs an
+  // error and sends the bytes anyway.
   v1::GenerateRequest request;
   request.set_model("m");
   request.set_prompt(std::string("tokens=1 \xff\xfe\xc3", 12));
   const grpc::Status status = Call(request, "bad-utf8");
-  // gRPC C++'s callback server answers a request that does not parse with UNIMPLEMENTED
-  // (grpc/grpc#30454); the handler never runs, so the gateway cannot say INVALID_ARGUMENT.
-  EXPECT_THAT(status.error_code(),
-              ::testing::AnyOf(grpc::StatusCode::UNIMPLEMENTED, grpc::StatusCode::INVALID_ARGUMENT,
-                               grpc::StatusCode::INTERNAL));
-  fprintf(stderr, "invalid UTF-8 prompt: %s %s\n",
-          std::string(GrpcCodeName(status.error_code())).c_str(), status.error_message().c_str());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << std::string(GrpcCodeName(status.error_code())) << " " << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("prompt: not valid UTF-8 (byte 9 of the string"));
   EXPECT_EQ(CountEvents(dir_->File("m.events"), "start", "bad-utf8"), 0);
+  ExpectHealthy();
+}
+
+// Requests that do not parse, sent as raw bytes: INVALID_ARGUMENT naming the field (not
+// gRPC's UNIMPLEMENTED for a request that fails to deserialize), on every method, logged
+// and counted like other refused calls; nothing reaches the worker.
+TEST_F(GatewayRequestLimitsTest, RequestsThatDoNotParseAreInvalidArgument) {
+  // Serializes `message` with its placeholder "@@" replaced by two bytes that are not UTF-8
+  // (0xFF never occurs in UTF-8; C3 followed by '(' is a cut-short sequence).
+  auto raw = [](const google::protobuf::Message& message) {
+    std::string wire = message.SerializeAsString();
+    const size_t at = wire.find("@@");
+    EXPECT_NE(at, std::string::npos);
+    if (at != std::string::npos) wire.replace(at, 2, "\xff\xc3");
+    return wire;
+  };
+  struct Case {
+    std::string id;
+    std::string method;
+    std::string bytes;
+    std::string message;
+  };
+  std::vector<Case> cases;
+  {
+    v1::GenerateRequest r;
+    r.set_model("m");
+    r.set_prompt("tokens=1 @@");
+    cases.push_back({"raw-prompt", "Generate", raw(r), "prompt: not valid UTF-8 (byte 9 "});
+    r.mutable_chat()->add_messages()->set_content("tokens=1");
+    r.mutable_chat()->add_messages()->set_content("a@@");
+    cases.push_back(
+        {"raw-chat", "Generate", raw(r), "chat.messages[1].content: not valid UTF-8 (byte 1 "});
+    r.set_prompt("tokens=1");
+    r.mutable_stop()->add_stop("@@");
+    cases.push_back({"raw-stop", "Generate", raw(r), "stop.stop[0]: not valid UTF-8 (byte 0 "});
+    std::string truncated = r.SerializeAsString();
+    truncated.pop_back();
+    cases.push_back({"raw-truncated", "Generate", truncated, "runs past the end of the message"});
+  }
+  {
+    v1::EmbedRequest r;
+    r.set_model("m");
+    r.add_inputs("fine");
+    r.add_inputs("x@@");
+    cases.push_back({"raw-embed", "Embed", raw(r), "inputs[1]: not valid UTF-8 (byte 1 "});
+  }
+  {
+    v1::ClassifyRequest r;
+    r.set_model("m");
+    r.add_inputs()->set_text("x");
+    r.add_candidate_labels("@@");
+    cases.push_back(
+        {"raw-classify", "Classify", raw(r), "candidate_labels[0]: not valid UTF-8 (byte 0 "});
+  }
+  {
+    v1::RerankRequest r;
+    r.set_model("m");
+    r.set_query("q@@");
+    r.add_documents("d");
+    cases.push_back({"raw-rerank", "Rerank", raw(r), "query: not valid UTF-8 (byte 1 "});
+  }
+  {
+    v1::TokenizeRequest r;
+    r.set_model("m");
+    r.set_text("@@");
+    cases.push_back({"raw-tokenize", "Tokenize", raw(r), "text: not valid UTF-8 (byte 0 "});
+  }
+  {
+    v1::GetModelRequest r;
+    r.set_name("m@@");
+    cases.push_back({"raw-get-model", "GetModel", raw(r), "name: not valid UTF-8 (byte 1 "});
+  }
+  // Field 1, wire type 7: no such wire type.
+  cases.push_back(
+      {"raw-list", "ListModels", std::string("\x0f", 1), "request: invalid wire type 7 at byte 0"});
+
+  for (const Case& c : cases) {
+    const RawCallResult r = RawCall(gateway_->channel(), "/jetserve.v1.Jetserve/" + c.method,
+                                    c.bytes, {{"x-request-id", c.id}});
+    EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.id << ": " << std::string(GrpcCodeName(r.status.error_code())) << " "
+        << r.status.error_message();
+    EXPECT_THAT(r.status.error_message(), HasSubstr(c.message)) << c.id;
+    EXPECT_EQ(r.messages, 0) << c.id;
+    EXPECT_EQ(CountEvents(dir_->File("m.events"), "start", c.id), 0) << c.id;
+  }
+  // The routed methods log the refusal under the caller's request id.
+  EXPECT_EQ(gateway_->LogLines({"\"request_id\":\"raw-embed\"", "INVALID_ARGUMENT"}).size(), 1u)
+      << gateway_->log();
+  EXPECT_EQ(gateway_
+                ->LogLines({"\"request_id\":\"raw-chat\"", "\"method\":\"Generate\"",
+                            "INVALID_ARGUMENT", "chat.messages[1].content"})
+                .size(),
+            1u);
+  // The same bytes made valid go through: the refusal was the bytes, not the method.
+  {
+    v1::EmbedRequest r;
+    r.set_model("m");
+    r.add_inputs("fine");
+    const RawCallResult ok =
+        RawCall(gateway_->channel(), "/jetserve.v1.Jetserve/Embed", r.SerializeAsString());
+    EXPECT_TRUE(ok.status.ok()) << ok.status.error_message();
+    EXPECT_EQ(ok.messages, 1);
+  }
   ExpectHealthy();
 }
 

@@ -23,6 +23,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "jetserve/v1/admin.pb.h"
 #include "tests/service/gateway_harness.h"
 
 namespace jetserve::testing {
@@ -266,6 +267,40 @@ TEST_F(GatewaySecurityTest, ApiKeysAuthenticateAndAllowListedModelsOnly) {
   EXPECT_EQ(HealthOf(*channel_, "alpha"), 1);
 }
 
+// A request that does not parse tells nothing to a caller without a valid key: the key is
+// checked first (public and admin API alike), then the request.
+TEST_F(GatewaySecurityTest, UnparsableRequestsAreJudgedAfterTheKey) {
+  jetserve::v1::EmbedRequest embed;
+  embed.set_model("alpha");
+  embed.add_inputs("x\xff");  // not UTF-8: the typed client would refuse to send it cleanly
+  const std::string embed_bytes = embed.SerializeAsString();
+  const std::string method = "/jetserve.v1.Jetserve/Embed";
+  EXPECT_EQ(RawCall(*channel_, method, embed_bytes).status.error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  const RawCallResult keyed =
+      RawCall(*channel_, method, embed_bytes, {{"authorization", absl::StrCat("Bearer ", kAlice)}});
+  EXPECT_EQ(keyed.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << keyed.status.error_message();
+  EXPECT_THAT(keyed.status.error_message(), HasSubstr("inputs[0]: not valid UTF-8 (byte 1 "));
+
+  jetserve::v1::ReloadModelRequest reload;
+  reload.set_name("alpha\xc3");
+  const std::string reload_bytes = reload.SerializeAsString();
+  const std::string admin = "/jetserve.v1.Admin/ReloadModel";
+  EXPECT_EQ(RawCall(*channel_, admin, reload_bytes).status.error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(
+      RawCall(*channel_, admin, reload_bytes, {{"authorization", absl::StrCat("Bearer ", kAlice)}})
+          .status.error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+  const RawCallResult ops =
+      RawCall(*channel_, admin, reload_bytes, {{"authorization", absl::StrCat("Bearer ", kOps)}});
+  EXPECT_EQ(ops.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << ops.status.error_message();
+  EXPECT_THAT(ops.status.error_message(), HasSubstr("name: not valid UTF-8 (byte 5 "));
+  EXPECT_TRUE(Generate(*channel_, "alpha", "tokens=1", kAlice).status.ok());
+}
+
 TEST_F(GatewaySecurityTest, ConcurrencyAndRateLimitsPerKey) {
   // alice: one call at a time. A slow stream holds her slot.
   std::thread slow([] {
@@ -361,6 +396,12 @@ TEST_F(GatewaySecurityTest, HttpApiUsesTheSameKeys) {
                               absl::StrCat("Authorization: Bearer ", kOps, "\r\n"), body);
   EXPECT_THAT(ok, ::testing::StartsWith("200 "));
   EXPECT_THAT(ok, HasSubstr("[beta #0][beta #1]"));
+  // JSON that is not UTF-8: 400 naming the byte.
+  const std::string bad_body = "{\"model\": \"beta\", \"prompt\": \"\xff\"}";
+  const std::string bad = Http(http_port, "POST", "/api/generate",
+                               absl::StrCat("Authorization: Bearer ", kOps, "\r\n"), bad_body);
+  EXPECT_THAT(bad, ::testing::StartsWith("400 "));
+  EXPECT_THAT(bad, HasSubstr("request body: not valid UTF-8 (byte 29)"));
   const std::string log = gateway_->log();
   EXPECT_THAT(log, Not(HasSubstr(kAlice)));
   EXPECT_THAT(log, Not(HasSubstr(kOps)));
