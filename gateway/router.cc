@@ -23,6 +23,7 @@ void WorkerLease::Release() {
   if (router_ != nullptr) {
     Router* router = std::exchange(router_, nullptr);
     router->Release(model_, model_id_, slot_);
+    endpoint_->CallEnded();
   }
   slot_.reset();
 }
@@ -306,6 +307,9 @@ WorkerLease Router::LeaseLocked(const std::string& name, Model& m,
   lease.model_id_ = m.id;
   lease.slot_ = slot;
   lease.endpoint_ = slot->endpoint;
+  // Counted while the router's lock is held: once a worker is marked not ready, no call
+  // can be routed to it that its count does not show.
+  lease.endpoint_->CallRouted();
   return lease;
 }
 

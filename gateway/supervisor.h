@@ -4,8 +4,9 @@
 // waits for grpc.health.v1 SERVING, registers it with the router, polls its health and
 // capacity every health_interval, and restarts it with exponential backoff when it exits
 // or stops answering probes (hung: killed after kFailedProbesToRestart in a row).
-// Stop() drains it (Drain RPC, then up to drain_grace_period for running calls), sends
-// SIGTERM, then SIGKILL after kill_grace_period, and reaps it.
+// Stop() takes it out of routing, waits for the calls routed to it to end and drains it
+// (Drain RPC), all within drain_grace_period, then sends SIGTERM, then SIGKILL after
+// kill_grace_period, and reaps it.
 //
 // Each supervisor runs one thread. Children get their own process group (a terminal's
 // Ctrl-C reaches the gateway only, which then drains them) and PR_SET_PDEATHSIG, so they

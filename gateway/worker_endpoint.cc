@@ -94,4 +94,25 @@ absl::StatusOr<jetserve::worker::v1::DrainResponse> WorkerEndpoint::Drain(absl::
   return response;
 }
 
+void WorkerEndpoint::CallRouted() {
+  absl::MutexLock lock(&calls_mu_);
+  ++routed_calls_;
+}
+
+void WorkerEndpoint::CallEnded() {
+  absl::MutexLock lock(&calls_mu_);
+  --routed_calls_;
+}
+
+int WorkerEndpoint::routed_calls() const {
+  absl::MutexLock lock(&calls_mu_);
+  return routed_calls_;
+}
+
+bool WorkerEndpoint::WaitForNoRoutedCalls(absl::Time deadline) const {
+  absl::MutexLock lock(&calls_mu_);
+  auto none = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(calls_mu_) { return routed_calls_ == 0; };
+  return calls_mu_.AwaitWithDeadline(absl::Condition(&none), deadline);
+}
+
 }  // namespace jetserve::gateway

@@ -11,8 +11,10 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -63,6 +65,16 @@ class WorkerEndpoint {
   absl::StatusOr<jetserve::worker::v1::DrainResponse> Drain(absl::Duration grace,
                                                             absl::Duration timeout);
 
+  // Calls routed to this worker that have not finished at the gateway (router leases).
+  // Counted by the router as it grants and releases leases, so a worker taken out of
+  // routing has exactly these left to finish, including those whose request has not
+  // reached the worker yet (which the worker's own count misses).
+  void CallRouted() ABSL_LOCKS_EXCLUDED(calls_mu_);
+  void CallEnded() ABSL_LOCKS_EXCLUDED(calls_mu_);
+  int routed_calls() const ABSL_LOCKS_EXCLUDED(calls_mu_);
+  // Waits until no routed call is left or `deadline` passes; true when none is left.
+  bool WaitForNoRoutedCalls(absl::Time deadline) const ABSL_LOCKS_EXCLUDED(calls_mu_);
+
  private:
   WorkerEndpoint(std::string id, std::string address,
                  std::shared_ptr<grpc::ChannelCredentials> credentials,
@@ -72,6 +84,8 @@ class WorkerEndpoint {
   const std::string address_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<jetserve::worker::v1::Worker::Stub> stub_;
+  mutable absl::Mutex calls_mu_;
+  int routed_calls_ ABSL_GUARDED_BY(calls_mu_) = 0;
 };
 
 }  // namespace jetserve::gateway

@@ -107,11 +107,12 @@ class Stats:
         self.outcomes = collections.Counter()  # (method, outcome)
         self.errors = collections.Counter()  # (method, code)
         self.samples = {}
+        self.request_ids = collections.defaultdict(list)  # (method, code) -> x-request-id
         self.latency = collections.defaultdict(list)
         self.ttft = []
         self.recording = False
 
-    def record(self, method, outcome, latency=None, ttft=None, error=None):
+    def record(self, method, outcome, latency=None, ttft=None, error=None, request_id=None):
         with self.lock:
             if not self.recording:
                 return
@@ -119,6 +120,8 @@ class Stats:
             if error is not None:
                 self.errors[(method, error[0])] += 1
                 self.samples.setdefault((method, error[0]), error[1])
+                if request_id is not None and len(self.request_ids[(method, error[0])]) < 5:
+                    self.request_ids[(method, error[0])].append(request_id)
             if latency is not None:
                 self.latency[method].append(latency)
             if ttft is not None:
@@ -132,18 +135,24 @@ def client_loop(index, channel, pb, stop, stats, args):
     texts = ["The weather is lovely today.", "Markets fell sharply after the report.",
              "Stir the sauce until it thickens.", "The team scored in the last minute.",
              "A cat sits on the mat."]
+    calls = 0
     while not stop.is_set():
         r = rng.random()
         method = "Generate" if r < args.generate_share else (
             "Embed" if r < args.generate_share + (1 - args.generate_share) / 2 else "Classify")
         cancel = rng.random() < args.cancel_fraction
+        calls += 1
+        # The gateway and the workers log each call under this id: unexpected errors can be
+        # traced in the logs.
+        request_id = f"load-{index}-{calls}"
+        metadata = args.metadata + [("x-request-id", request_id)]
         start = time.monotonic()
         try:
             if method == "Generate":
                 request = pb.generate.GenerateRequest(
                     model=args.generate_model, prompt=rng.choice(texts) + " Continue:")
                 request.stop.max_tokens = args.max_tokens
-                call = stub.Generate(request, timeout=args.timeout, metadata=args.metadata)
+                call = stub.Generate(request, timeout=args.timeout, metadata=metadata)
                 first = None
                 cancel_at = rng.random() if cancel else None
                 for _ in call:
@@ -164,7 +173,8 @@ def client_loop(index, channel, pb, stop, stats, args):
                     if code in (grpc.StatusCode.CANCELLED, grpc.StatusCode.OK):
                         stats.record(method, "cancelled")
                     else:
-                        stats.record(method, "error", error=(code.name, call.details()))
+                        stats.record(method, "error", error=(code.name, call.details()),
+                                     request_id=request_id)
                     continue
                 stats.record(method, "ok", latency=time.monotonic() - start, ttft=first)
             else:
@@ -172,14 +182,14 @@ def client_loop(index, channel, pb, stop, stats, args):
                     request = pb.encode.EmbedRequest(model=args.embed_model,
                                                      inputs=[rng.choice(texts)])
                     future = stub.Embed.future(request, timeout=args.timeout,
-                                               metadata=args.metadata)
+                                               metadata=metadata)
                 else:
                     request = pb.encode.ClassifyRequest(
                         model=args.classify_model,
                         inputs=[pb.encode.TextInput(text=rng.choice(texts))],
                         candidate_labels=["sports", "finance", "cooking", "weather"])
                     future = stub.Classify.future(request, timeout=args.timeout,
-                                                  metadata=args.metadata)
+                                                  metadata=metadata)
                 if cancel:
                     time.sleep(rng.random() * 0.05)
                     future.cancel()
@@ -192,12 +202,13 @@ def client_loop(index, channel, pb, stop, stats, args):
                         if e.code() == grpc.StatusCode.CANCELLED:
                             stats.record(method, "cancelled")
                         else:
-                            stats.record(method, "error", error=(e.code().name, e.details()))
+                            stats.record(method, "error", error=(e.code().name, e.details()),
+                                         request_id=request_id)
                     continue
                 future.result()
                 stats.record(method, "ok", latency=time.monotonic() - start)
         except grpc.RpcError as e:
-            stats.record(method, "error", error=(e.code().name, e.details()))
+            stats.record(method, "error", error=(e.code().name, e.details()), request_id=request_id)
 
 
 def reload_loop(channel, pb, stop, args, reloads):
@@ -353,7 +364,8 @@ def main():
     unexpected = sum(stats.errors.values())
     print(f"unexpected errors: {unexpected}")
     for (method, code), n in sorted(stats.errors.items()):
-        print(f"  {method} {code}: {n}  e.g. {stats.samples[(method, code)]!r}")
+        print(f"  {method} {code}: {n}  e.g. {stats.samples[(method, code)]!r}  "
+              f"x-request-id {', '.join(stats.request_ids[(method, code)])}")
     for method, values in sorted(stats.latency.items()):
         print(f"latency {method:9s} p50 {percentile(values, 0.5) * 1e3:8.1f} ms  "
               f"p99 {percentile(values, 0.99) * 1e3:8.1f} ms  (n={len(values)})")

@@ -1,19 +1,25 @@
 // Multi-process tests of the gateway's supervision of local workers: a worker killed
 // mid-stream (UNAVAILABLE to the client, restart, health NOT_SERVING and back), a worker
 // that crashes at every start (growing delays, no busy loop, FAILING state, metrics),
-// and shutdown (drain, every child reaped).
+// shutdown (drain, every child reaped), and a stopping worker that outlives the calls
+// routed to it.
 #include <signal.h>
 
 #include <fstream>
+#include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "gateway/router.h"
+#include "gateway/supervisor.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
+#include "jetserve/worker/v1/worker.grpc.pb.h"
 #include "tests/service/gateway_harness.h"
 
 namespace jetserve::testing {
@@ -168,6 +174,73 @@ TEST(GatewaySupervisionTest, ShutdownDrainsAndReapsEveryWorker) {
   EXPECT_THAT(log, HasSubstr("\"event\":\"worker_stopped\""));
   EXPECT_EQ(ProcessState(pids[0]), "");
   EXPECT_EQ(kill(static_cast<pid_t>(pids[0]), 0), -1);
+}
+
+// A worker taken out of routing stops only once the calls routed to it have ended, also
+// those whose request has not reached it yet. Stopping it at once made gRPC cancel such a
+// call as it arrived (a reload under traffic lost about one call in 20000 that way).
+TEST(GatewaySupervisionTest, StopWaitsForTheCallsRoutedToTheWorker) {
+  using ::jetserve::gateway::Router;
+  using ::jetserve::gateway::Supervisor;
+  using ::jetserve::gateway::WorkerLease;
+  TempDir dir;
+  Router router(nullptr);
+  router.AddModel({.name = "m"});
+  ::jetserve::gateway::SupervisorOptions o;
+  o.model = "m";
+  o.worker_binary = FakeWorkerBinary();
+  o.model_path = "/models/m";
+  o.device = "cpu";
+  o.socket_path = dir.File("m.sock");
+  o.extra_args = {"--fake-event-log=" + dir.File("m.events")};
+  o.health_interval = absl::Milliseconds(100);
+  o.drain_grace_period = absl::Seconds(20);
+  o.kill_grace_period = absl::Seconds(1);
+  Supervisor supervisor(o, &router, nullptr);
+  supervisor.Start();
+  absl::Time until = absl::Now() + absl::Seconds(30);
+  while (router.Status("m").ready_workers < 1 && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(router.Status("m").ready_workers, 1);
+
+  // A call routed to the worker; its request is not sent yet.
+  std::optional<WorkerLease> lease;
+  router.Acquire("m", absl::InfiniteFuture(),
+                 [&lease](absl::StatusOr<WorkerLease> l) { lease = *std::move(l); });
+  ASSERT_TRUE(lease.has_value());
+  const absl::Time stop_start = absl::Now();
+  std::thread stopper([&supervisor] { supervisor.Stop(); });
+  // The worker leaves routing at once...
+  until = absl::Now() + absl::Seconds(5);
+  while (router.Status("m").ready_workers > 0 && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(router.Status("m").ready_workers, 0);
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_EQ(supervisor.GetStatus().state, Supervisor::State::kStopping);
+  // ...but still runs, and serves the routed call when it arrives.
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    jetserve::worker::v1::GenerateRequest request;
+    request.mutable_envelope()->set_request_id("late");
+    request.mutable_request()->set_model("m");
+    request.mutable_request()->set_prompt("tokens=2");
+    auto reader = lease->endpoint().stub().Generate(&context, request);
+    jetserve::v1::GenerateResponse response;
+    int messages = 0;
+    while (reader->Read(&response)) ++messages;
+    const grpc::Status status = reader->Finish();
+    EXPECT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
+    EXPECT_EQ(messages, 2);
+  }
+  EXPECT_EQ(CountEvents(dir.File("m.events"), "finished", "late"), 1);
+  // Once the call's lease is released the worker drains and stops, well within the grace.
+  lease.reset();
+  stopper.join();
+  EXPECT_LT(absl::Now() - stop_start, absl::Seconds(10));
+  EXPECT_EQ(supervisor.GetStatus().state, Supervisor::State::kStopped);
 }
 
 }  // namespace
