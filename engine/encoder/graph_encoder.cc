@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <optional>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -86,36 +87,61 @@ absl::StatusOr<std::unique_ptr<GraphEncoder>> GraphEncoder::Create(const OnnxMod
   if (config->n_pos == 0) config->n_pos = config->position_offset + (1 << 20);  // no stated limit
   if (config->n_vocab == 0) config->n_vocab = INT_MAX;  // ids are checked by the graph's Gather
   g->config_ = *config;
-  // A probe run (two tokens) finds the outputs' sizes and proves the graph runs.
-  const int32_t probe_ids[2] = {0, 0};
-  const EncoderSequence probe{absl::MakeConstSpan(probe_ids, 2), {}};
-  std::vector<OnnxValue> out;
-  absl::Status s = g->Run(absl::MakeConstSpan(&probe, 1), nullptr, &out);
-  if (!s.ok()) return absl::Status(s.code(), absl::StrCat("probe run: ", s.message()));
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (out[i].dtype != TP::FLOAT) continue;
-    if (g->hidden_out_ < 0 && out[i].rank() == 3 && g->logits_out_ != static_cast<int>(i)) {
+  // Output roles by rank and the sizes, from the shapes inferred at load; a probe run (one
+  // sequence of two tokens) only where inference left one of them unknown.
+  std::vector<std::vector<int64_t>> shapes(x.outputs().size());
+  std::vector<int32_t> dtypes(x.outputs().size());
+  // Batch 1 and sequence 2 as the probe would feed them; the model's sizes are constants.
+  const absl::StatusOr<std::vector<int64_t>> probe_symbols =
+      x.BindSymbols(std::vector<std::vector<int64_t>>(x.inputs().size(), {1, 2}));
+  bool known = probe_symbols.ok();
+  for (size_t i = 0; known && i < shapes.size(); ++i) {
+    const OnnxShape& s = x.output_shape(static_cast<int>(i));
+    dtypes[i] = x.outputs()[i].dtype;
+    known = s.has_rank;
+    for (size_t d = 0; known && d < s.dims.size(); ++d) {
+      const std::optional<int64_t> v = s.dims[d].Eval(*probe_symbols);
+      shapes[i].push_back(v.value_or(-1));
+      known = v.has_value();
+    }
+  }
+  if (!known) {
+    const int32_t probe_ids[2] = {0, 0};
+    const EncoderSequence probe{absl::MakeConstSpan(probe_ids, 2), {}};
+    std::vector<OnnxValue> out;
+    absl::Status s = g->Run(absl::MakeConstSpan(&probe, 1), nullptr, &out);
+    if (!s.ok()) return absl::Status(s.code(), absl::StrCat("probe run: ", s.message()));
+    for (size_t i = 0; i < out.size(); ++i) {
+      shapes[i] = out[i].shape;
+      dtypes[i] = out[i].dtype;
+    }
+  }
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    if (dtypes[i] != TP::FLOAT) continue;
+    if (g->hidden_out_ < 0 && shapes[i].size() == 3 && g->logits_out_ != static_cast<int>(i)) {
       g->hidden_out_ = static_cast<int>(i);
     }
-    if (g->logits_out_ < 0 && out[i].rank() == 2 && g->hidden_out_ != static_cast<int>(i)) {
+    if (g->logits_out_ < 0 && shapes[i].size() == 2 && g->hidden_out_ != static_cast<int>(i)) {
       g->logits_out_ = static_cast<int>(i);
     }
   }
   if (g->hidden_out_ >= 0) {
-    const OnnxValue& h = out[static_cast<size_t>(g->hidden_out_)];
-    if (h.dtype != TP::FLOAT || h.rank() != 3 || h.shape[0] != 1 || h.shape[1] != 2) {
-      return Invalid(absl::StrCat("output '", x.outputs()[static_cast<size_t>(g->hidden_out_)].name,
+    const size_t o = static_cast<size_t>(g->hidden_out_);
+    const std::vector<int64_t>& h = shapes[o];
+    if (dtypes[o] != TP::FLOAT || h.size() != 3 || h[0] != 1 || h[1] != 2 || h[2] > INT_MAX) {
+      return Invalid(absl::StrCat("output '", x.outputs()[o].name,
                                   "' is not [batch, sequence, hidden] floats"));
     }
-    config->n_embd = static_cast<int>(h.shape[2]);
+    config->n_embd = static_cast<int>(h[2]);
   }
   if (g->logits_out_ >= 0) {
-    const OnnxValue& l = out[static_cast<size_t>(g->logits_out_)];
-    if (l.dtype != TP::FLOAT || l.rank() != 2 || l.shape[0] != 1) {
-      return Invalid(absl::StrCat("output '", x.outputs()[static_cast<size_t>(g->logits_out_)].name,
-                                  "' is not [batch, labels] floats"));
+    const size_t o = static_cast<size_t>(g->logits_out_);
+    const std::vector<int64_t>& l = shapes[o];
+    if (dtypes[o] != TP::FLOAT || l.size() != 2 || l[0] != 1 || l[1] > INT_MAX) {
+      return Invalid(
+          absl::StrCat("output '", x.outputs()[o].name, "' is not [batch, labels] floats"));
     }
-    g->num_labels_ = static_cast<int>(l.shape[1]);
+    g->num_labels_ = static_cast<int>(l[1]);
     config->head = HeadKind::kLinear;  // a head exists; its form is the graph's
   }
   if (g->hidden_out_ < 0 && g->logits_out_ < 0) {

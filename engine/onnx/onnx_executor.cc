@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "engine/model/status_macros.h"
 #include "engine/onnx/onnx_ops.h"
 #include "engine/util/checked_math.h"
@@ -16,10 +17,15 @@ namespace jetserve {
 
 using onnx_ops::Ctx;
 using onnx_ops::In;
+using onnx_ops::InferCtx;
 using onnx_ops::Invalid;
 using onnx_ops::KernelEntry;
 using onnx_ops::Out;
 using onnx_ops::ShapeStr;
+using onnx_ops::SymIn;
+using onnx_ops::SymOfConstant;
+using onnx_ops::SymOut;
+using onnx_ops::SymValue;
 using onnx_ops::TP;
 using onnx_ops::Unsupported;
 
@@ -227,13 +233,19 @@ OnnxExecutor::ValueInfo ReadValueInfo(const onnx::ValueInfoProto& v) {
 
 }  // namespace
 
+const OnnxShape& OnnxExecutor::output_shape(int i) const {
+  return slot_shapes_[static_cast<size_t>(output_slots_[static_cast<size_t>(i)])];
+}
+
 absl::Status OnnxExecutor::Plan(const OnnxModel& model) {
   const onnx::GraphProto& g = model.graph();
   absl::flat_hash_map<std::string, int> slot_of;
+  std::vector<SymValue> sym;  // what shape inference knows, per slot
   auto new_slot = [&](const std::string& name) {
     const int s = num_slots_++;
     slot_of[name] = s;
     constants_.emplace_back();
+    sym.emplace_back();
     return s;
   };
   // Initializers are constants, viewed in place when aligned for their element type.
@@ -256,6 +268,7 @@ absl::Status OnnxExecutor::Plan(const OnnxModel& model) {
     if (v->view == nullptr && t.bytes.empty()) v->view = nullptr;
     JS_RETURN_IF_ERROR(CheckBools(*v, absl::StrCat("initializer '", t.name, "'")));
     const int s = new_slot(t.name);
+    sym[static_cast<size_t>(s)] = SymOfConstant(*v);
     constants_[static_cast<size_t>(s)] = std::move(v);
   }
   for (const onnx::ValueInfoProto& in : g.input()) {
@@ -269,8 +282,27 @@ absl::Status OnnxExecutor::Plan(const OnnxModel& model) {
                                       OnnxTypeName(info.dtype),
                                       ", which the executor does not compute with"));
     }
+    // Symbols: one per dim_param name, and one per unnamed dimension of unknown size.
+    const int s = new_slot(in.name());
+    SymValue& v = sym[static_cast<size_t>(s)];
+    v.dtype = info.dtype;
+    std::vector<int> ids;
+    for (size_t d = 0; d < info.dims.size(); ++d) {
+      std::string name = info.dim_names[d];
+      if (name.empty() && info.dims[d] < 0) name = absl::StrCat(info.name, "[", d, "]");
+      int id = -1;
+      if (!name.empty()) {
+        id = static_cast<int>(std::find(symbols_.begin(), symbols_.end(), name) - symbols_.begin());
+        if (id == static_cast<int>(symbols_.size())) symbols_.push_back(name);
+      }
+      ids.push_back(id);
+      v.shape.dims.push_back(info.dims[d] >= 0 ? OnnxDim::Const(info.dims[d])
+                                               : OnnxDim::Symbol(id));
+    }
+    v.shape.has_rank = info.has_shape;
+    input_symbols_.push_back(std::move(ids));
     inputs_.push_back(std::move(info));
-    input_slots_.push_back(new_slot(in.name()));
+    input_slots_.push_back(s);
   }
   // Nodes in topological order; nodes with only constant inputs are run now.
   const Ctx fold_ctx{&options_, opset_, nullptr, nullptr};
@@ -327,12 +359,29 @@ absl::Status OnnxExecutor::Plan(const OnnxModel& model) {
         if (results[k]->dtype == 0) {
           return absl::InternalError(absl::StrCat(label, ": output ", k, " was not produced"));
         }
+        sym[static_cast<size_t>(node.out[k])] = SymOfConstant(*results[k]);
         constants_[static_cast<size_t>(node.out[k])] = std::move(results[k]);
       }
       ++folded_;
       continue;
     }
+    JS_RETURN_IF_ERROR(InferNode(node, label, &sym));
     plan_.push_back(std::move(node));
+  }
+  slot_shapes_.resize(sym.size());
+  slot_dtypes_.resize(sym.size());
+  for (size_t s = 0; s < sym.size(); ++s) {
+    slot_shapes_[s] = std::move(sym[s].shape);
+    slot_dtypes_[s] = sym[s].dtype;
+  }
+  // The sizes each call can check before running: outputs of symbolic, fully known shape.
+  for (const Node& node : plan_) {
+    for (int s : node.out) {
+      if (s < 0) continue;
+      const OnnxShape& shape = slot_shapes_[static_cast<size_t>(s)];
+      const OnnxDim n = shape.numel();
+      if (shape.fully_known() && !n.is_const()) size_checks_.push_back({node.index, s, n});
+    }
   }
   for (const onnx::ValueInfoProto& out : g.output()) {
     auto it = slot_of.find(out.name());
@@ -365,13 +414,129 @@ absl::Status OnnxExecutor::Plan(const OnnxModel& model) {
   return absl::OkStatus();
 }
 
+absl::Status OnnxExecutor::InferNode(const Node& node, const std::string& label,
+                                     std::vector<SymValue>* sym) const {
+  SymIn in;
+  for (int s : node.in) in.push_back(s < 0 ? nullptr : &(*sym)[static_cast<size_t>(s)]);
+  SymOut out(node.out.size());
+  if (const onnx_ops::InferFn infer = Registry()[static_cast<size_t>(node.kernel)].infer;
+      infer != nullptr) {
+    const absl::Status st = infer(*node.proto, in, &out, InferCtx{opset_, symbols_});
+    if (!st.ok()) {
+      return absl::Status(st.code(),
+                          absl::StrCat(label, ": ", st.message(),
+                                       " (shapes inferred at load: ", DescribeInputs(in), ")"));
+    }
+  }
+  for (size_t k = 0; k < node.out.size(); ++k) {
+    if (node.out[k] < 0) continue;
+    SymValue& v = out[k];
+    // Every output is checked against the limits when allocated; one of constant size that
+    // breaks them would fail every call, so the graph is refused now.
+    const OnnxDim n = v.shape.numel();
+    if (v.shape.has_rank && static_cast<int>(v.shape.dims.size()) > options_.max_rank) {
+      return Invalid(absl::StrCat(label, ": output rank ", v.shape.dims.size(),
+                                  " is over the limit of ", options_.max_rank));
+    }
+    if (n.is_const() && n.value() > options_.max_elements) {
+      return Invalid(absl::StrCat(label, ": output shape ", v.shape.ToString(symbols_),
+                                  " has more than ", options_.max_elements, " elements"));
+    }
+    (*sym)[static_cast<size_t>(node.out[k])] = std::move(v);
+  }
+  return absl::OkStatus();
+}
+
+std::string OnnxExecutor::DescribeInputs(const std::vector<const SymValue*>& in) const {
+  std::vector<std::string> parts;
+  for (const SymValue* v : in) parts.push_back(v == nullptr ? "-" : v->shape.ToString(symbols_));
+  return absl::StrJoin(parts, ", ");
+}
+
+absl::StatusOr<std::vector<int64_t>> OnnxExecutor::BindSymbols(
+    absl::Span<const std::vector<int64_t>> shapes) const {
+  if (shapes.size() != inputs_.size()) {
+    return Invalid(
+        absl::StrCat("the graph takes ", inputs_.size(), " inputs, ", shapes.size(), " given"));
+  }
+  std::vector<int64_t> values(symbols_.size(), -1);
+  std::vector<size_t> bound_by(symbols_.size(), 0);
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const ValueInfo& info = inputs_[i];
+    const std::vector<int64_t>& shape = shapes[i];
+    const std::string label = absl::StrCat("input '", info.name, "'");
+    for (int64_t d : shape) {
+      if (d < 0) return Invalid(absl::StrCat(label, ": bad shape"));
+    }
+    if (!info.has_shape) continue;
+    if (shape.size() != info.dims.size()) {
+      return Invalid(absl::StrCat(label, " has rank ", shape.size(), ", the graph declares ",
+                                  info.dims.size()));
+    }
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if (info.dims[d] >= 0 && info.dims[d] != shape[d]) {
+        return Invalid(absl::StrCat(label, " has shape ", ShapeStr(shape), ", dimension ", d,
+                                    " must be ", info.dims[d]));
+      }
+      const int id = input_symbols_[i][d];
+      if (id < 0) continue;
+      int64_t& v = values[static_cast<size_t>(id)];
+      if (v < 0) {
+        v = shape[d];
+        bound_by[static_cast<size_t>(id)] = i;
+      } else if (v != shape[d]) {
+        return Invalid(absl::StrCat(label, ": dimension '", symbols_[static_cast<size_t>(id)],
+                                    "' is ", shape[d], " here and ", v, " in input '",
+                                    inputs_[bound_by[static_cast<size_t>(id)]].name, "'"));
+      }
+    }
+  }
+  return values;
+}
+
+absl::Status OnnxExecutor::CheckBoundShapes(absl::Span<const int64_t> values) const {
+  for (int64_t v : values) {
+    if (v < 1) return absl::OkStatus();  // inferred shapes hold for symbols >= 1 only
+  }
+  for (const SizeCheck& c : size_checks_) {
+    const std::optional<int64_t> n = c.numel.Eval(values);
+    if (n.has_value() && *n <= options_.max_elements) continue;
+    const OnnxShape& shape = slot_shapes_[static_cast<size_t>(c.slot)];
+    std::vector<int64_t> dims;
+    for (const OnnxDim& d : shape.dims) dims.push_back(d.Eval(values).value_or(-1));
+    return Invalid(absl::StrCat(model_->NodeLabel(c.node), ": output shape ",
+                                shape.ToString(symbols_), " = ", ShapeStr(dims), " has more than ",
+                                options_.max_elements, " elements (refused before running)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status OnnxExecutor::VerifyShape(const Node& node, size_t k, const OnnxValue& v,
+                                       absl::Span<const int64_t> values) const {
+  const size_t s = static_cast<size_t>(node.out[k]);
+  const OnnxShape& want = slot_shapes_[s];
+  bool ok = slot_dtypes_[s] == 0 || slot_dtypes_[s] == v.dtype;
+  if (want.has_rank) {
+    ok = ok && want.dims.size() == v.shape.size();
+    for (size_t d = 0; ok && d < want.dims.size(); ++d) {
+      const std::optional<int64_t> e = want.dims[d].Eval(values);
+      ok = !want.dims[d].known() || (e.has_value() && *e == v.shape[d]);
+    }
+  }
+  if (ok) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat(model_->NodeLabel(node.index), ": output ", k, " is ",
+                                          OnnxTypeName(v.dtype), " ", ShapeStr(v.shape),
+                                          ", shape inference said ", OnnxTypeName(slot_dtypes_[s]),
+                                          " ", want.ToString(symbols_)));
+}
+
 absl::Status OnnxExecutor::Run(std::vector<OnnxValue> inputs, std::vector<OnnxValue>* outputs,
                                ThreadPool* pool) const {
   if (inputs.size() != inputs_.size()) {
     return Invalid(
         absl::StrCat("the graph takes ", inputs_.size(), " inputs, ", inputs.size(), " given"));
   }
-  absl::flat_hash_map<std::string, int64_t> symbols;
+  std::vector<std::vector<int64_t>> shapes;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const ValueInfo& info = inputs_[i];
     const OnnxValue& v = inputs[i];
@@ -390,28 +555,14 @@ absl::Status OnnxExecutor::Run(std::vector<OnnxValue> inputs, std::vector<OnnxVa
       return Invalid(
           absl::StrCat(label, ": ", v.storage.size(), " bytes for shape ", ShapeStr(v.shape)));
     }
-    if (info.has_shape) {
-      if (v.shape.size() != info.dims.size()) {
-        return Invalid(absl::StrCat(label, " has rank ", v.shape.size(), ", the graph declares ",
-                                    info.dims.size()));
-      }
-      for (size_t d = 0; d < v.shape.size(); ++d) {
-        if (info.dims[d] >= 0 && info.dims[d] != v.shape[d]) {
-          return Invalid(absl::StrCat(label, " has shape ", ShapeStr(v.shape), ", dimension ", d,
-                                      " must be ", info.dims[d]));
-        }
-        if (!info.dim_names[d].empty()) {
-          auto [it, fresh] = symbols.emplace(info.dim_names[d], v.shape[d]);
-          if (!fresh && it->second != v.shape[d]) {
-            return Invalid(absl::StrCat(label, ": dimension '", info.dim_names[d], "' is ",
-                                        v.shape[d], " here and ", it->second,
-                                        " in an earlier input"));
-          }
-        }
-      }
-    }
     JS_RETURN_IF_ERROR(CheckBools(v, label));
+    shapes.push_back(v.shape);
   }
+  // The symbols' values, and every output size the plan knows checked before any node runs.
+  JS_ASSIGN_OR_RETURN(const std::vector<int64_t> values, BindSymbols(shapes));
+  JS_RETURN_IF_ERROR(CheckBoundShapes(values));
+  bool verify = options_.verify_shapes;
+  for (int64_t v : values) verify = verify && v >= 1;
   std::vector<OnnxValue> vals(static_cast<size_t>(num_slots_));
   std::vector<const OnnxValue*> ptr(static_cast<size_t>(num_slots_), nullptr);
   for (int s = 0; s < num_slots_; ++s)
@@ -448,6 +599,7 @@ absl::Status OnnxExecutor::Run(std::vector<OnnxValue> inputs, std::vector<OnnxVa
             absl::StrCat(model_->NodeLabel(node.index), ": output ", k, " was not produced"));
       }
       ptr[static_cast<size_t>(s)] = &vals[static_cast<size_t>(s)];
+      if (verify) JS_RETURN_IF_ERROR(VerifyShape(node, k, vals[static_cast<size_t>(s)], values));
     }
     for (int s : release_after_[step]) {
       OnnxValue& v = vals[static_cast<size_t>(s)];

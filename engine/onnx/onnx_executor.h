@@ -12,11 +12,18 @@
 //     and replaced by its result (constant folding);
 //   - graph inputs keep their declared element types and dimensions; symbolic dimensions
 //     (`batch`, `sequence`) must take one value across all inputs of a call;
+//   - shape inference (onnx_shape.h) gives every value's shape in terms of those symbols
+//     (an unnamed dimension of unknown size is a symbol too) where it can prove it, e.g.
+//     [batch, 12, sequence, sequence] for attention scores; a node whose constant dims
+//     contradict each other (MatMul's inner dims, a Reshape's element count, a broadcast) is
+//     refused here, naming node and operator;
 //   - each intermediate value's last reader is found, so its buffer returns to a free list
 //     right after that node and is reused by later outputs (buffer reuse).
-// Shapes are computed per call as each node runs (the graph's dims are symbolic), with every
-// output size checked against OnnxExecutorOptions before it is allocated: absurd shapes are
-// InvalidArgument, not an allocation failure. Every error names node and operator.
+// Per call, the inputs bind the symbols (rank, constant dims and one value per symbol are
+// checked first), and every output size the plan knows is checked against
+// OnnxExecutorOptions before any node runs; the rest are checked as each node allocates.
+// Absurd shapes are InvalidArgument, not an allocation failure. Every error names node and
+// operator.
 //
 //   JS_ASSIGN_OR_RETURN(std::unique_ptr<OnnxModel> m, OnnxModel::Load("model.onnx"));
 //   JS_ASSIGN_OR_RETURN(std::unique_ptr<OnnxExecutor> x, OnnxExecutor::Create(*m));
@@ -24,6 +31,7 @@
 //   std::vector<OnnxValue> out;
 //   JS_RETURN_IF_ERROR(x->Run(in, &out, &pool));   // in graph-input order, out in graph-output
 //   order
+//   x->ShapeString(x->output_shape(0));            // "[batch, sequence, 384]"
 //
 // The OnnxModel must outlive the executor (initializers are read in place). Run is const and
 // may be called from several threads at once.
@@ -39,6 +47,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "engine/onnx/onnx_model.h"
+#include "engine/onnx/onnx_shape.h"
 #include "engine/util/thread_pool.h"
 
 namespace jetserve {
@@ -79,7 +88,14 @@ struct OnnxExecutorOptions {
   int64_t max_elements = int64_t{1} << 31;  // per tensor
   int max_rank = 16;
   bool fold_constants = true;
+  // Checks each node's outputs against the inferred shapes and element types as it runs
+  // (InternalError on a difference, which is a bug in inference): for tests.
+  bool verify_shapes = false;
 };
+
+namespace onnx_ops {
+struct SymValue;
+}
 
 class OnnxExecutor {
  public:
@@ -109,6 +125,18 @@ class OnnxExecutor {
   int num_planned_nodes() const { return static_cast<int>(plan_.size()); }
   int num_folded_nodes() const { return folded_; }
 
+  // Static shapes. Symbol i is symbols()[i]: a dim_param of the graph inputs, or
+  // "input[axis]" for an unnamed dimension of unknown size. Inferred shapes hold for calls in
+  // which every symbol is >= 1 (an empty batch or sequence runs, unchecked by them).
+  const std::vector<std::string>& symbols() const { return symbols_; }
+  const OnnxShape& output_shape(int i) const;
+  std::string ShapeString(const OnnxShape& s) const { return s.ToString(symbols_); }
+  // The symbols' values for a call with inputs of these shapes (in inputs() order);
+  // InvalidArgument for a rank or constant dim other than declared, or a symbol with two
+  // values.
+  absl::StatusOr<std::vector<int64_t>> BindSymbols(
+      absl::Span<const std::vector<int64_t>> shapes) const;
+
   // Runs the graph. `inputs` follow inputs(); `outputs` receives one value per outputs().
   absl::Status Run(std::vector<OnnxValue> inputs, std::vector<OnnxValue>* outputs,
                    ThreadPool* pool = nullptr) const;
@@ -124,6 +152,13 @@ class OnnxExecutor {
  private:
   OnnxExecutor() = default;
   absl::Status Plan(const OnnxModel& model);
+  // Shape inference for one planned node: from (*sym)[its inputs] to (*sym)[its outputs].
+  absl::Status InferNode(const Node& node, const std::string& label,
+                         std::vector<onnx_ops::SymValue>* sym) const;
+  std::string DescribeInputs(const std::vector<const onnx_ops::SymValue*>& in) const;
+  absl::Status CheckBoundShapes(absl::Span<const int64_t> values) const;
+  absl::Status VerifyShape(const Node& node, size_t k, const OnnxValue& v,
+                           absl::Span<const int64_t> values) const;
 
   const OnnxModel* model_ = nullptr;
   OnnxExecutorOptions options_;
@@ -135,6 +170,16 @@ class OnnxExecutor {
   std::vector<Node> plan_;
   std::vector<std::vector<int>> release_after_;  // per plan step: slots whose last reader it is
   int folded_ = 0;
+  std::vector<std::string> symbols_;
+  std::vector<std::vector<int>> input_symbols_;  // per input and dim: symbol id, or -1
+  std::vector<OnnxShape> slot_shapes_;           // inferred, by slot
+  std::vector<int32_t> slot_dtypes_;             // inferred (0: unknown), by slot
+  struct SizeCheck {
+    int node;  // graph index
+    int slot;
+    OnnxDim numel;
+  };
+  std::vector<SizeCheck> size_checks_;
 
  public:
   ~OnnxExecutor();

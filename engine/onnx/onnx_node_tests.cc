@@ -6,6 +6,8 @@
 // executor refuses at load with Unimplemented (an element type it does not compute with,
 // such as FLOAT16 or STRING, or an attribute value it does not implement) is counted as
 // refused, listed, and does not fail the run; any other error or a wrong value fails.
+// The executor runs with verify_shapes: a node whose outputs differ from the shapes inferred
+// at load fails its test too.
 //
 //   onnx_node_tests DIR...     prints one line per failure, then "N passed, M failed, K refused"
 #include <algorithm>
@@ -131,7 +133,10 @@ Result RunTest(const fs::path& dir, std::string* why, std::set<std::string>* ops
     }
   }
   for (const onnx::NodeProto& n : (*model)->graph().node()) ops->insert(n.op_type());
-  absl::StatusOr<std::unique_ptr<OnnxExecutor>> x = OnnxExecutor::Create(**model);
+  // Every node's outputs are also checked against the shapes inferred at load.
+  jetserve::OnnxExecutorOptions options;
+  options.verify_shapes = true;
+  absl::StatusOr<std::unique_ptr<OnnxExecutor>> x = OnnxExecutor::Create(**model, options);
   if (!x.ok()) {
     *why = std::string(jetserve::Sv(x.status().ToString()));
     return x.status().code() == absl::StatusCode::kUnimplemented ? Result::kRefused : Result::kFail;

@@ -177,4 +177,73 @@ absl::Status CopyAs(const OnnxValue& x, Shape shape, OnnxValue* y, const Ctx& ct
   return absl::OkStatus();
 }
 
+SymValue SymOfConstant(const OnnxValue& v) {
+  SymValue s;
+  s.dtype = v.dtype;
+  s.shape = OnnxShape::Concrete(v.shape);
+  const int64_t n = v.numel();
+  if (n <= kMaxSymElements &&
+      (v.dtype == TP::INT64 || v.dtype == TP::INT32 || v.dtype == TP::BOOL)) {
+    s.has_value = true;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t x = v.dtype == TP::INT64   ? v.data<int64_t>()[i]
+                        : v.dtype == TP::INT32 ? v.data<int32_t>()[i]
+                                               : int64_t{v.data<bool>()[i]};
+      s.value.push_back(OnnxDim::Const(x));
+    }
+  }
+  return s;
+}
+
+std::optional<std::vector<int64_t>> ConstInts(const SymValue* v) {
+  if (v == nullptr || !v->has_value) return std::nullopt;
+  std::vector<int64_t> r;
+  for (const OnnxDim& d : v->value) {
+    if (!d.is_const()) return std::nullopt;
+    r.push_back(d.value());
+  }
+  return r;
+}
+
+absl::StatusOr<OnnxShape> BroadcastSym(const std::vector<const OnnxShape*>& shapes) {
+  size_t rank = 0;
+  for (const OnnxShape* s : shapes) {
+    if (!s->has_rank) return OnnxShape::Unknown();
+    rank = std::max(rank, s->dims.size());
+  }
+  std::vector<OnnxDim> out(rank, OnnxDim::Const(1));
+  for (const OnnxShape* s : shapes) {
+    const size_t off = rank - s->dims.size();
+    for (size_t i = 0; i < s->dims.size(); ++i) {
+      const OnnxDim& d = s->dims[i];
+      OnnxDim& o = out[off + i];
+      if (d.is_const() && d.value() == 1) continue;
+      if ((o.is_const() && o.value() == 1) || d.SameAs(o)) {
+        o = d;
+      } else if (o.is_const() && d.is_const()) {
+        return Invalid(absl::StrCat("dimensions ", o.value(), " and ", d.value(), " (axis ",
+                                    off + i, ") do not broadcast"));
+      } else if (d.is_const()) {
+        o = d;  // the other is d or 1 whenever the node runs
+      } else if (!o.is_const()) {
+        o = OnnxDim();
+      }
+    }
+  }
+  return OnnxShape::Of(std::move(out));
+}
+
+absl::Status InferSame(const onnx::NodeProto&, const SymIn& in, SymOut* out, const InferCtx&) {
+  if (const SymValue* x = SymArg(in, 0); x != nullptr) {
+    (*out)[0].dtype = x->dtype;
+    (*out)[0].shape = x->shape;
+  }
+  return absl::OkStatus();
+}
+
+std::optional<int> SymAxis(int64_t axis, int rank) {
+  if (axis < -rank || axis >= rank) return std::nullopt;
+  return static_cast<int>(axis < 0 ? axis + rank : axis);
+}
+
 }  // namespace jetserve::onnx_ops

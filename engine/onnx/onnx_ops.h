@@ -4,8 +4,10 @@
 // A kernel computes one node: it reads its inputs (nullptr for an omitted optional one),
 // checks them (every error is InvalidArgument or Unimplemented, with a message the planner
 // prefixes with the node's label), shapes its outputs with Ctx::Alloc (which enforces
-// OnnxExecutorOptions' limits before allocating) and fills them. Kernels are grouped by
-// operator family, one file each, and each family lists its kernels in a table:
+// OnnxExecutorOptions' limits before allocating) and fills them. Beside each kernel is its
+// shape inference (InferFn): what the outputs' element types and symbolic shapes are, given
+// what is known of the inputs at load. Kernels are grouped by operator family, one file
+// each, and each family lists its kernels in a table:
 //   onnx_ops_elementwise.cc  arithmetic, comparison, logic, unary math, Clip, Cast
 //   onnx_ops_matmul.cc       MatMul, Gemm, MatMulInteger, (De)QuantizeLinear
 //   onnx_ops_reduce.cc       Softmax, LayerNormalization, Reduce*, ArgMax/ArgMin, CumSum
@@ -22,6 +24,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -34,6 +37,7 @@
 #include "absl/types/span.h"
 #include "engine/model/status_macros.h"
 #include "engine/onnx/onnx_executor.h"
+#include "engine/onnx/onnx_shape.h"
 #include "engine/util/string_view_compat.h"
 
 namespace jetserve::onnx_ops {
@@ -178,10 +182,36 @@ using Out = std::vector<OnnxValue*>;
 using KernelFn = absl::Status (*)(const onnx::NodeProto& node, const In& in, const Out& out,
                                   const Ctx& ctx);
 
-// One registry entry: the operator's name (default domain) and its kernel.
+// ---- static shape inference ------------------------------------------------------------
+
+// What inference knows about one value: its element type (0: unknown), its shape and, for
+// small integer tensors (the Shape -> Gather -> Concat arithmetic exporters emit), the
+// elements themselves (each an OnnxDim: a constant, a symbolic product or unknown).
+struct SymValue {
+  int32_t dtype = 0;
+  OnnxShape shape;
+  bool has_value = false;
+  std::vector<OnnxDim> value;  // row-major, when has_value
+};
+inline constexpr int64_t kMaxSymElements = 64;  // values tracked for tensors this small
+
+using SymIn = std::vector<const SymValue*>;  // nullptr: an omitted optional input
+using SymOut = std::vector<SymValue>;        // sized to the node's outputs, all unknown
+struct InferCtx {
+  int64_t opset;
+  absl::Span<const std::string> names;  // of the symbols, for messages
+};
+// Fills what it can prove about the outputs, given that the node runs without error; an
+// error only where the node can never run (concrete dims that contradict each other).
+using InferFn = absl::Status (*)(const onnx::NodeProto& node, const SymIn& in, SymOut* out,
+                                 const InferCtx& ctx);
+
+// One registry entry: the operator's name (default domain), its kernel and its shape
+// inference (nullptr: outputs unknown).
 struct KernelEntry {
   const char* op;
   KernelFn fn;
+  InferFn infer = nullptr;
 };
 
 // The kernel tables of the operator families.
@@ -242,6 +272,23 @@ absl::Status NeedInputs(const In& in, size_t min);
 absl::Status SameType(const OnnxValue& a, const OnnxValue& b);
 // y = x's elements with another shape of the same size.
 absl::Status CopyAs(const OnnxValue& x, Shape shape, OnnxValue* y, const Ctx& ctx);
+
+// ---- shape inference helpers -----------------------------------------------------------
+
+// A constant's value as inference sees it (concrete shape; elements if small and integer).
+SymValue SymOfConstant(const OnnxValue& v);
+// in[i], or nullptr when absent or omitted.
+inline const SymValue* SymArg(const SymIn& in, size_t i) { return i < in.size() ? in[i] : nullptr; }
+// The elements of `v` when all are known constants.
+std::optional<std::vector<int64_t>> ConstInts(const SymValue* v);
+// Numpy broadcasting of known or unknown dims; Invalid for two constants that differ and
+// neither is 1.
+absl::StatusOr<OnnxShape> BroadcastSym(const std::vector<const OnnxShape*>& shapes);
+// Output 0 = input 0's shape with element type `dtype` (0: input 0's).
+absl::Status InferSame(const onnx::NodeProto& node, const SymIn& in, SymOut* out,
+                       const InferCtx& ctx);
+// The axis normalized against a known rank, nullopt when out of range.
+std::optional<int> SymAxis(int64_t axis, int rank);
 
 // Copies elements of `x` into y by a per-output-element source offset.
 template <typename Fn>

@@ -499,53 +499,233 @@ absl::Status KCastLike(const onnx::NodeProto&, const In& in, const Out& out, con
   return CastValue(*in[0], in[1]->dtype, out[0], ctx);
 }
 
+// ---- shape inference ---------------------------------------------------------------------
+
+// Output 0's elements from its operands' known elements, for small outputs where each
+// operand's elements line up with the output's (as many, or one broadcast).
+template <typename Fn>
+void CombineValues(const SymIn& args, SymValue* y, const Fn& fn) {
+  const OnnxDim n = y->shape.numel();
+  if (!n.is_const() || n.value() > kMaxSymElements) return;
+  for (const SymValue* a : args) {
+    if (a == nullptr || !a->has_value) return;
+    const size_t c = a->value.size();
+    if (c != 1 && c != static_cast<size_t>(n.value())) return;
+  }
+  y->has_value = true;
+  y->value.clear();
+  std::vector<OnnxDim> xs(args.size());
+  for (size_t i = 0; i < static_cast<size_t>(n.value()); ++i) {
+    for (size_t k = 0; k < args.size(); ++k) {
+      xs[k] = args[k]->value[args[k]->value.size() == 1 ? 0 : i];
+    }
+    y->value.push_back(fn(xs));
+  }
+  if (y->dtype != TP::INT64) {
+    // Narrower integers wrap where the symbolic product would not: keep only what fits.
+    for (OnnxDim& d : y->value) {
+      if (!d.is_const() || d.value() < std::numeric_limits<int32_t>::lowest() ||
+          d.value() > std::numeric_limits<int32_t>::max()) {
+        d = OnnxDim();
+      }
+    }
+  }
+}
+
+// Broadcasting operators: output 0 has the broadcast shape of all inputs and input
+// kTypeFrom's element type (-1: BOOL).
+template <int kTypeFrom>
+absl::Status InferBroadcastShape(const SymIn& in, SymOut* out) {
+  std::vector<const OnnxShape*> shapes;
+  for (const SymValue* v : in) {
+    if (v == nullptr) return absl::OkStatus();
+    shapes.push_back(&v->shape);
+  }
+  if (shapes.empty() || in.size() <= static_cast<size_t>(std::max(kTypeFrom, 0))) {
+    return absl::OkStatus();
+  }
+  SymValue& y = (*out)[0];
+  JS_ASSIGN_OR_RETURN(y.shape, BroadcastSym(shapes));
+  y.dtype = kTypeFrom < 0 ? TP::BOOL : in[static_cast<size_t>(kTypeFrom)]->dtype;
+  return absl::OkStatus();
+}
+
+template <BinOp op>
+absl::Status InferBinary(const onnx::NodeProto&, const SymIn& in, SymOut* out, const InferCtx&) {
+  JS_RETURN_IF_ERROR(InferBroadcastShape<0>(in, out));
+  SymValue& y = (*out)[0];
+  if (in.size() != 2 || (y.dtype != TP::INT64 && y.dtype != TP::INT32)) return absl::OkStatus();
+  CombineValues(in, &y, [](const std::vector<OnnxDim>& x) {
+    switch (op) {
+      case BinOp::kAdd:
+        return x[0] + x[1];
+      case BinOp::kSub:
+        return x[0] + x[1] * OnnxDim::Const(-1);
+      case BinOp::kMul:
+        return x[0] * x[1];
+      case BinOp::kDiv:
+        return x[0].DivExact(x[1]);  // exact, so truncation agrees
+      default:
+        return OnnxDim();
+    }
+  });
+  return absl::OkStatus();
+}
+
+absl::Status InferVariadic(const onnx::NodeProto&, const SymIn& in, SymOut* out, const InferCtx&) {
+  return InferBroadcastShape<0>(in, out);
+}
+
+template <CmpOp op>
+absl::Status InferCompare(const onnx::NodeProto&, const SymIn& in, SymOut* out, const InferCtx&) {
+  JS_RETURN_IF_ERROR(InferBroadcastShape<-1>(in, out));
+  if (in.size() != 2) return absl::OkStatus();
+  CombineValues(in, &(*out)[0], [](const std::vector<OnnxDim>& x) {
+    const OnnxDim &a = x[0], &b = x[1];
+    if (a.is_const() && b.is_const()) {
+      const int64_t u = a.value(), v = b.value();
+      switch (op) {
+        case CmpOp::kEq:
+          return OnnxDim::Const(u == v);
+        case CmpOp::kLt:
+          return OnnxDim::Const(u < v);
+        case CmpOp::kLe:
+          return OnnxDim::Const(u <= v);
+        case CmpOp::kGt:
+          return OnnxDim::Const(u > v);
+        case CmpOp::kGe:
+          return OnnxDim::Const(u >= v);
+      }
+    }
+    if (op == CmpOp::kEq) {
+      if (a.SameAs(b)) return OnnxDim::Const(1);
+      // E.g. a dimension is never -1: Equal(shape, -1) is false (torch's Expand pattern).
+      if (a.DiffersFrom(b)) return OnnxDim::Const(0);
+    }
+    return OnnxDim();
+  });
+  return absl::OkStatus();
+}
+
+template <LogicOp op>
+absl::Status InferLogic(const onnx::NodeProto&, const SymIn& in, SymOut* out, const InferCtx&) {
+  JS_RETURN_IF_ERROR(InferBroadcastShape<-1>(in, out));
+  if (in.size() != 2) return absl::OkStatus();
+  CombineValues(in, &(*out)[0], [](const std::vector<OnnxDim>& x) {
+    if (!x[0].is_const() || !x[1].is_const()) return OnnxDim();
+    const bool a = x[0].value() != 0, b = x[1].value() != 0;
+    return OnnxDim::Const(op == LogicOp::kAnd ? (a && b) : op == LogicOp::kOr ? (a || b) : a != b);
+  });
+  return absl::OkStatus();
+}
+
+absl::Status InferNot(const onnx::NodeProto&, const SymIn& in, SymOut* out, const InferCtx&) {
+  if (in.empty() || in[0] == nullptr) return absl::OkStatus();
+  SymValue& y = (*out)[0];
+  y.dtype = TP::BOOL;
+  y.shape = in[0]->shape;
+  CombineValues(in, &y, [](const std::vector<OnnxDim>& x) {
+    return x[0].is_const() ? OnnxDim::Const(x[0].value() == 0) : OnnxDim();
+  });
+  return absl::OkStatus();
+}
+
+absl::Status InferWhere(const onnx::NodeProto&, const SymIn& in, SymOut* out, const InferCtx&) {
+  JS_RETURN_IF_ERROR(InferBroadcastShape<1>(in, out));
+  if (in.size() != 3) return absl::OkStatus();
+  CombineValues(in, &(*out)[0], [](const std::vector<OnnxDim>& x) {
+    if (!x[0].is_const()) return OnnxDim();
+    return x[0].value() != 0 ? x[1] : x[2];
+  });
+  return absl::OkStatus();
+}
+
+template <int32_t kDtype>
+absl::Status InferUnaryTo(const onnx::NodeProto&, const SymIn& in, SymOut* out, const InferCtx&) {
+  if (in.empty() || in[0] == nullptr) return absl::OkStatus();
+  (*out)[0].dtype = kDtype;
+  (*out)[0].shape = in[0]->shape;
+  return absl::OkStatus();
+}
+
+// Cast keeps the shape; integer elements it keeps where the conversion is exact.
+void CastSym(const SymValue& x, int32_t to, SymValue* y) {
+  y->dtype = to;
+  y->shape = x.shape;
+  if (!x.has_value || (to != TP::INT64 && to != TP::INT32 && to != TP::BOOL)) return;
+  y->has_value = true;
+  for (const OnnxDim& d : x.value) {
+    if (to == TP::INT64) {
+      y->value.push_back(d);  // from INT64, INT32 or BOOL: exact
+    } else if (!d.is_const()) {
+      y->value.push_back(OnnxDim());
+    } else if (to == TP::BOOL) {
+      y->value.push_back(OnnxDim::Const(d.value() != 0));
+    } else {
+      y->value.push_back(OnnxDim::Const(ConvertTo<int32_t>(d.value())));
+    }
+  }
+}
+
+absl::Status InferCast(const onnx::NodeProto& node, const SymIn& in, SymOut* out, const InferCtx&) {
+  if (in.empty() || in[0] == nullptr) return absl::OkStatus();
+  CastSym(*in[0], static_cast<int32_t>(AttrInt(node, "to", 0)), &(*out)[0]);
+  return absl::OkStatus();
+}
+
+absl::Status InferCastLike(const onnx::NodeProto&, const SymIn& in, SymOut* out, const InferCtx&) {
+  if (in.size() < 2 || in[0] == nullptr || in[1] == nullptr) return absl::OkStatus();
+  CastSym(*in[0], in[1]->dtype, &(*out)[0]);
+  return absl::OkStatus();
+}
+
 constexpr KernelEntry kKernels[] = {
-    {"Abs", KUnary<UnOp::kAbs>},
-    {"Add", KBinary<BinOp::kAdd>},
-    {"And", KLogic<LogicOp::kAnd>},
-    {"Cast", KCast},
-    {"CastLike", KCastLike},
-    {"Ceil", KUnary<UnOp::kCeil>},
-    {"Clip", KClip},
-    {"Cos", KUnary<UnOp::kCos>},
-    {"Div", KBinary<BinOp::kDiv>},
-    {"Elu", KUnary<UnOp::kElu>},
-    {"Equal", KCompare<CmpOp::kEq>},
-    {"Erf", KUnary<UnOp::kErf>},
-    {"Exp", KUnary<UnOp::kExp>},
-    {"Floor", KUnary<UnOp::kFloor>},
-    {"Gelu", KUnary<UnOp::kGelu>},
-    {"Greater", KCompare<CmpOp::kGt>},
-    {"GreaterOrEqual", KCompare<CmpOp::kGe>},
-    {"HardSigmoid", KUnary<UnOp::kHardSigmoid>},
-    {"IsInf", KIsInf},
-    {"IsNaN", KIsNaN},
-    {"LeakyRelu", KUnary<UnOp::kLeakyRelu>},
-    {"Less", KCompare<CmpOp::kLt>},
-    {"LessOrEqual", KCompare<CmpOp::kLe>},
-    {"Log", KUnary<UnOp::kLog>},
-    {"Max", KVariadic<BinOp::kMax>},
-    {"Mean", KVariadic<BinOp::kAdd, true>},
-    {"Min", KVariadic<BinOp::kMin>},
-    {"Mod", KBinary<BinOp::kMod>},
-    {"Mul", KBinary<BinOp::kMul>},
-    {"Neg", KUnary<UnOp::kNeg>},
-    {"Not", KNot},
-    {"Or", KLogic<LogicOp::kOr>},
-    {"Pow", KBinary<BinOp::kPow>},
-    {"Reciprocal", KUnary<UnOp::kReciprocal>},
-    {"Relu", KUnary<UnOp::kRelu>},
-    {"Round", KUnary<UnOp::kRound>},
-    {"Sigmoid", KUnary<UnOp::kSigmoid>},
-    {"Sign", KUnary<UnOp::kSign>},
-    {"Sin", KUnary<UnOp::kSin>},
-    {"Softplus", KUnary<UnOp::kSoftplus>},
-    {"Sqrt", KUnary<UnOp::kSqrt>},
-    {"Sub", KBinary<BinOp::kSub>},
-    {"Sum", KVariadic<BinOp::kAdd>},
-    {"Tanh", KUnary<UnOp::kTanh>},
-    {"Where", KWhere},
-    {"Xor", KLogic<LogicOp::kXor>},
+    {"Abs", KUnary<UnOp::kAbs>, InferSame},
+    {"Add", KBinary<BinOp::kAdd>, InferBinary<BinOp::kAdd>},
+    {"And", KLogic<LogicOp::kAnd>, InferLogic<LogicOp::kAnd>},
+    {"Cast", KCast, InferCast},
+    {"CastLike", KCastLike, InferCastLike},
+    {"Ceil", KUnary<UnOp::kCeil>, InferSame},
+    {"Clip", KClip, InferSame},
+    {"Cos", KUnary<UnOp::kCos>, InferSame},
+    {"Div", KBinary<BinOp::kDiv>, InferBinary<BinOp::kDiv>},
+    {"Elu", KUnary<UnOp::kElu>, InferSame},
+    {"Equal", KCompare<CmpOp::kEq>, InferCompare<CmpOp::kEq>},
+    {"Erf", KUnary<UnOp::kErf>, InferSame},
+    {"Exp", KUnary<UnOp::kExp>, InferSame},
+    {"Floor", KUnary<UnOp::kFloor>, InferSame},
+    {"Gelu", KUnary<UnOp::kGelu>, InferSame},
+    {"Greater", KCompare<CmpOp::kGt>, InferCompare<CmpOp::kGt>},
+    {"GreaterOrEqual", KCompare<CmpOp::kGe>, InferCompare<CmpOp::kGe>},
+    {"HardSigmoid", KUnary<UnOp::kHardSigmoid>, InferSame},
+    {"IsInf", KIsInf, InferUnaryTo<TP::BOOL>},
+    {"IsNaN", KIsNaN, InferUnaryTo<TP::BOOL>},
+    {"LeakyRelu", KUnary<UnOp::kLeakyRelu>, InferSame},
+    {"Less", KCompare<CmpOp::kLt>, InferCompare<CmpOp::kLt>},
+    {"LessOrEqual", KCompare<CmpOp::kLe>, InferCompare<CmpOp::kLe>},
+    {"Log", KUnary<UnOp::kLog>, InferSame},
+    {"Max", KVariadic<BinOp::kMax>, InferVariadic},
+    {"Mean", KVariadic<BinOp::kAdd, true>, InferVariadic},
+    {"Min", KVariadic<BinOp::kMin>, InferVariadic},
+    {"Mod", KBinary<BinOp::kMod>, InferBinary<BinOp::kMod>},
+    {"Mul", KBinary<BinOp::kMul>, InferBinary<BinOp::kMul>},
+    {"Neg", KUnary<UnOp::kNeg>, InferSame},
+    {"Not", KNot, InferNot},
+    {"Or", KLogic<LogicOp::kOr>, InferLogic<LogicOp::kOr>},
+    {"Pow", KBinary<BinOp::kPow>, InferBinary<BinOp::kPow>},
+    {"Reciprocal", KUnary<UnOp::kReciprocal>, InferSame},
+    {"Relu", KUnary<UnOp::kRelu>, InferSame},
+    {"Round", KUnary<UnOp::kRound>, InferSame},
+    {"Sigmoid", KUnary<UnOp::kSigmoid>, InferSame},
+    {"Sign", KUnary<UnOp::kSign>, InferSame},
+    {"Sin", KUnary<UnOp::kSin>, InferSame},
+    {"Softplus", KUnary<UnOp::kSoftplus>, InferSame},
+    {"Sqrt", KUnary<UnOp::kSqrt>, InferSame},
+    {"Sub", KBinary<BinOp::kSub>, InferBinary<BinOp::kSub>},
+    {"Sum", KVariadic<BinOp::kAdd>, InferVariadic},
+    {"Tanh", KUnary<UnOp::kTanh>, InferSame},
+    {"Where", KWhere, InferWhere},
+    {"Xor", KLogic<LogicOp::kXor>, InferLogic<LogicOp::kXor>},
 };
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Kernels that select or join parts of tensors: Concat, Split, Slice, Gather, GatherElements,
 // GatherND.
 #include <algorithm>
+#include <limits>
+#include <optional>
 
 #include "engine/onnx/onnx_ops.h"
 
@@ -63,7 +65,7 @@ absl::Status KSplit(const onnx::NodeProto& node, const In& in, const Out& out, c
   int64_t total = 0;
   for (int64_t v : split) {
     if (v < 0) return Invalid("split has a negative part");
-    total += v;
+    if (__builtin_add_overflow(total, v, &total)) return Invalid("split parts overflow");
   }
   if (total != len) {
     return Invalid(absl::StrCat("split parts sum to ", total, ", axis has ", len));
@@ -138,8 +140,8 @@ absl::Status KSlice(const onnx::NodeProto& node, const In& in, const Out& out, c
     else
       e = st > 0 ? std::min(e, dim) : std::min(e, dim - 1);
     int64_t n = 0;
-    if (st > 0 && e > b) n = (e - b + st - 1) / st;
-    if (st < 0 && b > e) n = (b - e + (-st) - 1) / (-st);
+    if (st > 0 && e > b) n = 1 + (e - b - 1) / st;  // ceil, without overflow for any step
+    if (st < 0 && b > e) n = 1 - (b - e - 1) / st;
     first[ax] = b;
     step[ax] = st;
     s[ax] = n;
@@ -274,9 +276,267 @@ absl::Status KGatherND(const onnx::NodeProto& node, const In& in, const Out& out
   return absl::OkStatus();
 }
 
+// ---- shape inference ---------------------------------------------------------------------
+
+absl::Status InferConcat(const onnx::NodeProto& node, const SymIn& in, SymOut* out,
+                         const InferCtx& ctx) {
+  if (in.empty()) return absl::OkStatus();
+  for (const SymValue* v : in) {
+    if (v == nullptr || !v->shape.has_rank) return absl::OkStatus();
+  }
+  SymValue& y = (*out)[0];
+  y.dtype = in[0]->dtype;
+  const size_t r = in[0]->shape.dims.size();
+  const std::optional<int> axis = SymAxis(AttrInt(node, "axis", 0), static_cast<int>(r));
+  if (!axis.has_value()) return absl::OkStatus();
+  const size_t ax = static_cast<size_t>(*axis);
+  y.shape = OnnxShape::Of(std::vector<OnnxDim>(r));
+  y.shape.dims[ax] = OnnxDim::Const(0);
+  for (const SymValue* v : in) {
+    const std::vector<OnnxDim>& d = v->shape.dims;
+    if (d.size() != r) {
+      return Invalid(absl::StrCat("inputs of ranks ", r, " and ", d.size(), " do not concatenate"));
+    }
+    for (size_t i = 0; i < r; ++i) {
+      OnnxDim& o = y.shape.dims[i];
+      if (i == ax) {
+        o = o + d[i];
+      } else if (o.is_const() && d[i].is_const() && o.value() != d[i].value()) {
+        return Invalid(absl::StrCat("inputs ", in[0]->shape.ToString(ctx.names), " and ",
+                                    v->shape.ToString(ctx.names), " differ outside axis ", ax));
+      } else if (!o.is_const() && d[i].known()) {
+        o = d[i];  // all equal whenever the node runs: any known one, a constant by preference
+      }
+    }
+  }
+  if (r == 1) {
+    y.has_value = true;
+    for (const SymValue* v : in) {
+      if (!v->has_value) {
+        y.has_value = false;
+        y.value.clear();
+        break;
+      }
+      y.value.insert(y.value.end(), v->value.begin(), v->value.end());
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status InferSplit(const onnx::NodeProto& node, const SymIn& in, SymOut* out,
+                        const InferCtx&) {
+  const SymValue* x = SymArg(in, 0);
+  if (x == nullptr) return absl::OkStatus();
+  for (SymValue& y : *out) y.dtype = x->dtype;
+  if (!x->shape.has_rank) return absl::OkStatus();
+  const std::optional<int> axis =
+      SymAxis(AttrInt(node, "axis", 0), static_cast<int>(x->shape.dims.size()));
+  if (!axis.has_value()) return absl::OkStatus();
+  const size_t ax = static_cast<size_t>(*axis);
+  const OnnxDim& len = x->shape.dims[ax];
+  std::optional<Shape> split;
+  if (const SymValue* s = SymArg(in, 1); s != nullptr) {
+    split = ConstInts(s);
+  } else if (Shape a; AttrInts(node, "split", &a)) {
+    split = a;
+  } else if (len.is_const()) {
+    const int64_t n = static_cast<int64_t>(out->size());
+    const int64_t chunk = (len.value() + n - 1) / std::max<int64_t>(n, 1);
+    split.emplace();
+    for (int64_t i = 0; i < n; ++i) {
+      split->push_back(std::clamp<int64_t>(len.value() - i * chunk, 0, chunk));
+    }
+  }
+  if (split.has_value() && split->size() == out->size()) {
+    int64_t total = 0;
+    for (int64_t v : *split) {
+      if (v < 0) return absl::OkStatus();
+      if (__builtin_add_overflow(total, v, &total)) return absl::OkStatus();
+    }
+    if (len.is_const() && total != len.value()) {
+      return Invalid(absl::StrCat("split parts sum to ", total, ", axis has ", len.value()));
+    }
+  } else {
+    split.reset();
+  }
+  for (size_t k = 0; k < out->size(); ++k) {
+    (*out)[k].shape = x->shape;
+    (*out)[k].shape.dims[ax] = split.has_value() ? OnnxDim::Const((*split)[k]) : OnnxDim();
+  }
+  return absl::OkStatus();
+}
+
+// A Slice position (start or end, step 1) clamped into [0, dim] as the kernel does:
+// negative counts from the end; unknown where the order of position and dim is not provable.
+OnnxDim ClampToDim(const OnnxDim& p, const OnnxDim& dim) {
+  if (!p.known() || !dim.known()) return {};
+  if (p.is_const() && p.value() >= std::numeric_limits<int64_t>::max() / 2) return dim;
+  if (p.is_const() && p.value() < 0) {
+    if (p.value() <= std::numeric_limits<int64_t>::min() / 2) return OnnxDim::Const(0);
+    const OnnxDim q = dim + p;  // max(p + dim, 0)
+    return q.nonnegative()                         ? q
+           : (OnnxDim::Const(0) - q).nonnegative() ? OnnxDim::Const(0)
+                                                   : OnnxDim();
+  }
+  if (!p.nonnegative()) return {};
+  return (dim - p).nonnegative() ? p : (p - dim).nonnegative() ? dim : OnnxDim();  // min(p, dim)
+}
+
+absl::Status InferSlice(const onnx::NodeProto& node, const SymIn& in, SymOut* out,
+                        const InferCtx& ctx) {
+  const SymValue* x = SymArg(in, 0);
+  if (x == nullptr) return absl::OkStatus();
+  SymValue& y = (*out)[0];
+  y.dtype = x->dtype;
+  if (!x->shape.has_rank) return absl::OkStatus();
+  const int r = static_cast<int>(x->shape.dims.size());
+  Shape starts, axes, steps;
+  std::vector<OnnxDim> ends;
+  if (ctx.opset < 10) {
+    Shape e;
+    AttrInts(node, "starts", &starts);
+    AttrInts(node, "ends", &e);
+    AttrInts(node, "axes", &axes);
+    for (int64_t v : e) ends.push_back(OnnxDim::Const(v));
+  } else {
+    std::optional<Shape> s = ConstInts(SymArg(in, 1));
+    const SymValue* e = SymArg(in, 2);
+    if (!s.has_value() || e == nullptr || !e->has_value) return absl::OkStatus();
+    starts = *s;
+    ends = e->value;
+    for (size_t k : {size_t{3}, size_t{4}}) {
+      if (SymArg(in, k) == nullptr) continue;
+      std::optional<Shape> v = ConstInts(SymArg(in, k));
+      if (!v.has_value()) return absl::OkStatus();
+      (k == 3 ? axes : steps) = *v;
+    }
+  }
+  if (axes.empty()) {
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  }
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() ||
+      steps.size() != starts.size()) {
+    return absl::OkStatus();  // fails at run time
+  }
+  y.shape = x->shape;
+  std::vector<bool> seen(static_cast<size_t>(r), false);
+  int64_t first = 0, step = 1;  // of a 1-D x, for its elements
+  for (size_t k = 0; k < starts.size(); ++k) {
+    const std::optional<int> a = SymAxis(axes[k], r);
+    if (!a.has_value() || seen[static_cast<size_t>(*a)] || steps[k] == 0) {
+      y.shape = OnnxShape::Unknown();
+      return absl::OkStatus();
+    }
+    seen[static_cast<size_t>(*a)] = true;
+    OnnxDim& dim = y.shape.dims[static_cast<size_t>(*a)];
+    const int64_t st = steps[k];
+    int64_t b = starts[k];
+    if (dim.is_const() && ends[k].is_const()) {  // as the kernel computes it
+      const int64_t n = dim.value();
+      int64_t e = ends[k].value();
+      b = b < 0 ? std::max<int64_t>(b + n, st > 0 ? 0 : -1)
+                : (st > 0 ? std::min(b, n) : std::min(b, n - 1));
+      e = e < 0 ? std::max<int64_t>(e + n, st > 0 ? 0 : -1)
+                : (st > 0 ? std::min(e, n) : std::min(e, n - 1));
+      int64_t c = 0;
+      if (st > 0 && e > b) c = 1 + (e - b - 1) / st;
+      if (st < 0 && b > e) c = 1 - (b - e - 1) / st;
+      dim = OnnxDim::Const(c);
+      first = b;
+      step = st;
+    } else if (st == 1) {
+      // Symbolic: each end clamped into [0, dim] as the kernel does, where the order of the
+      // two is provable (every symbol >= 1); the count is end - start when not negative.
+      const OnnxDim b2 = ClampToDim(OnnxDim::Const(b), dim), e2 = ClampToDim(ends[k], dim);
+      const OnnxDim n = e2 - b2;
+      dim = n.nonnegative() ? n : (b2 - e2).nonnegative() ? OnnxDim::Const(0) : OnnxDim();
+      if (b2.is_const()) {
+        first = b2.value();
+        step = 1;
+      } else {
+        first = -1;  // elements unknown
+      }
+    } else {
+      dim = OnnxDim();
+    }
+  }
+  if (r == 1 && x->has_value && y.shape.dims[0].is_const() && first >= 0) {
+    y.has_value = true;
+    for (int64_t i = 0; i < y.shape.dims[0].value(); ++i) {
+      y.value.push_back(x->value[static_cast<size_t>(first + i * step)]);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status InferGather(const onnx::NodeProto& node, const SymIn& in, SymOut* out,
+                         const InferCtx&) {
+  const SymValue* x = SymArg(in, 0);
+  const SymValue* ind = SymArg(in, 1);
+  if (x == nullptr || ind == nullptr) return absl::OkStatus();
+  SymValue& y = (*out)[0];
+  y.dtype = x->dtype;
+  if (!x->shape.has_rank || !ind->shape.has_rank) return absl::OkStatus();
+  const std::vector<OnnxDim>& d = x->shape.dims;
+  const std::optional<int> axis = SymAxis(AttrInt(node, "axis", 0), static_cast<int>(d.size()));
+  if (!axis.has_value()) return absl::OkStatus();
+  std::vector<OnnxDim> s(d.begin(), d.begin() + *axis);
+  s.insert(s.end(), ind->shape.dims.begin(), ind->shape.dims.end());
+  s.insert(s.end(), d.begin() + *axis + 1, d.end());
+  y.shape = OnnxShape::Of(std::move(s));
+  // Picking from a known 1-D value (Gather(Shape(x), i)).
+  const std::optional<Shape> idx = ConstInts(ind);
+  if (d.size() == 1 && x->has_value && idx.has_value()) {
+    const int64_t n = static_cast<int64_t>(x->value.size());
+    std::vector<OnnxDim> v;
+    for (int64_t i : *idx) {
+      if (i < -n || i >= n) return absl::OkStatus();  // fails at run time
+      v.push_back(x->value[static_cast<size_t>(i < 0 ? i + n : i)]);
+    }
+    y.has_value = true;
+    y.value = std::move(v);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status InferGatherElements(const onnx::NodeProto&, const SymIn& in, SymOut* out,
+                                 const InferCtx&) {
+  const SymValue* x = SymArg(in, 0);
+  const SymValue* ind = SymArg(in, 1);
+  if (x == nullptr || ind == nullptr) return absl::OkStatus();
+  (*out)[0].dtype = x->dtype;
+  (*out)[0].shape = ind->shape;
+  return absl::OkStatus();
+}
+
+absl::Status InferGatherND(const onnx::NodeProto& node, const SymIn& in, SymOut* out,
+                           const InferCtx&) {
+  const SymValue* x = SymArg(in, 0);
+  const SymValue* ind = SymArg(in, 1);
+  if (x == nullptr || ind == nullptr) return absl::OkStatus();
+  SymValue& y = (*out)[0];
+  y.dtype = x->dtype;
+  const std::vector<OnnxDim>&xd = x->shape.dims, &id = ind->shape.dims;
+  const int64_t b = AttrInt(node, "batch_dims", 0);
+  if (!x->shape.has_rank || !ind->shape.has_rank || id.empty() || !id.back().is_const()) {
+    return absl::OkStatus();
+  }
+  const int64_t m = id.back().value();
+  if (b < 0 || m < 1 || b + m > static_cast<int64_t>(xd.size())) return absl::OkStatus();
+  std::vector<OnnxDim> s(id.begin(), id.end() - 1);
+  s.insert(s.end(), xd.begin() + b + m, xd.end());
+  y.shape = OnnxShape::Of(std::move(s));
+  return absl::OkStatus();
+}
+
 constexpr KernelEntry kKernels[] = {
-    {"Concat", KConcat},     {"Gather", KGather}, {"GatherElements", KGatherElements},
-    {"GatherND", KGatherND}, {"Slice", KSlice},   {"Split", KSplit},
+    {"Concat", KConcat, InferConcat},
+    {"Gather", KGather, InferGather},
+    {"GatherElements", KGatherElements, InferGatherElements},
+    {"GatherND", KGatherND, InferGatherND},
+    {"Slice", KSlice, InferSlice},
+    {"Split", KSplit, InferSplit},
 };
 
 }  // namespace

@@ -369,13 +369,98 @@ absl::Status KDynamicQuantizeLinear(const onnx::NodeProto&, const In& in, const 
   return absl::OkStatus();
 }
 
+// ---- shape inference ---------------------------------------------------------------------
+
+// MatMul's output: batch dims broadcast, [.., M, K] x [.., K, N] -> [.., M, N] (a 1-D
+// operand loses its dim); Invalid when both Ks are constants that differ.
+absl::Status InferMatMulTo(const SymIn& in, int32_t dtype, SymOut* out) {
+  if (in.size() < 2 || in[0] == nullptr || in[1] == nullptr) return absl::OkStatus();
+  const OnnxShape &as = in[0]->shape, &bs = in[1]->shape;
+  SymValue& y = (*out)[0];
+  y.dtype = dtype;
+  if (!as.has_rank || !bs.has_rank || as.dims.empty() || bs.dims.empty()) return absl::OkStatus();
+  std::vector<OnnxDim> a = as.dims, b = bs.dims;
+  const bool a1 = a.size() == 1, b1 = b.size() == 1;
+  if (a1) a.insert(a.begin(), OnnxDim::Const(1));
+  if (b1) b.push_back(OnnxDim::Const(1));
+  const OnnxDim &ka = a[a.size() - 1], &kb = b[b.size() - 2];
+  if (ka.is_const() && kb.is_const() && ka.value() != kb.value()) {
+    return Invalid(
+        absl::StrCat("MatMul inner dimensions differ: ", ka.value(), " and ", kb.value()));
+  }
+  const OnnxShape ab = OnnxShape::Of({a.begin(), a.end() - 2});
+  const OnnxShape bb = OnnxShape::Of({b.begin(), b.end() - 2});
+  JS_ASSIGN_OR_RETURN(y.shape, BroadcastSym({&ab, &bb}));
+  if (!a1) y.shape.dims.push_back(a[a.size() - 2]);
+  if (!b1) y.shape.dims.push_back(b[b.size() - 1]);
+  return absl::OkStatus();
+}
+
+absl::Status InferMatMul(const onnx::NodeProto&, const SymIn& in, SymOut* out, const InferCtx&) {
+  return InferMatMulTo(in, in.empty() || in[0] == nullptr ? 0 : in[0]->dtype, out);
+}
+
+absl::Status InferMatMulInteger(const onnx::NodeProto&, const SymIn& in, SymOut* out,
+                                const InferCtx&) {
+  return InferMatMulTo(in, TP::INT32, out);
+}
+
+absl::Status InferGemm(const onnx::NodeProto& node, const SymIn& in, SymOut* out, const InferCtx&) {
+  if (in.size() < 2 || in[0] == nullptr || in[1] == nullptr) return absl::OkStatus();
+  const OnnxShape &as = in[0]->shape, &bs = in[1]->shape;
+  SymValue& y = (*out)[0];
+  y.dtype = in[0]->dtype;
+  if (!as.has_rank || !bs.has_rank) return absl::OkStatus();
+  if (as.dims.size() != 2 || bs.dims.size() != 2) {
+    return Invalid(absl::StrCat("Gemm inputs A and B must be matrices, have ranks ", as.dims.size(),
+                                " and ", bs.dims.size()));
+  }
+  const bool ta = AttrInt(node, "transA", 0) != 0, tb = AttrInt(node, "transB", 0) != 0;
+  const OnnxDim &m = as.dims[ta ? 1 : 0], &k = as.dims[ta ? 0 : 1];
+  const OnnxDim &kb = bs.dims[tb ? 1 : 0], &n = bs.dims[tb ? 0 : 1];
+  if (k.is_const() && kb.is_const() && k.value() != kb.value()) {
+    return Invalid(absl::StrCat("Gemm inner dimensions differ: ", k.value(), " and ", kb.value()));
+  }
+  y.shape = OnnxShape::Of({m, n});
+  return absl::OkStatus();
+}
+
+absl::Status InferDequantizeLinear(const onnx::NodeProto&, const SymIn& in, SymOut* out,
+                                   const InferCtx&) {
+  if (in.size() < 2 || in[0] == nullptr || in[1] == nullptr) return absl::OkStatus();
+  (*out)[0].dtype = in[1]->dtype;
+  (*out)[0].shape = in[0]->shape;
+  return absl::OkStatus();
+}
+
+absl::Status InferQuantizeLinear(const onnx::NodeProto& node, const SymIn& in, SymOut* out,
+                                 const InferCtx&) {
+  if (in.empty() || in[0] == nullptr) return absl::OkStatus();
+  const SymValue* zp = SymArg(in, 2);
+  int32_t qt = static_cast<int32_t>(AttrInt(node, "output_dtype", 0));
+  if (zp != nullptr) qt = zp->dtype;
+  (*out)[0].dtype = qt == 0 ? static_cast<int32_t>(TP::UINT8) : qt;
+  (*out)[0].shape = in[0]->shape;
+  return absl::OkStatus();
+}
+
+absl::Status InferDynamicQuantizeLinear(const onnx::NodeProto&, const SymIn& in, SymOut* out,
+                                        const InferCtx&) {
+  if (in.empty() || in[0] == nullptr) return absl::OkStatus();
+  (*out)[0].dtype = TP::UINT8;
+  (*out)[0].shape = in[0]->shape;
+  if (out->size() > 1) (*out)[1] = {TP::FLOAT, OnnxShape::Of({}), false, {}};
+  if (out->size() > 2) (*out)[2] = {TP::UINT8, OnnxShape::Of({}), false, {}};
+  return absl::OkStatus();
+}
+
 constexpr KernelEntry kKernels[] = {
-    {"DequantizeLinear", KDequantizeLinear},
-    {"DynamicQuantizeLinear", KDynamicQuantizeLinear},
-    {"Gemm", KGemm},
-    {"MatMul", KMatMul},
-    {"MatMulInteger", KMatMulInteger},
-    {"QuantizeLinear", KQuantizeLinear},
+    {"DequantizeLinear", KDequantizeLinear, InferDequantizeLinear},
+    {"DynamicQuantizeLinear", KDynamicQuantizeLinear, InferDynamicQuantizeLinear},
+    {"Gemm", KGemm, InferGemm},
+    {"MatMul", KMatMul, InferMatMul},
+    {"MatMulInteger", KMatMulInteger, InferMatMulInteger},
+    {"QuantizeLinear", KQuantizeLinear, InferQuantizeLinear},
 };
 
 }  // namespace

@@ -125,10 +125,115 @@ absl::Status KTrilu(const onnx::NodeProto& node, const In& in, const Out& out, c
   return absl::OkStatus();
 }
 
+// ---- shape inference ---------------------------------------------------------------------
+
+// (Constants are folded at load; this is for plans made with fold_constants off.)
+absl::Status InferConstant(const onnx::NodeProto& node, const SymIn&, SymOut* out,
+                           const InferCtx&) {
+  if (node.attribute_size() != 1) return absl::OkStatus();
+  const onnx::AttributeProto& a = node.attribute(0);
+  SymValue& y = (*out)[0];
+  if (a.name() == "value") {
+    const std::vector<int64_t> dims(a.t().dims().begin(), a.t().dims().end());
+    for (int64_t d : dims) {
+      if (d < 0) return absl::OkStatus();
+    }
+    y.dtype = a.t().data_type();
+    y.shape = OnnxShape::Concrete(dims);
+    const OnnxDim n = y.shape.numel();
+    if (n.is_const() && n.value() <= kMaxSymElements) {
+      if (absl::StatusOr<OnnxValue> v = OnnxValueFromProto(a.t()); v.ok()) y = SymOfConstant(*v);
+    }
+  } else if (a.name() == "value_float" || a.name() == "value_int") {
+    y.dtype = a.name() == "value_float" ? TP::FLOAT : TP::INT64;
+    y.shape = OnnxShape::Of({});
+    if (y.dtype == TP::INT64) y.value = {OnnxDim::Const(a.i())};
+    y.has_value = y.dtype == TP::INT64;
+  } else if (a.name() == "value_floats") {
+    y.dtype = TP::FLOAT;
+    y.shape = OnnxShape::Concrete({a.floats_size()});
+  } else if (a.name() == "value_ints") {
+    y.dtype = TP::INT64;
+    y.shape = OnnxShape::Concrete({a.ints_size()});
+    if (a.ints_size() <= kMaxSymElements) {
+      y.has_value = true;
+      for (int64_t i : a.ints()) y.value.push_back(OnnxDim::Const(i));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status InferConstantOfShape(const onnx::NodeProto& node, const SymIn& in, SymOut* out,
+                                  const InferCtx&) {
+  SymValue& y = (*out)[0];
+  y.dtype = TP::FLOAT;
+  if (const onnx::AttributeProto* a = FindAttr(node, "value"); a != nullptr) {
+    y.dtype = a->t().data_type();
+  }
+  const SymValue* s = SymArg(in, 0);
+  if (s == nullptr || !s->shape.has_rank || s->shape.dims.size() != 1) return absl::OkStatus();
+  if (!s->has_value) {
+    if (s->shape.dims[0].is_const() && s->shape.dims[0].value() <= kMaxSymElements) {
+      y.shape = OnnxShape::Of(std::vector<OnnxDim>(static_cast<size_t>(s->shape.dims[0].value())));
+    }
+    return absl::OkStatus();
+  }
+  for (const OnnxDim& d : s->value) {
+    if (d.is_const() && d.value() < 0) return absl::OkStatus();  // fails at run time
+  }
+  y.shape = OnnxShape::Of(s->value);
+  // The elements of a small integer fill (shape arithmetic: ConstantOfShape(Shape(t)) * -1).
+  const OnnxDim n = y.shape.numel();
+  if (const onnx::AttributeProto* a = FindAttr(node, "value");
+      a != nullptr && n.is_const() && n.value() <= kMaxSymElements) {
+    absl::StatusOr<OnnxValue> v = OnnxValueFromProto(a->t());
+    if (v.ok() && v->numel() == 1) {
+      const SymValue fill = SymOfConstant(*v);
+      if (fill.has_value) {
+        y.has_value = true;
+        y.value.assign(static_cast<size_t>(n.value()), fill.value[0]);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status InferRange(const onnx::NodeProto&, const SymIn& in, SymOut* out, const InferCtx&) {
+  if (in.size() < 3 || in[0] == nullptr || in[1] == nullptr || in[2] == nullptr) {
+    return absl::OkStatus();
+  }
+  SymValue& y = (*out)[0];
+  y.dtype = in[0]->dtype;
+  y.shape = OnnxShape::Of({OnnxDim()});
+  if (!in[0]->has_value || !in[1]->has_value || !in[2]->has_value || in[0]->value.size() != 1 ||
+      in[1]->value.size() != 1 || in[2]->value.size() != 1) {
+    return absl::OkStatus();
+  }
+  const OnnxDim &start = in[0]->value[0], &limit = in[1]->value[0], &delta = in[2]->value[0];
+  // max(0, ceil((limit - start) / delta)) where provable: torch's arange over a dimension,
+  // Range(0, seq, 1), and RoBERTa's positions, Range(2, seq + 2, 1).
+  if (!delta.is_const() || delta.value() <= 0) return absl::OkStatus();
+  const OnnxDim n = (limit - start).DivExact(delta);
+  if (n.nonnegative()) y.shape.dims[0] = n;
+  return absl::OkStatus();
+}
+
+absl::Status InferDropout(const onnx::NodeProto& node, const SymIn& in, SymOut* out,
+                          const InferCtx& ctx) {
+  JS_RETURN_IF_ERROR(InferSame(node, in, out, ctx));
+  if (out->size() > 1) {
+    (*out)[1].shape = (*out)[0].shape;
+    (*out)[1].dtype = TP::BOOL;
+  }
+  return absl::OkStatus();
+}
+
 constexpr KernelEntry kKernels[] = {
-    {"Constant", KConstant}, {"ConstantOfShape", KConstantOfShape},
-    {"Dropout", KDropout},   {"Range", KRange},
-    {"Trilu", KTrilu},
+    {"Constant", KConstant, InferConstant},
+    {"ConstantOfShape", KConstantOfShape, InferConstantOfShape},
+    {"Dropout", KDropout, InferDropout},
+    {"Range", KRange, InferRange},
+    {"Trilu", KTrilu, InferSame},
 };
 
 }  // namespace

@@ -378,23 +378,104 @@ absl::Status KCumSum(const onnx::NodeProto& node, const In& in, const Out& out, 
   });
 }
 
+// ---- shape inference ---------------------------------------------------------------------
+
+absl::Status InferLayerNorm(const onnx::NodeProto& node, const SymIn& in, SymOut* out,
+                            const InferCtx&) {
+  const SymValue* x = SymArg(in, 0);
+  if (x == nullptr) return absl::OkStatus();
+  (*out)[0].dtype = x->dtype;
+  (*out)[0].shape = x->shape;
+  if (!x->shape.has_rank) return absl::OkStatus();
+  const std::optional<int> axis =
+      SymAxis(AttrInt(node, "axis", -1), static_cast<int>(x->shape.dims.size()));
+  if (!axis.has_value()) return absl::OkStatus();
+  SymValue stat;
+  stat.dtype = AttrInt(node, "stash_type", TP::FLOAT) == TP::DOUBLE ? TP::DOUBLE : TP::FLOAT;
+  stat.shape = x->shape;
+  for (size_t i = static_cast<size_t>(*axis); i < stat.shape.dims.size(); ++i) {
+    stat.shape.dims[i] = OnnxDim::Const(1);
+  }
+  for (size_t k = 1; k < out->size() && k < 3; ++k) (*out)[k] = stat;
+  return absl::OkStatus();
+}
+
+absl::Status InferReduce(const onnx::NodeProto& node, const SymIn& in, SymOut* out,
+                         const InferCtx&) {
+  const SymValue* x = SymArg(in, 0);
+  if (x == nullptr) return absl::OkStatus();
+  SymValue& y = (*out)[0];
+  y.dtype = x->dtype;
+  if (!x->shape.has_rank) return absl::OkStatus();
+  const int rank = static_cast<int>(x->shape.dims.size());
+  const bool keep = AttrInt(node, "keepdims", 1) != 0;
+  const bool noop = AttrInt(node, "noop_with_empty_axes", 0) != 0;
+  Shape axes;
+  if (const SymValue* a = SymArg(in, 1); a != nullptr) {
+    std::optional<std::vector<int64_t>> v = ConstInts(a);
+    if (!v.has_value()) {
+      // Axes known only per call: with keepdims the rank stays.
+      if (keep) y.shape = OnnxShape::Of(std::vector<OnnxDim>(static_cast<size_t>(rank)));
+      return absl::OkStatus();
+    }
+    axes = *v;
+  } else {
+    AttrInts(node, "axes", &axes);
+  }
+  // No axes: all of them, or none with noop_with_empty_axes.
+  std::vector<bool> reduce(static_cast<size_t>(rank), axes.empty() && !noop);
+  for (int64_t a : axes) {
+    const std::optional<int> ax = SymAxis(a, rank);
+    if (!ax.has_value()) return absl::OkStatus();  // fails at run time
+    reduce[static_cast<size_t>(*ax)] = true;
+  }
+  y.shape = OnnxShape::Of({});
+  for (size_t i = 0; i < reduce.size(); ++i) {
+    if (!reduce[i]) {
+      y.shape.dims.push_back(x->shape.dims[i]);
+    } else if (keep) {
+      y.shape.dims.push_back(OnnxDim::Const(1));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status InferArgReduce(const onnx::NodeProto& node, const SymIn& in, SymOut* out,
+                            const InferCtx&) {
+  const SymValue* x = SymArg(in, 0);
+  if (x == nullptr) return absl::OkStatus();
+  SymValue& y = (*out)[0];
+  y.dtype = TP::INT64;
+  if (!x->shape.has_rank) return absl::OkStatus();
+  const std::optional<int> axis =
+      SymAxis(AttrInt(node, "axis", 0), static_cast<int>(x->shape.dims.size()));
+  if (!axis.has_value()) return absl::OkStatus();
+  y.shape = x->shape;
+  if (AttrInt(node, "keepdims", 1) != 0) {
+    y.shape.dims[static_cast<size_t>(*axis)] = OnnxDim::Const(1);
+  } else {
+    y.shape.dims.erase(y.shape.dims.begin() + *axis);
+  }
+  return absl::OkStatus();
+}
+
 constexpr KernelEntry kKernels[] = {
-    {"ArgMax", KArgReduce<true>},
-    {"ArgMin", KArgReduce<false>},
-    {"CumSum", KCumSum},
-    {"LayerNormalization", KLayerNorm},
-    {"LogSoftmax", KSoftmax<true>},
-    {"ReduceL1", KReduce<RedOp::kL1>},
-    {"ReduceL2", KReduce<RedOp::kL2>},
-    {"ReduceLogSum", KReduce<RedOp::kLogSum>},
-    {"ReduceLogSumExp", KReduce<RedOp::kLogSumExp>},
-    {"ReduceMax", KReduce<RedOp::kMax>},
-    {"ReduceMean", KReduce<RedOp::kMean>},
-    {"ReduceMin", KReduce<RedOp::kMin>},
-    {"ReduceProd", KReduce<RedOp::kProd>},
-    {"ReduceSum", KReduce<RedOp::kSum>},
-    {"ReduceSumSquare", KReduce<RedOp::kSumSquare>},
-    {"Softmax", KSoftmax<false>},
+    {"ArgMax", KArgReduce<true>, InferArgReduce},
+    {"ArgMin", KArgReduce<false>, InferArgReduce},
+    {"CumSum", KCumSum, InferSame},
+    {"LayerNormalization", KLayerNorm, InferLayerNorm},
+    {"LogSoftmax", KSoftmax<true>, InferSame},
+    {"ReduceL1", KReduce<RedOp::kL1>, InferReduce},
+    {"ReduceL2", KReduce<RedOp::kL2>, InferReduce},
+    {"ReduceLogSum", KReduce<RedOp::kLogSum>, InferReduce},
+    {"ReduceLogSumExp", KReduce<RedOp::kLogSumExp>, InferReduce},
+    {"ReduceMax", KReduce<RedOp::kMax>, InferReduce},
+    {"ReduceMean", KReduce<RedOp::kMean>, InferReduce},
+    {"ReduceMin", KReduce<RedOp::kMin>, InferReduce},
+    {"ReduceProd", KReduce<RedOp::kProd>, InferReduce},
+    {"ReduceSum", KReduce<RedOp::kSum>, InferReduce},
+    {"ReduceSumSquare", KReduce<RedOp::kSumSquare>, InferReduce},
+    {"Softmax", KSoftmax<false>, InferSame},
 };
 
 }  // namespace
