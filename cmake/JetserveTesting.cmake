@@ -13,6 +13,11 @@ function(jetserve_test name)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
+  # Sanitized Debug builds run several times slower (tokenizer tests: ~65 CPU-s under
+  # ASan+UBSan); their limit scales so a busy CI machine does not turn that into a timeout.
+  if(JETSERVE_SANITIZE)
+    math(EXPR T_TIMEOUT "${T_TIMEOUT} * 3")
+  endif()
   set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT}
     ENVIRONMENT "JETSERVE_SOURCE_DIR=${PROJECT_SOURCE_DIR};JETSERVE_BINARY_DIR=${PROJECT_BINARY_DIR}")
   if(T_LABELS)
