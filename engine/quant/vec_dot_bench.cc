@@ -1,8 +1,10 @@
-// Micro-benchmark of the scalar dequantize-dot kernels (one weight row of 4096 against a
-// quantized activation row) and of row dequantization, per type. The SIMD kernels will be
-// measured against these.
+// Micro-benchmark of the dequantize-dot kernels (one weight row of 4096 against a quantized
+// activation row), of row dequantization, per type, and of the batched tile kernel (a
+// SmolLM2-sized weight matrix against a batch of activation rows) per compiled variant, so
+// that variants compare in the same run.
 //
 //   build/engine/quant/vec_dot_bench --benchmark_filter=VecDot
+//   build/engine/quant/vec_dot_bench --benchmark_filter=Tile --benchmark_repetitions=5
 #include <random>
 #include <vector>
 
@@ -52,6 +54,53 @@ void BM_Dequantize(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(wq.size()));
 }
 
+// One weight matrix (rows x cols of `type`, in L2 as a thread's share of a layer is) times
+// `batch` activation rows, through variant `variant`'s tile kernel; counts multiply-adds.
+void BM_Tile(benchmark::State& state) {
+  const auto type = static_cast<GgmlType>(state.range(0));
+  const auto variant = static_cast<size_t>(state.range(1));
+  const int64_t rows = state.range(2), cols = state.range(3), batch = state.range(4);
+  if (variant >= SupportedKernelVariants().size()) {
+    state.SkipWithError("variant not supported on this CPU");
+    return;
+  }
+  const TypeKernels* k = SupportedKernelVariants()[variant].get(type);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist;
+  std::vector<float> w(static_cast<size_t>(cols)), y(static_cast<size_t>(cols));
+  const uint64_t wrow = RowBytes(type, cols), yrow = RowBytes(k->vec_dot_type, cols);
+  std::vector<uint8_t> wq(wrow * static_cast<uint64_t>(rows)), yq(yrow * static_cast<uint64_t>(batch));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& x : w) x = dist(rng);
+    k->from_float(w.data(), wq.data() + static_cast<uint64_t>(r) * wrow, cols);
+  }
+  for (int64_t t = 0; t < batch; ++t) {
+    for (float& x : y) x = dist(rng);
+    k->quantize_activation(y.data(), yq.data() + static_cast<uint64_t>(t) * yrow, cols);
+  }
+  std::vector<float> out(static_cast<size_t>(rows * batch));
+  for (auto _ : state) {
+    k->vec_dot_tile(cols, wq.data(), wrow, rows, yq.data(), yrow, batch, out.data(), rows);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetLabel(std::string(SupportedKernelVariants()[variant].name) + " " +
+                 std::string(GgmlTypeName(type)));
+  state.SetItemsProcessed(state.iterations() * rows * cols * batch);
+}
+
+void TileShapes(benchmark::internal::Benchmark* b) {
+  for (GgmlType t : {GgmlType::kQ4_1, GgmlType::kQ8_0}) {
+    for (int64_t variant = 1; variant < 3; ++variant) {
+      for (int64_t batch : {1, 2, 3, 4, 8, 16}) {
+        b->Args({static_cast<int64_t>(t), variant, 768, 576, batch});
+      }
+      // A matrix well past the caches: weights stream from memory as in a decode step.
+      b->Args({static_cast<int64_t>(t), variant, 131072, 576, 1});
+      b->Args({static_cast<int64_t>(t), variant, 131072, 576, 8});
+    }
+  }
+}
+
 void AllTypes(benchmark::internal::Benchmark* b) {
   for (GgmlType t :
        {GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16, GgmlType::kQ4_0, GgmlType::kQ4_1,
@@ -63,6 +112,7 @@ void AllTypes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_VecDot)->Apply(AllTypes);
 BENCHMARK(BM_Dequantize)->Apply(AllTypes);
+BENCHMARK(BM_Tile)->Apply(TileShapes);
 
 }  // namespace
 }  // namespace jetserve::quant

@@ -19,6 +19,12 @@ inline constexpr int kLegacyRows = 8;
 #else
 inline constexpr int kLegacyRows = 4;
 #endif
+// Activation rows per pass of the tile kernels (8: one vector of lanes in their tables; 16
+// rows, or 512-bit vectors holding two rows, measured no faster on Zen 4, which splits
+// 512-bit operations), and the fewest that take the wide form (vec_dot_bench's BM_Tile: the
+// narrow one wins at one row only).
+inline constexpr int kTileRows = 8;
+inline constexpr int kTileWideMin = 2;
 
 inline __m256i LaneSums(__m256i u8, __m256i s8) {
 #ifdef JS_VEC_DOT_VNNI
@@ -55,12 +61,16 @@ inline __m256i FifthBits(const uint8_t qh[4]) {
   return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
 }
 
-// Legacy block types: the block's 32 weights as bytes (signed for the symmetric types).
+// Legacy block types: the block's 32 weights as bytes (signed for the symmetric types), and
+// as unsigned bytes u = w + kOffset (what VNNI's unsigned-by-signed products take directly:
+// sum(w * a) = sum(u * a) - kOffset * sum(a), exact in int32).
 struct Q4_0Blocks {
   using X = BlockQ4_0;
   using Y = BlockQ8_0;
   static constexpr bool kSigned = true;
   static constexpr bool kMin = false;
+  static constexpr int kOffset = 8;
+  static __m256i Unsigned(const X& b) { return Nibbles32(b.qs); }
   static __m256i Weights(const X& b) {
     return _mm256_sub_epi8(Nibbles32(b.qs), _mm256_set1_epi8(8));
   }
@@ -70,6 +80,8 @@ struct Q4_1Blocks {
   using Y = BlockQ8_1;
   static constexpr bool kSigned = false;
   static constexpr bool kMin = true;
+  static constexpr int kOffset = 0;
+  static __m256i Unsigned(const X& b) { return Nibbles32(b.qs); }
   static __m256i Weights(const X& b) { return Nibbles32(b.qs); }
 };
 struct Q5_0Blocks {
@@ -77,6 +89,8 @@ struct Q5_0Blocks {
   using Y = BlockQ8_0;
   static constexpr bool kSigned = true;
   static constexpr bool kMin = false;
+  static constexpr int kOffset = 16;
+  static __m256i Unsigned(const X& b) { return _mm256_or_si256(Nibbles32(b.qs), FifthBits(b.qh)); }
   static __m256i Weights(const X& b) {
     return _mm256_sub_epi8(_mm256_or_si256(Nibbles32(b.qs), FifthBits(b.qh)), _mm256_set1_epi8(16));
   }
@@ -86,6 +100,8 @@ struct Q5_1Blocks {
   using Y = BlockQ8_1;
   static constexpr bool kSigned = false;
   static constexpr bool kMin = true;
+  static constexpr int kOffset = 0;
+  static __m256i Unsigned(const X& b) { return _mm256_or_si256(Nibbles32(b.qs), FifthBits(b.qh)); }
   static __m256i Weights(const X& b) { return _mm256_or_si256(Nibbles32(b.qs), FifthBits(b.qh)); }
 };
 struct Q8_0Blocks {
@@ -93,6 +109,10 @@ struct Q8_0Blocks {
   using Y = BlockQ8_0;
   static constexpr bool kSigned = true;
   static constexpr bool kMin = false;
+  static constexpr int kOffset = 128;
+  static __m256i Unsigned(const X& b) {  // w + 128 (mod 256) is w with its top bit flipped
+    return _mm256_xor_si256(Weights(b), _mm256_set1_epi8(static_cast<char>(0x80)));
+  }
   static __m256i Weights(const X& b) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
   }
@@ -171,15 +191,34 @@ void LegacyDotRows(int64_t n, const void* vx, const void* vy, uint64_t y_stride,
                                      y_stride, out + t * out_stride, out_stride);
 }
 
-// A tile: the R activation rows' block scales (and Q8_1 sums) converted once into a table
-// of eight lanes per block, then every weight row against them. Lane r of the table is row
-// r's value, so the products xd * yd and the fused min terms are the single-row kernel's,
-// lane for lane.
+// [a0+a4, a1+a5, a2+a6, a3+a7 | b0+b4, ...]
+inline __m256 PairSums(__m256 a, __m256 b) {
+  return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+}
+// Of two PairSums: [(l0+l4)+(l2+l6), (l1+l5)+(l3+l7)] of rows 0, 2 | of rows 1, 3.
+inline __m256 QuadSums(__m256 a, __m256 b) {
+  return _mm256_add_ps(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(1, 0, 1, 0)),
+                       _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+}
+// Eight rows' lane reductions at once: lane r of the result is ReduceLanes(acc[r]), with the
+// same additions ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) for each row.
+inline __m256 ReduceLanes8(const __m256 (&acc)[8]) {
+  const __m256 rows = _mm256_hadd_ps(QuadSums(PairSums(acc[0], acc[1]), PairSums(acc[2], acc[3])),
+                                     QuadSums(PairSums(acc[4], acc[5]), PairSums(acc[6], acc[7])));
+  return _mm256_permutevar8x32_ps(rows, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));  // 0246|1357
+}
+
+// Tiles: weight rows against up to kTileRows activation rows, for rows of at most
+// kTileBlocks blocks (the activations' tables live on the stack).
 inline constexpr int64_t kTileBlocks = 128;
 
+// One row: the R activation rows' block scales (and Q8_1 sums) converted once
+// into a table of eight lanes per block (lane r: row r), the scale products by a lane
+// permute and each row reduced on its own; per weight row tables would cost more than they
+// save.
 template <typename T, int R>
-void LegacyTileFixed(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
-                     const uint8_t* y, uint64_t y_stride, float* out, int64_t out_stride) {
+void LegacyTileNarrow(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
+                      const uint8_t* y, uint64_t y_stride, float* out, int64_t out_stride) {
   using Y = typename T::Y;
   alignas(32) float yd[kTileBlocks][8];
   alignas(32) float ys[T::kMin ? kTileBlocks : 1][8];
@@ -227,6 +266,105 @@ void LegacyTileFixed(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_
   }
 }
 
+// More rows: per weight row, the products xd * yd and the fused min terms of all R rows are
+// computed as vectors into a table (lane r being the single-row kernel's value for row r),
+// so that the inner loop is one integer dot, one conversion and one fused multiply-add (by
+// the row's product, broadcast from the table) per block and row, and eight rows are reduced
+// together. The activation bytes are copied aligned (a block's 32 bytes would often straddle
+// cache lines). With VNNI the symmetric types take the unsigned weights and the
+// activations' lane sums times -kOffset as the dot's starting value, instead of two sign
+// operations per block and row.
+template <typename T, int R>
+void LegacyTileWide(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
+                    const uint8_t* y, uint64_t y_stride, float* out, int64_t out_stride) {
+  static_assert(R <= 8, "one vector of row lanes");
+  using Y = typename T::Y;
+#ifdef JS_VEC_DOT_VNNI
+  constexpr bool kOffset = T::kOffset != 0;
+#else
+  constexpr bool kOffset = false;
+#endif
+  const Y* yr[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    yr[r] = reinterpret_cast<const Y*>(y + static_cast<uint64_t>(r) * y_stride);
+  }
+  alignas(32) float yd[kTileBlocks][8];
+  alignas(32) float ys[T::kMin ? kTileBlocks : 1][8];
+  alignas(32) int32_t yo[kOffset ? kTileBlocks : 1][kOffset ? R : 1][8];
+  alignas(64) int8_t yq[kTileBlocks][R][32];
+  for (int64_t i = 0; i < nb; ++i) {
+    for (int r = 0; r < 8; ++r) {
+      yd[i][r] = r < R ? Half(yr[r][i].d) : 0.f;
+      if constexpr (T::kMin) ys[i][r] = r < R ? Half(yr[r][i].s) : 0.f;
+    }
+    for (int r = 0; r < R; ++r) {
+      std::memcpy(yq[i][r], yr[r][i].qs, 32);
+      if constexpr (kOffset) {
+        const __m256i a = _mm256_load_si256(reinterpret_cast<const __m256i*>(yq[i][r]));
+        const __m256i off = _mm256_set1_epi8(static_cast<char>(T::kOffset));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(yo[i][r]),
+                           _mm256_sub_epi32(_mm256_setzero_si256(), LaneSums(off, a)));
+      }
+    }
+  }
+  alignas(32) float dv[kTileBlocks][8];
+  for (int64_t xr = 0; xr < x_rows; ++xr) {
+    const auto* xb =
+        reinterpret_cast<const typename T::X*>(x + static_cast<uint64_t>(xr) * x_stride);
+    __m256 summs = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; ++i) {
+      _mm256_store_ps(dv[i], _mm256_mul_ps(_mm256_set1_ps(Half(xb[i].d)), _mm256_load_ps(yd[i])));
+      if constexpr (T::kMin) {
+        summs = _mm256_fmadd_ps(_mm256_set1_ps(Half(xb[i].m)), _mm256_load_ps(ys[i]), summs);
+      }
+    }
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; ++r) acc[r] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; ++i) {
+      if constexpr (kOffset) {
+#ifdef JS_VEC_DOT_VNNI
+        const __m256i u = T::Unsigned(xb[i]);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const __m256i s = _mm256_dpbusd_epi32(
+              _mm256_load_si256(reinterpret_cast<const __m256i*>(yo[i][r])), u,
+              _mm256_load_si256(reinterpret_cast<const __m256i*>(yq[i][r])));
+          acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(&dv[i][r]), _mm256_cvtepi32_ps(s), acc[r]);
+        }
+#endif
+      } else {
+        const __m256i w = T::Weights(xb[i]);
+        const __m256i u = T::kSigned ? _mm256_sign_epi8(w, w) : w;
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          __m256i a = _mm256_load_si256(reinterpret_cast<const __m256i*>(yq[i][r]));
+          if constexpr (T::kSigned) a = _mm256_sign_epi8(a, w);
+          acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(&dv[i][r]),
+                                   _mm256_cvtepi32_ps(LaneSums(u, a)), acc[r]);
+        }
+      }
+    }
+    __m256 sums = ReduceLanes8(acc);
+    if constexpr (T::kMin) sums = _mm256_add_ps(sums, summs);
+    alignas(32) float v[8];
+    _mm256_store_ps(v, sums);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) out[r * out_stride + xr] = v[r];
+  }
+}
+
+template <typename T, int R>
+void LegacyTileFixed(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
+                     const uint8_t* y, uint64_t y_stride, float* out, int64_t out_stride) {
+  if constexpr (R < kTileWideMin) {
+    LegacyTileNarrow<T, R>(nb, x, x_stride, x_rows, y, y_stride, out, out_stride);
+  } else {
+    LegacyTileWide<T, R>(nb, x, x_stride, x_rows, y, y_stride, out, out_stride);
+  }
+}
+
 template <typename T, int R>
 void LegacyTileTail(int64_t rows, int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
                     const uint8_t* y, uint64_t y_stride, float* out, int64_t out_stride) {
@@ -253,14 +391,13 @@ void LegacyDotTile(int64_t n, const void* vx, uint64_t x_stride, int64_t x_rows,
     return;
   }
   int64_t t = 0;
-  for (; t + kLegacyRows <= rows; t += kLegacyRows) {
-    LegacyTileFixed<T, kLegacyRows>(nb, x, x_stride, x_rows,
-                                    y + static_cast<uint64_t>(t) * y_stride, y_stride,
-                                    out + t * out_stride, out_stride);
+  for (; t + kTileRows <= rows; t += kTileRows) {
+    LegacyTileFixed<T, kTileRows>(nb, x, x_stride, x_rows, y + static_cast<uint64_t>(t) * y_stride,
+                                  y_stride, out + t * out_stride, out_stride);
   }
-  LegacyTileTail<T, kLegacyRows - 1>(rows - t, nb, x, x_stride, x_rows,
-                                     y + static_cast<uint64_t>(t) * y_stride, y_stride,
-                                     out + t * out_stride, out_stride);
+  LegacyTileTail<T, kTileRows - 1>(rows - t, nb, x, x_stride, x_rows,
+                                   y + static_cast<uint64_t>(t) * y_stride, y_stride,
+                                   out + t * out_stride, out_stride);
 }
 
 // int16 pair sums of u (unsigned) times s (signed) bytes, times a per-lane int16 scale, as
