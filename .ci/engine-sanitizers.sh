@@ -20,7 +20,7 @@ if [ "$fuzz_seconds" = 0 ] || ! command -v clang++ >/dev/null; then
   echo "fuzzing skipped (FUZZ_SECONDS=0 or no clang++)"
   exit 0
 fi
-targets=(gguf tokenizer_json tokenize onnx chat_template request)
+targets=(gguf tokenizer_json tokenize onnx chat_template json_schema request)
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DJETSERVE_SERVICE=OFF \
   -DJETSERVE_CUDA=OFF -DJETSERVE_BENCHMARKS=OFF -DJETSERVE_WERROR=ON \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \

@@ -14,6 +14,24 @@ ModelChat ModelChat::Load(const model::Decoder& decoder, const tokenizer::Tokeni
   m.chat_template = runtime::LoadModelChatTemplate(decoder, tokenizer, &m.template_problem);
   m.output_format = chat::DetectOutputFormat(m.chat_template.source());
   m.trie = runtime::TokenTrie::FromTokenizer(tokenizer);
+  if (m.output_format.tool_calls == chat::ToolCallFormat::kMistral) {
+    std::vector<std::string> pieces(static_cast<size_t>(tokenizer.size()));
+    bool markers = false;
+    for (int32_t id = 0; id < tokenizer.size(); ++id) {
+      std::string& p = pieces[static_cast<size_t>(id)];
+      if (!tokenizer.IsControl(id)) {
+        p = tokenizer.TokenToPiece(id, false);
+        continue;
+      }
+      p = tokenizer.TokenToPiece(id, true);
+      if (p == "[TOOL_CALLS]" || p == "[ARGS]") {
+        markers = true;
+      } else {
+        p.clear();
+      }
+    }
+    if (markers) m.tool_trie = std::make_shared<const runtime::TokenTrie>(pieces);
+  }
   for (int32_t id = 0; id < tokenizer.size(); ++id) {
     if (tokenizer.IsEndOfGeneration(id)) m.eog_ids.push_back(id);
   }
@@ -57,31 +75,74 @@ absl::StatusOr<std::string> ToolChoiceGbnf(const ::jetserve::v1::Chat& chat,
     return absl::InvalidArgumentError(
         "chat.tool_choice requires a tool call but chat.tools is empty");
   }
-  if (format.tool_calls != chat::ToolCallFormat::kHermes) {
+  if (format.tool_calls == chat::ToolCallFormat::kNone) {
     return absl::UnimplementedError(
-        "chat.tool_choice REQUIRED/NAMED is enforced only for models with <tool_call> output "
-        "(Hermes, Qwen, SmolLM3); use TOOL_CHOICE_AUTO");
+        "chat.tool_choice REQUIRED/NAMED needs a model whose chat template has a tool-call "
+        "format (<tool_call>, [TOOL_CALLS] or Llama 3 JSON); use TOOL_CHOICE_AUTO");
   }
-  std::string names;
-  for (const ::jetserve::v1::Tool& t : chat.tools()) {
+  // One rule per callable tool: the call in the model's format, its arguments bound to the
+  // tool's parameter schema.
+  std::string calls, rules;
+  for (int i = 0; i < chat.tools_size(); ++i) {
+    const ::jetserve::v1::Tool& t = chat.tools(i);
     if (named && t.name() != chat.tool_choice_name()) continue;
-    if (!names.empty()) names += " | ";
-    names += absl::StrCat("\"\\\"", t.name(), "\\\"\"");  // "\"name\""
+    grammar::JsonSchemaGbnfOptions o;
+    o.root_name = absl::StrCat("args-", i);
+    o.rule_prefix = absl::StrCat("t", i);
+    o.primitives = false;
+    o.require_object = true;
+    absl::StatusOr<std::string> args =
+        grammar::JsonSchemaToGbnf(t.parameters_json().empty() ? "{}" : t.parameters_json(), o);
+    if (!args.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("chat.tools[", i, "] ('", t.name(),
+                                                     "').parameters_json: ", args.status().message()));
+    }
+    std::string call;
+    switch (format.tool_calls) {
+      case chat::ToolCallFormat::kHermes:
+        call = absl::StrCat("\"<tool_call>\\n{\\\"name\\\": \" ", grammar::GbnfJsonString(t.name()),
+                            " \", \\\"arguments\\\": \" ", o.root_name, " \"}\\n</tool_call>\"");
+        break;
+      case chat::ToolCallFormat::kMistral:
+        call = format.mistral_args
+                   ? absl::StrCat("\"[TOOL_CALLS]\" ", grammar::GbnfLiteral(t.name()),
+                                  " \"[ARGS]\" ", o.root_name)
+                   : absl::StrCat("\"{\\\"name\\\": \" ", grammar::GbnfJsonString(t.name()),
+                                  " \", \\\"arguments\\\": \" ", o.root_name, " \"}\"");
+        break;
+      case chat::ToolCallFormat::kLlama3:
+        call = absl::StrCat("\"{\\\"name\\\": \" ", grammar::GbnfJsonString(t.name()),
+                            " \", \\\"parameters\\\": \" ", o.root_name, " \"}\"");
+        break;
+      case chat::ToolCallFormat::kNone:
+        break;
+    }
+    absl::StrAppend(&calls, calls.empty() ? "" : " | ", call);
+    absl::StrAppend(&rules, *args);
   }
-  if (names.empty()) {
+  if (calls.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "chat.tool_choice_name '", chat.tool_choice_name(), "' is not one of chat.tools"));
   }
-  // One or more calls in the Hermes format, after an optional reasoning section.
-  std::string g = grammar::JsonObjectGbnf();
-  g.replace(0, g.find('\n'),
-            "root ::= think? call (\"\\n\" call)*\n"
-            "think ::= \"<think>\" ([^<] | \"<\" [^/])* \"</think>\" [ \\n]{0,4}\n"
-            "call ::= \"<tool_call>\\n{\\\"name\\\": \" tool-name \", \\\"arguments\\\": \" object "
-            "\"}\\n</tool_call>\"\n"
-            "tool-name ::= " +
-                names);
-  return g;
+  // One or more calls, after a reasoning section where the model has one (Llama 3's JSON
+  // calls are the whole answer: none there).
+  const bool think = format.reasoning && format.tool_calls != chat::ToolCallFormat::kLlama3;
+  std::string root;
+  switch (format.tool_calls) {
+    case chat::ToolCallFormat::kHermes:
+      root = "call (\"\\n\" call)*";
+      break;
+    case chat::ToolCallFormat::kMistral:
+      root = format.mistral_args ? "call+" : "\"[TOOL_CALLS]\" \" \"? \"[\" call (\", \" call)* \"]\"";
+      break;
+    default:
+      root = "call (\"; \" call)*";
+      break;
+  }
+  return absl::StrCat(
+      "root ::= ", think ? "think? " : "", root, "\n",
+      "think ::= \"<think>\" ([^<] | \"<\" [^/])* \"</think>\" [ \\n]{0,4}\n",  //
+      "call ::= ", calls, "\n", rules, grammar::JsonPrimitivesGbnf());
 }
 
 absl::Status ApplyResponseFormat(const ::jetserve::v1::GenerateRequest& r, const ModelChat& model,
@@ -97,7 +158,8 @@ absl::Status ApplyResponseFormat(const ::jetserve::v1::GenerateRequest& r, const
       absl::StatusOr<std::shared_ptr<const grammar::Grammar>> g = grammar::Grammar::Parse(*forced);
       if (!g.ok())
         return absl::InvalidArgumentError(absl::StrCat("tool_choice: ", g.status().message()));
-      o->sampling.constraint = runtime::GrammarConstraintFactory(*g, model.trie, model.eog_ids);
+      o->sampling.constraint = runtime::GrammarConstraintFactory(
+          *g, model.tool_trie != nullptr ? model.tool_trie : model.trie, model.eog_ids);
       return absl::OkStatus();
     }
   }

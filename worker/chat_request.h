@@ -24,6 +24,9 @@ struct ModelChat {
   chat::ChatTemplate chat_template = chat::ChatTemplate::ChatMl("", "");
   chat::OutputFormat output_format;
   std::shared_ptr<const runtime::TokenTrie> trie;  // the vocabulary, for constraints
+  // For forced tool calls where the format's markers are control tokens (Mistral's
+  // [TOOL_CALLS] and [ARGS]): the vocabulary plus those tokens; null when not needed.
+  std::shared_ptr<const runtime::TokenTrie> tool_trie;
   std::vector<int32_t> eog_ids;
   // Why the model's own template is not used (empty when it is); logged at load.
   std::string template_problem;
@@ -36,8 +39,12 @@ chat::ChatInput ToChatInput(const ::jetserve::v1::Chat& chat);
 // The rendered prompt text of a chat (INVALID_ARGUMENT for bad chats / template errors).
 absl::StatusOr<std::string> RenderChat(const ModelChat& model, const ::jetserve::v1::Chat& chat);
 
-// For tool_choice REQUIRED/NAMED on <tool_call> models: a GBNF forcing one or more calls of
-// the (named) tools, after an optional <think> section; empty for other choices.
+// For tool_choice REQUIRED/NAMED: a GBNF forcing one or more calls of the (named) tools in
+// the model's tool-call format (Hermes <tool_call>, Mistral [TOOL_CALLS] list or
+// name[ARGS], Llama 3 JSON), each call's arguments bound to its tool's parameters_json
+// schema, after an optional <think> section on reasoning models; empty for other choices.
+// INVALID_ARGUMENT for unknown names and schemas JsonSchemaToGbnf refuses; UNIMPLEMENTED on
+// models without a tool-call format.
 absl::StatusOr<std::string> ToolChoiceGbnf(const ::jetserve::v1::Chat& chat,
                                            const chat::OutputFormat& format);
 

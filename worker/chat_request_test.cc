@@ -83,8 +83,18 @@ TEST(ChatRequestTest, ToChatInputMapsFieldsAndToolChoiceNone) {
   EXPECT_FALSE(in.add_generation_prompt);
 }
 
+bool GrammarAccepts(const std::string& gbnf, const std::string& text) {
+  absl::StatusOr<std::shared_ptr<const grammar::Grammar>> g = grammar::Grammar::Parse(gbnf);
+  EXPECT_TRUE(g.ok()) << g.status() << "\n" << gbnf;
+  if (!g.ok()) return false;
+  grammar::GrammarState s = grammar::GrammarState::Start(*g).AdvanceBytes(text);
+  return !s.dead() && s.CanEnd();
+}
+
 TEST(ChatRequestTest, ToolChoiceRequiredForcesHermesToolCalls) {
   const chat::OutputFormat hermes = chat::DetectOutputFormat("<tool_call></tool_call>");
+  const chat::OutputFormat thinking =
+      chat::DetectOutputFormat("<tool_call></tool_call><think></think>");
   ::jetserve::v1::Chat chat;
   chat.add_tools()->set_name("get_weather");
   chat.add_tools()->set_name("search");
@@ -92,27 +102,105 @@ TEST(ChatRequestTest, ToolChoiceRequiredForcesHermesToolCalls) {
   chat.set_tool_choice(::jetserve::v1::TOOL_CHOICE_REQUIRED);
   absl::StatusOr<std::string> gbnf = ToolChoiceGbnf(chat, hermes);
   ASSERT_TRUE(gbnf.ok()) << gbnf.status();
-  auto g = grammar::Grammar::Parse(*gbnf);
-  ASSERT_TRUE(g.ok()) << g.status() << "\n" << *gbnf;
-  auto accepts = [&](const std::string& text) {
-    grammar::GrammarState s = grammar::GrammarState::Start(*g).AdvanceBytes(text);
-    return !s.dead() && s.CanEnd();
-  };
   const std::string call =
       "<tool_call>\n{\"name\": \"search\", \"arguments\": {\"q\": \"x\"}}\n</tool_call>";
-  EXPECT_TRUE(accepts(call));
-  EXPECT_TRUE(accepts("<think>\nI should search. a<b\n</think>\n\n" + call + "\n" + call));
-  EXPECT_FALSE(accepts("The weather is nice."));
-  EXPECT_FALSE(accepts("<tool_call>\n{\"name\": \"other\", \"arguments\": {}}\n</tool_call>"));
+  const std::string think = "<think>\nI should search. a<b\n</think>\n\n";
+  EXPECT_TRUE(GrammarAccepts(*gbnf, call));
+  EXPECT_TRUE(GrammarAccepts(*gbnf, call + "\n" + call));
+  // A <think> section only where the model has one (else the parser would not split it).
+  EXPECT_FALSE(GrammarAccepts(*gbnf, think + call));
+  EXPECT_TRUE(GrammarAccepts(*ToolChoiceGbnf(chat, thinking), think + call + "\n" + call));
+  EXPECT_FALSE(GrammarAccepts(*gbnf, "The weather is nice."));
+  EXPECT_FALSE(GrammarAccepts(
+      *gbnf, "<tool_call>\n{\"name\": \"other\", \"arguments\": {}}\n</tool_call>"));
   chat.set_tool_choice(::jetserve::v1::TOOL_CHOICE_NAMED);
   chat.set_tool_choice_name("get_weather");
-  g = grammar::Grammar::Parse(*ToolChoiceGbnf(chat, hermes));
-  ASSERT_TRUE(g.ok());
-  EXPECT_FALSE(accepts(call));
+  EXPECT_FALSE(GrammarAccepts(*ToolChoiceGbnf(chat, hermes), call));
   chat.set_tool_choice_name("nope");
-  EXPECT_FALSE(ToolChoiceGbnf(chat, hermes).ok());
-  EXPECT_EQ(ToolChoiceGbnf(chat, chat::DetectOutputFormat("[TOOL_CALLS]")).status().code(),
+  EXPECT_EQ(ToolChoiceGbnf(chat, hermes).status().code(), absl::StatusCode::kInvalidArgument);
+  chat.set_tool_choice(::jetserve::v1::TOOL_CHOICE_REQUIRED);
+  EXPECT_EQ(ToolChoiceGbnf(chat, chat::DetectOutputFormat("{{ messages }}")).status().code(),
             absl::StatusCode::kUnimplemented);
+}
+
+// The forced call of each format, with arguments bound to the tool's parameter schema:
+// hand-written calls in the format are accepted, calls whose arguments break the schema are
+// not, and what the grammar accepts is what the family's output parser returns as a call.
+TEST(ChatRequestTest, ForcedToolCallsInEveryFormatFollowTheParameterSchema) {
+  ::jetserve::v1::Chat chat;
+  chat.set_tool_choice(::jetserve::v1::TOOL_CHOICE_REQUIRED);
+  auto* weather = chat.add_tools();
+  weather->set_name("get_weather");
+  weather->set_parameters_json(R"({"type": "object", "properties": {
+      "city": {"type": "string", "pattern": "^[A-Z][a-z]+$"},
+      "days": {"type": "integer", "minimum": 1, "maximum": 7}}, "required": ["city"]})");
+  auto* search = chat.add_tools();
+  search->set_name("search");  // no parameters: any object
+  struct Case {
+    const char* template_source;
+    std::string good;   // one call of get_weather with {"city": "Paris", "days": 3}
+    std::string bad;    // the same call with days 9
+    std::string other;  // a call of search with {}
+  };
+  const std::vector<Case> cases = {
+      {"<tool_call></tool_call>",
+       "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": "
+       "3}}\n</tool_call>",
+       "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": "
+       "9}}\n</tool_call>",
+       "<tool_call>\n{\"name\": \"search\", \"arguments\": {}}\n</tool_call>"},
+      {"[TOOL_CALLS]",
+       "[TOOL_CALLS] [{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": "
+       "3}}]",
+       "[TOOL_CALLS] [{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": "
+       "9}}]",
+       "[TOOL_CALLS][{\"name\": \"search\", \"arguments\": {}}]"},
+      {"[TOOL_CALLS] [ARGS]", "[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Paris\", \"days\": 3}",
+       "[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Paris\", \"days\": 9}",
+       "[TOOL_CALLS]search[ARGS]{}"},
+      {"<|start_header_id|>tool",
+       "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\", \"days\": 3}}",
+       "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\", \"days\": 9}}",
+       "{\"name\": \"search\", \"parameters\": {}}"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.template_source);
+    ModelChat model;
+    model.output_format = chat::DetectOutputFormat(c.template_source);
+    absl::StatusOr<std::string> gbnf = ToolChoiceGbnf(chat, model.output_format);
+    ASSERT_TRUE(gbnf.ok()) << gbnf.status();
+    EXPECT_TRUE(GrammarAccepts(*gbnf, c.good)) << *gbnf;
+    EXPECT_TRUE(GrammarAccepts(*gbnf, c.other));
+    EXPECT_FALSE(GrammarAccepts(*gbnf, c.bad));
+    std::string lower = c.good;
+    lower.replace(lower.find("Paris"), 1, "p");
+    EXPECT_FALSE(GrammarAccepts(*gbnf, lower));  // the city pattern
+    EXPECT_FALSE(GrammarAccepts(*gbnf, "Sure."));
+    // What the grammar accepts, the output parser returns as calls.
+    ChatStream stream(model, chat, "", 1);
+    runtime::GenerationEvent e;
+    e.choice = 0;
+    e.text = c.good;
+    e.finish = runtime::FinishReason::kEos;
+    ::jetserve::v1::GenerateResponse out;
+    stream.Apply(e, &out);
+    ASSERT_EQ(out.tool_calls_size(), 1) << out.text();
+    EXPECT_EQ(out.tool_calls(0).name(), "get_weather");
+    EXPECT_EQ(out.tool_calls(0).arguments_json(), R"({"city":"Paris","days":3})");
+    EXPECT_EQ(out.text(), "");
+  }
+  // A parameter schema the grammar cannot express is INVALID_ARGUMENT naming the tool.
+  weather->set_parameters_json(R"({"type": "object", "properties": {"a": {"not": {}}}})");
+  EXPECT_THAT(std::string(ToolChoiceGbnf(chat, chat::DetectOutputFormat("<tool_call>"))
+                              .status()
+                              .message()),
+              ::testing::AllOf(::testing::HasSubstr("chat.tools[0] ('get_weather')"),
+                               ::testing::HasSubstr("'not'")));
+  weather->set_parameters_json(R"({"type": "array"})");
+  EXPECT_THAT(std::string(ToolChoiceGbnf(chat, chat::DetectOutputFormat("<tool_call>"))
+                              .status()
+                              .message()),
+              ::testing::HasSubstr("must describe an object"));
 }
 
 }  // namespace

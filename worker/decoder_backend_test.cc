@@ -429,7 +429,7 @@ TEST_F(DecoderBackendTest, ChatFallbackTemplateAndResponseFormat) {
   jetserve::worker::v1::GenerateRequest bad;
   *bad.mutable_request()->mutable_chat() = *chat;
   bad.mutable_request()->mutable_response_format()->set_json_schema(
-      R"({"type": "string", "pattern": "a+"})");
+      R"({"type": "string", "pattern": "(a)\\1"})");
   RecordingStream s1(bad);
   backend->Generate(&s1);
   EXPECT_THAT(s1.Wait(),

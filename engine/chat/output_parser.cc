@@ -67,6 +67,7 @@ OutputFormat DetectOutputFormat(std::string_view src) {
     f.tool_calls = ToolCallFormat::kHermes;
   } else if (src.find(kMistralOpen) != std::string_view::npos) {
     f.tool_calls = ToolCallFormat::kMistral;
+    f.mistral_args = src.find(kMistralArgs) != std::string_view::npos;
   } else if (src.find(kPythonTag) != std::string_view::npos ||
              (src.find("<|start_header_id|>") != std::string_view::npos &&
               src.find("tool") != std::string_view::npos)) {

@@ -32,6 +32,8 @@ enum class ToolCallFormat { kNone, kHermes, kMistral, kLlama3 };
 struct OutputFormat {
   bool reasoning = false;  // <think> sections
   ToolCallFormat tool_calls = ToolCallFormat::kNone;
+  // kMistral: the template writes calls as [TOOL_CALLS]name[ARGS]{...} (not a JSON list).
+  bool mistral_args = false;
 };
 
 OutputFormat DetectOutputFormat(std::string_view template_source);

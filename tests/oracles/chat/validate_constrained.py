@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Validates the constrained outputs written by engine/runtime/grammar_constraint_test
-($JETSERVE_BINARY_DIR/constrained_outputs.jsonl: one {"schema", "output"} per line) with
-Python's jsonschema (PyPI): each output must parse as JSON and validate against its schema.
+"""Validates constrained outputs with Python's jsonschema (PyPI): each line of the file is
+{"schema", "output"}; each output must parse as JSON and validate against its schema, with
+formats asserted (date, time, date-time, uuid: jsonschema's FormatChecker; date-time and time
+need the rfc3339-validator package). Files:
+  build/structured_outputs.jsonl   worker/structured_output_test (ctest runs this script on
+                                   it: structured_output_jsonschema)
+  build/constrained_outputs.jsonl  engine/runtime/grammar_constraint_test
 
-Run:  /work/cache/jinja-venv/bin/pip install jsonschema
-      ctest --test-dir build -R grammar_constraint_test
-      /work/cache/jinja-venv/bin/python tests/oracles/chat/validate_constrained.py \
-          build/constrained_outputs.jsonl
+Run:  pip install -r tests/requirements.txt
+      ctest --test-dir build -R structured_output
+      python3 tests/oracles/chat/validate_constrained.py build/constrained_outputs.jsonl
 """
 import importlib.metadata
 import json
@@ -17,17 +20,25 @@ import jsonschema
 
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else "build/constrained_outputs.jsonl"
+    checker = jsonschema.FormatChecker()
+    for fmt in ("date", "time", "date-time", "uuid"):
+        if fmt not in checker.checkers:
+            print(f"jsonschema cannot check format {fmt!r} (rfc3339-validator missing?)",
+                  file=sys.stderr)
+            sys.exit(1)
     total = bad = 0
     with open(path, encoding="utf-8") as f:
         for line in f:
             rec = json.loads(line)
             total += 1
             try:
-                jsonschema.validate(json.loads(rec["output"]), rec["schema"])
+                jsonschema.validate(json.loads(rec["output"]), rec["schema"],
+                                    format_checker=checker)
             except (ValueError, jsonschema.ValidationError) as e:
                 bad += 1
                 print(f"INVALID: {rec['output']!r}: {e}", file=sys.stderr)
-    print(f"{total - bad}/{total} outputs parse and validate with jsonschema {importlib.metadata.version('jsonschema')}")
+    print(f"{total - bad}/{total} outputs parse and validate with jsonschema "
+          f"{importlib.metadata.version('jsonschema')}")
     sys.exit(1 if bad or total == 0 else 0)
 
 
