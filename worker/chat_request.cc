@@ -67,8 +67,28 @@ absl::StatusOr<std::string> RenderChat(const ModelChat& model, const ::jetserve:
   return model.chat_template.Apply(ToChatInput(chat));
 }
 
+namespace {
+
+// The rest of a reasoning section the prompt opened, and the (optional) section itself.
+constexpr char kThinkRules[] =
+    "think-rest ::= ([^<] | \"<\" [^/])* \"</think>\" [ \\n]{0,4}\n"
+    "think ::= \"<think>\" think-rest\n";
+
+}  // namespace
+
+bool PromptOpensReasoning(const chat::OutputFormat& format, std::string_view prompt) {
+  if (!format.reasoning) return false;
+  while (!prompt.empty() && (prompt.back() == ' ' || prompt.back() == '\n' ||
+                             prompt.back() == '\r' || prompt.back() == '\t')) {
+    prompt.remove_suffix(1);
+  }
+  constexpr std::string_view kOpen = "<think>";
+  return prompt.size() >= kOpen.size() && prompt.substr(prompt.size() - kOpen.size()) == kOpen;
+}
+
 absl::StatusOr<std::string> ToolChoiceGbnf(const ::jetserve::v1::Chat& chat,
-                                           const chat::OutputFormat& format) {
+                                           const chat::OutputFormat& format,
+                                           bool prompt_opened_reasoning) {
   const bool named = chat.tool_choice() == ::jetserve::v1::TOOL_CHOICE_NAMED;
   if (!named && chat.tool_choice() != ::jetserve::v1::TOOL_CHOICE_REQUIRED) return std::string();
   if (chat.tools_size() == 0) {
@@ -91,11 +111,12 @@ absl::StatusOr<std::string> ToolChoiceGbnf(const ::jetserve::v1::Chat& chat,
     o.rule_prefix = absl::StrCat("t", i);
     o.primitives = false;
     o.require_object = true;
-    absl::StatusOr<std::string> args =
-        grammar::JsonSchemaToGbnf(t.parameters_json().empty() ? "{}" : t.parameters_json(), o);
+    absl::StatusOr<std::string> args = grammar::JsonSchemaToGbnf(
+        t.parameters_json().empty() ? R"({"additionalProperties": false})" : t.parameters_json(),
+        o);
     if (!args.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("chat.tools[", i, "] ('", t.name(),
-                                                     "').parameters_json: ", args.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "chat.tools[", i, "] ('", t.name(), "').parameters_json: ", args.status().message()));
     }
     std::string call;
     switch (format.tool_calls) {
@@ -133,22 +154,24 @@ absl::StatusOr<std::string> ToolChoiceGbnf(const ::jetserve::v1::Chat& chat,
       root = "call (\"\\n\" call)*";
       break;
     case chat::ToolCallFormat::kMistral:
-      root = format.mistral_args ? "call+" : "\"[TOOL_CALLS]\" \" \"? \"[\" call (\", \" call)* \"]\"";
+      root =
+          format.mistral_args ? "call+" : "\"[TOOL_CALLS]\" \" \"? \"[\" call (\", \" call)* \"]\"";
       break;
     default:
       root = "call (\"; \" call)*";
       break;
   }
-  return absl::StrCat(
-      "root ::= ", think ? "think? " : "", root, "\n",
-      "think ::= \"<think>\" ([^<] | \"<\" [^/])* \"</think>\" [ \\n]{0,4}\n",  //
-      "call ::= ", calls, "\n", rules, grammar::JsonPrimitivesGbnf());
+  const char* before = !think ? "" : prompt_opened_reasoning ? "think-rest " : "think? ";
+  return absl::StrCat("root ::= ", before, root, "\n", kThinkRules, "call ::= ", calls, "\n", rules,
+                      grammar::JsonPrimitivesGbnf());
 }
 
 absl::Status ApplyResponseFormat(const ::jetserve::v1::GenerateRequest& r, const ModelChat& model,
-                                 runtime::GenerateOptions* o) {
+                                 runtime::GenerateOptions* o, std::string_view rendered_prompt) {
+  const bool reasoning = r.input_case() == ::jetserve::v1::GenerateRequest::kChat &&
+                         PromptOpensReasoning(model.output_format, rendered_prompt);
   if (r.input_case() == ::jetserve::v1::GenerateRequest::kChat) {
-    absl::StatusOr<std::string> forced = ToolChoiceGbnf(r.chat(), model.output_format);
+    absl::StatusOr<std::string> forced = ToolChoiceGbnf(r.chat(), model.output_format, reasoning);
     if (!forced.ok()) return forced.status();
     if (!forced->empty()) {
       if (r.has_response_format()) {
@@ -166,18 +189,24 @@ absl::Status ApplyResponseFormat(const ::jetserve::v1::GenerateRequest& r, const
   if (!r.has_response_format()) return absl::OkStatus();
   const ::jetserve::v1::ResponseFormat& f = r.response_format();
   std::string gbnf;
+  // JSON outputs of a reasoning section the prompt opened come after its end.
+  const std::string answer_root = reasoning ? "answer" : "root";
+  const std::string preamble =
+      reasoning ? absl::StrCat("root ::= think-rest answer\n", kThinkRules) : std::string();
   switch (f.format_case()) {
     case ::jetserve::v1::ResponseFormat::kJsonObject:
       if (!f.json_object()) return absl::OkStatus();
-      gbnf = grammar::JsonObjectGbnf();
+      gbnf = absl::StrCat(preamble, answer_root, " ::= object\n", grammar::JsonPrimitivesGbnf());
       break;
     case ::jetserve::v1::ResponseFormat::kJsonSchema: {
-      absl::StatusOr<std::string> g = grammar::JsonSchemaToGbnf(f.json_schema());
+      grammar::JsonSchemaGbnfOptions so;
+      so.root_name = answer_root;
+      absl::StatusOr<std::string> g = grammar::JsonSchemaToGbnf(f.json_schema(), so);
       if (!g.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat("response_format.json_schema: ", g.status().message()));
       }
-      gbnf = *std::move(g);
+      gbnf = absl::StrCat(preamble, *g);
       break;
     }
     case ::jetserve::v1::ResponseFormat::kGbnf:

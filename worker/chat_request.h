@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -42,17 +43,26 @@ absl::StatusOr<std::string> RenderChat(const ModelChat& model, const ::jetserve:
 // For tool_choice REQUIRED/NAMED: a GBNF forcing one or more calls of the (named) tools in
 // the model's tool-call format (Hermes <tool_call>, Mistral [TOOL_CALLS] list or
 // name[ARGS], Llama 3 JSON), each call's arguments bound to its tool's parameters_json
-// schema, after an optional <think> section on reasoning models; empty for other choices.
-// INVALID_ARGUMENT for unknown names and schemas JsonSchemaToGbnf refuses; UNIMPLEMENTED on
-// models without a tool-call format.
+// schema (empty: no arguments, {}), after an optional <think> section on reasoning models
+// (a required end of it, "...</think>", when the prompt opened one); empty for other
+// choices. INVALID_ARGUMENT for unknown names and schemas JsonSchemaToGbnf refuses;
+// UNIMPLEMENTED on models without a tool-call format.
 absl::StatusOr<std::string> ToolChoiceGbnf(const ::jetserve::v1::Chat& chat,
-                                           const chat::OutputFormat& format);
+                                           const chat::OutputFormat& format,
+                                           bool prompt_opened_reasoning = false);
+
+// Whether a reasoning model's rendered prompt ends inside a <think> section (its output
+// starts with reasoning, as chat::OutputParser sees it).
+bool PromptOpensReasoning(const chat::OutputFormat& format, std::string_view rendered_prompt);
 
 // Sets options->sampling.constraint from request.response_format, or from the chat's
-// tool_choice REQUIRED/NAMED (ToolChoiceGbnf) (INVALID_ARGUMENT for bad
-// schemas and grammars); no-op when unset.
+// tool_choice REQUIRED/NAMED (ToolChoiceGbnf) (INVALID_ARGUMENT for bad schemas and
+// grammars); no-op when unset. `rendered_prompt`: the chat's prompt text; when it opened a
+// reasoning section, JSON and JSON Schema outputs (and forced calls) come after its end
+// (a GBNF grammar applies from the first token, as given).
 absl::Status ApplyResponseFormat(const ::jetserve::v1::GenerateRequest& request,
-                                 const ModelChat& model, runtime::GenerateOptions* options);
+                                 const ModelChat& model, runtime::GenerateOptions* options,
+                                 std::string_view rendered_prompt = {});
 
 // Per request: one output parser per choice.
 class ChatStream {

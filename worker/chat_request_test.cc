@@ -97,7 +97,9 @@ TEST(ChatRequestTest, ToolChoiceRequiredForcesHermesToolCalls) {
       chat::DetectOutputFormat("<tool_call></tool_call><think></think>");
   ::jetserve::v1::Chat chat;
   chat.add_tools()->set_name("get_weather");
-  chat.add_tools()->set_name("search");
+  auto* search = chat.add_tools();
+  search->set_name("search");
+  search->set_parameters_json(R"({"type": "object", "properties": {"q": {"type": "string"}}})");
   EXPECT_EQ(*ToolChoiceGbnf(chat, hermes), "");  // AUTO: nothing forced
   chat.set_tool_choice(::jetserve::v1::TOOL_CHOICE_REQUIRED);
   absl::StatusOr<std::string> gbnf = ToolChoiceGbnf(chat, hermes);
@@ -111,8 +113,8 @@ TEST(ChatRequestTest, ToolChoiceRequiredForcesHermesToolCalls) {
   EXPECT_FALSE(GrammarAccepts(*gbnf, think + call));
   EXPECT_TRUE(GrammarAccepts(*ToolChoiceGbnf(chat, thinking), think + call + "\n" + call));
   EXPECT_FALSE(GrammarAccepts(*gbnf, "The weather is nice."));
-  EXPECT_FALSE(GrammarAccepts(
-      *gbnf, "<tool_call>\n{\"name\": \"other\", \"arguments\": {}}\n</tool_call>"));
+  EXPECT_FALSE(
+      GrammarAccepts(*gbnf, "<tool_call>\n{\"name\": \"other\", \"arguments\": {}}\n</tool_call>"));
   chat.set_tool_choice(::jetserve::v1::TOOL_CHOICE_NAMED);
   chat.set_tool_choice_name("get_weather");
   EXPECT_FALSE(GrammarAccepts(*ToolChoiceGbnf(chat, hermes), call));
@@ -191,16 +193,14 @@ TEST(ChatRequestTest, ForcedToolCallsInEveryFormatFollowTheParameterSchema) {
   }
   // A parameter schema the grammar cannot express is INVALID_ARGUMENT naming the tool.
   weather->set_parameters_json(R"({"type": "object", "properties": {"a": {"not": {}}}})");
-  EXPECT_THAT(std::string(ToolChoiceGbnf(chat, chat::DetectOutputFormat("<tool_call>"))
-                              .status()
-                              .message()),
-              ::testing::AllOf(::testing::HasSubstr("chat.tools[0] ('get_weather')"),
-                               ::testing::HasSubstr("'not'")));
+  EXPECT_THAT(
+      std::string(ToolChoiceGbnf(chat, chat::DetectOutputFormat("<tool_call>")).status().message()),
+      ::testing::AllOf(::testing::HasSubstr("chat.tools[0] ('get_weather')"),
+                       ::testing::HasSubstr("'not'")));
   weather->set_parameters_json(R"({"type": "array"})");
-  EXPECT_THAT(std::string(ToolChoiceGbnf(chat, chat::DetectOutputFormat("<tool_call>"))
-                              .status()
-                              .message()),
-              ::testing::HasSubstr("must describe an object"));
+  EXPECT_THAT(
+      std::string(ToolChoiceGbnf(chat, chat::DetectOutputFormat("<tool_call>")).status().message()),
+      ::testing::HasSubstr("must describe an object"));
 }
 
 }  // namespace

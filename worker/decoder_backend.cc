@@ -318,7 +318,8 @@ class DecoderBackend final : public Backend {
     runtime::GenerateOptions o = ToOptions(r);
     std::string rendered;
     absl::StatusOr<std::vector<int32_t>> prompt = Prompt(r, &o, &rendered);
-    const absl::Status format = prompt.ok() ? ApplyResponseFormat(r, chat_, &o) : prompt.status();
+    const absl::Status format =
+        prompt.ok() ? ApplyResponseFormat(r, chat_, &o, rendered) : prompt.status();
     if (!format.ok()) {
       stream->Finish(format);
       return;

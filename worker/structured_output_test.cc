@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <regex>
 #include <string>
@@ -198,8 +199,8 @@ TEST_F(StructuredOutputTest, JsonSchemaWithPatternsAndBoundsAlwaysValidates) {
           << at;
     }
     if (j.contains("id")) {
-      EXPECT_TRUE(Search(R"(^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$)",
-                         j["id"]));
+      EXPECT_TRUE(
+          Search(R"(^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$)", j["id"]));
     }
     ASSERT_TRUE(j["pair"].is_array());
     ASSERT_EQ(j["pair"].size(), 2u);
@@ -230,12 +231,11 @@ TEST_F(StructuredOutputTest, ForcedToolCallsParseAndMeetTheParameterSchema) {
   search->set_parameters_json(
       R"({"type": "object", "properties": {"q": {"type": "string", "maxLength": 8}},
           "required": ["q"], "additionalProperties": false})");
-  const std::map<std::string, Json> params = {
-      {"get_weather", Json::parse(kWeatherParams)},
-      {"search", Json::parse(search->parameters_json())}};
+  const std::map<std::string, Json> params = {{"get_weather", Json::parse(kWeatherParams)},
+                                              {"search", Json::parse(search->parameters_json())}};
   int calls = 0, outputs = 0;
-  for (const char* format : {"<tool_call></tool_call>", "[TOOL_CALLS]",
-                             "[TOOL_CALLS] [ARGS]", "<|start_header_id|>tool"}) {
+  for (const char* format : {"<tool_call></tool_call>", "[TOOL_CALLS]", "[TOOL_CALLS] [ARGS]",
+                             "<|start_header_id|>tool"}) {
     SCOPED_TRACE(format);
     const ModelChat m = Model(format);
     runtime::GenerateOptions o;
@@ -274,6 +274,58 @@ TEST_F(StructuredOutputTest, ForcedToolCallsParseAndMeetTheParameterSchema) {
   }
   std::printf("forced tool calls: %d outputs in 4 formats, %d calls, all valid unless failed\n",
               outputs, calls);
+}
+
+// Walks a text through the constraint one single-byte token at a time (the random model's
+// vocabulary has one for every byte used here); true when every token is allowed and the
+// end of generation is allowed after the last.
+bool ConstraintAccepts(const ModelChat& m, const runtime::ConstraintFactory& factory,
+                       const std::string& text) {
+  std::map<char, int32_t> byte_token;
+  for (int32_t id = 0; id < m.trie->vocab_size(); ++id) {
+    if (m.trie->piece(id).size() == 1) byte_token.emplace(m.trie->piece(id)[0], id);
+  }
+  std::unique_ptr<runtime::SamplerStage> stage = factory();
+  for (const char c : text) {
+    auto it = byte_token.find(c);
+    EXPECT_NE(it, byte_token.end()) << "no token for byte " << c;
+    if (it == byte_token.end() || !stage->Allows(it->second)) return false;
+    stage->Accept(it->second);
+  }
+  return stage->Allows(m.eog_ids.at(0));
+}
+
+// When the prompt opened a reasoning section (DeepSeek-R1 style), JSON output and forced
+// tool calls come after its end, which the output parser also expects; otherwise at once.
+TEST_F(StructuredOutputTest, ConstraintsStartAfterAReasoningSectionThePromptOpened) {
+  const ModelChat m = Model("<tool_call></tool_call><think></think>");
+  ::jetserve::v1::GenerateRequest r;
+  r.mutable_chat()->add_messages()->set_content("pick");
+  r.mutable_response_format()->set_json_schema(
+      R"({"type": "integer", "minimum": 1, "maximum": 3})");
+  const std::string opened = "<|im_start|>assistant\n<think>\n";
+  EXPECT_TRUE(PromptOpensReasoning(m.output_format, opened));
+  EXPECT_FALSE(PromptOpensReasoning(m.output_format, "<|im_start|>assistant\n"));
+  EXPECT_FALSE(PromptOpensReasoning(Model("<tool_call>").output_format, opened));
+  runtime::GenerateOptions o;
+  ASSERT_TRUE(ApplyResponseFormat(r, m, &o, opened).ok());
+  EXPECT_TRUE(ConstraintAccepts(m, o.sampling.constraint, "Small: a<b.</think>\n\n2"));
+  EXPECT_FALSE(ConstraintAccepts(m, o.sampling.constraint, "2"));
+  EXPECT_FALSE(ConstraintAccepts(m, o.sampling.constraint, "ok</think>\n5"));
+  ASSERT_TRUE(ApplyResponseFormat(r, m, &o, "<|im_start|>assistant\n").ok());
+  EXPECT_TRUE(ConstraintAccepts(m, o.sampling.constraint, "2"));
+  EXPECT_FALSE(ConstraintAccepts(m, o.sampling.constraint, "ok</think>\n2"));
+
+  r.clear_response_format();
+  r.mutable_chat()->set_tool_choice(::jetserve::v1::TOOL_CHOICE_REQUIRED);
+  r.mutable_chat()->add_tools()->set_name("now");  // no parameters: the arguments are {}
+  ASSERT_TRUE(ApplyResponseFormat(r, m, &o, opened).ok());
+  const std::string call = "<tool_call>\n{\"name\": \"now\", \"arguments\": {}}\n</tool_call>";
+  EXPECT_TRUE(ConstraintAccepts(m, o.sampling.constraint, "Use it.</think>\n" + call));
+  EXPECT_FALSE(ConstraintAccepts(m, o.sampling.constraint, call));
+  EXPECT_FALSE(ConstraintAccepts(
+      m, o.sampling.constraint,
+      "x</think>\n<tool_call>\n{\"name\": \"now\", \"arguments\": {\"a\": 1}}\n</tool_call>"));
 }
 
 }  // namespace

@@ -36,11 +36,21 @@ constexpr char kPrimitives[] =
     "array ::= \"[\" ws (value (ws \",\" ws value)*)? ws \"]\"\n";
 
 // Assertions a grammar cannot (or does not yet) express; refused by name.
-constexpr const char* kRefused[] = {
-    "multipleOf",       "not",          "if",           "then",     "else",
-    "patternProperties", "propertyNames", "contains",    "minContains", "maxContains",
-    "dependentRequired", "dependentSchemas", "dependencies", "unevaluatedProperties",
-    "unevaluatedItems"};
+constexpr const char* kRefused[] = {"multipleOf",
+                                    "not",
+                                    "if",
+                                    "then",
+                                    "else",
+                                    "patternProperties",
+                                    "propertyNames",
+                                    "contains",
+                                    "minContains",
+                                    "maxContains",
+                                    "dependentRequired",
+                                    "dependentSchemas",
+                                    "dependencies",
+                                    "unevaluatedProperties",
+                                    "unevaluatedItems"};
 
 absl::Status Refuse(const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat("json schema ", what));
@@ -278,10 +288,10 @@ class Converter {
                    k == "$defs" || k == "definitions" || k == "$schema" || k == "$id" ||
                    k == "$comment" || k == "examples" || k == "default") {
         } else {
-          return Refuse(absl::StrCat(
-              "allOf is supported with one member or with object members (properties, "
-              "required); '",
-              k, "' does not merge"));
+          return Refuse(
+              absl::StrCat("allOf is supported with one member or with object members (properties, "
+                           "required); '",
+                           k, "' does not merge"));
         }
       }
     }
@@ -396,9 +406,8 @@ class Converter {
       if (!s["pattern"].is_string()) return Refuse("pattern must be a string");
       if (lengths) return Refuse("pattern combined with minLength/maxLength is not supported");
       if (format) return Refuse("pattern combined with format is not supported");
-      absl::StatusOr<std::string> body =
-          RegexToGbnf(s["pattern"].get<std::string>(), absl::StrCat(o_.rule_prefix, "-re"),
-                      "char", &rules_);
+      absl::StatusOr<std::string> body = RegexToGbnf(
+          s["pattern"].get<std::string>(), absl::StrCat(o_.rule_prefix, "-re"), "char", &rules_);
       if (!body.ok()) return body.status();
       return NewRule(hint, absl::StrCat("\"\\\"\" ", *body, " \"\\\"\""));
     }
@@ -408,8 +417,8 @@ class Converter {
     }
     if (!lengths) return std::string("string");
     if (*hi >= 0 && *hi < *lo) return Refuse("maxLength < minLength");
-    return NewRule(hint, absl::StrCat("\"\\\"\" char{", *lo, ",",
-                                      *hi >= 0 ? absl::StrCat(*hi) : "", "} \"\\\"\""));
+    return NewRule(hint, absl::StrCat("\"\\\"\" char{", *lo, ",", *hi >= 0 ? absl::StrCat(*hi) : "",
+                                      "} \"\\\"\""));
   }
 
   absl::StatusOr<std::string> ArrayType(const Json& s, const std::string& hint, int depth) {
@@ -507,9 +516,9 @@ class Converter {
       if (value == "value" && *min == 0 && *max < 0) return std::string("object");
       if (*max == 0) return NewRule(hint, "\"{\" ws \"}\"");
       const std::string kv = absl::StrCat("string ws \":\" ws ", value);
-      std::string members = absl::StrCat(
-          kv, " (ws \",\" ws ", kv, "){", std::max<int64_t>(0, *min - 1), ",",
-          *max >= 0 ? absl::StrCat(*max - 1) : "", "}");
+      std::string members =
+          absl::StrCat(kv, " (ws \",\" ws ", kv, "){", std::max<int64_t>(0, *min - 1), ",",
+                       *max >= 0 ? absl::StrCat(*max - 1) : "", "}");
       if (*min == 0) members = absl::StrCat("(", members, ")?");
       return NewRule(hint, absl::StrCat("\"{\" ws ", members, " ws \"}\""));
     }

@@ -81,8 +81,8 @@ TEST(JsonSchemaPatternTest, AnchoredLiteralsClassesAndQuantifiers) {
   const Schema word(Pattern(R"(^\w+\s\W\S$)"));
   EXPECT_TRUE(word.Accepts(R"("ab_9 !x")"));
   EXPECT_TRUE(word.Accepts(R"("a\t-x")"));  // \s as the JSON escape \t
-  EXPECT_TRUE(word.Accepts(R"("a  x")"));    // the second space is \W
-  EXPECT_FALSE(word.Accepts(R"("a x!")"));   // x is not \W
+  EXPECT_TRUE(word.Accepts(R"("a  x")"));   // the second space is \W
+  EXPECT_FALSE(word.Accepts(R"("a x!")"));  // x is not \W
   EXPECT_FALSE(word.Accepts(R"("a-!x")"));
 }
 
@@ -107,8 +107,8 @@ TEST(JsonSchemaPatternTest, SearchSemanticsWithoutAnchors) {
 TEST(JsonSchemaPatternTest, NegatedClassesDotAndJsonEscapes) {
   const Schema neg(Pattern(R"(^[^a-c"]+$)"));
   EXPECT_TRUE(neg.Accepts(R"("xyz")"));
-  EXPECT_TRUE(neg.Accepts(R"("\\")"));       // a backslash, escaped in JSON
-  EXPECT_TRUE(neg.Accepts(R"("\n")"));       // [^...] includes the newline
+  EXPECT_TRUE(neg.Accepts(R"("\\")"));  // a backslash, escaped in JSON
+  EXPECT_TRUE(neg.Accepts(R"("\n")"));  // [^...] includes the newline
   EXPECT_FALSE(neg.Accepts(R"("xbz")"));
   EXPECT_FALSE(neg.Accepts(R"("\"")"));      // the quote is excluded
   EXPECT_FALSE(neg.Accepts("\"\n\""));       // raw control characters are not JSON
@@ -119,8 +119,12 @@ TEST(JsonSchemaPatternTest, NegatedClassesDotAndJsonEscapes) {
   EXPECT_FALSE(dot.Accepts(R"("a\n")"));          // '.' excludes line terminators
   EXPECT_FALSE(dot.Accepts(R"("abc")"));
   const Schema quote(Pattern(R"(^say "\\" \u00e9\x41\.$)"));
-  EXPECT_TRUE(quote.Accepts("\"say \\\"\\\\\\\" \xc3\xa9" "A.\""));
-  EXPECT_FALSE(quote.Accepts("\"say \\\"\\\\\\\" \xc3\xa9" "Ab\""));
+  EXPECT_TRUE(
+      quote.Accepts("\"say \\\"\\\\\\\" \xc3\xa9"
+                    "A.\""));
+  EXPECT_FALSE(
+      quote.Accepts("\"say \\\"\\\\\\\" \xc3\xa9"
+                    "Ab\""));
   const Schema nested(Pattern(R"(^((a|b)*c)+$)"));
   EXPECT_TRUE(nested.Accepts(R"("abcc")"));
   EXPECT_FALSE(nested.Accepts(R"("abca")"));
@@ -162,11 +166,11 @@ TEST(JsonSchemaNumberTest, IntegerRangesAreExact) {
   // Every integer in a window around the bounds, against the definition.
   for (const auto& [lo, hi] : std::vector<std::pair<int64_t, int64_t>>{
            {-5, 120}, {0, 0}, {7, 7}, {-1009, -991}, {-3, 3}, {10, 99}, {19, 2001}, {-120, -5}}) {
-    const Schema s(absl::StrCat(R"({"type": "integer", "minimum": )", lo, R"(, "maximum": )", hi,
-                                "}"));
+    const Schema s(
+        absl::StrCat(R"({"type": "integer", "minimum": )", lo, R"(, "maximum": )", hi, "}"));
     for (int64_t v = lo - 30; v <= hi + 30; ++v) {
-      EXPECT_EQ(s.Accepts(absl::StrCat(v)), v >= lo && v <= hi) << v << " in [" << lo << ", "
-                                                                << hi << "]";
+      EXPECT_EQ(s.Accepts(absl::StrCat(v)), v >= lo && v <= hi)
+          << v << " in [" << lo << ", " << hi << "]";
     }
     EXPECT_FALSE(s.Accepts("-0"));
     EXPECT_FALSE(s.Accepts(absl::StrCat("0", hi)));  // no leading zeros

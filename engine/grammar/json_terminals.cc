@@ -146,7 +146,7 @@ std::optional<std::string> FormatGbnf(const std::string& format) {
   // years 1000-9999.
   const std::string d28 = "(\"0\" [1-9] | \"1\" [0-9] | \"2\" [0-8])";
   const std::string date = absl::StrCat(
-      "([1-9] [0-9]{3} \"-\" (",               //
+      "([1-9] [0-9]{3} \"-\" (",  //
       "(\"0\" [13578] | \"1\" [02]) \"-\" (", d28, " | \"29\" | \"3\" [01]) | ",
       "(\"0\" [469] | \"11\") \"-\" (", d28, " | \"29\" | \"30\") | ",  //
       "\"02-\" ", d28, ") | ",
@@ -154,9 +154,9 @@ std::optional<std::string> FormatGbnf(const std::string& format) {
       "\"00\") \"-02-29\")");
   const std::string two = "[0-5] [0-9]";
   const std::string hour = "([01] [0-9] | \"2\" [0-3])";
-  const std::string time = absl::StrCat(hour, " \":\" ", two, " \":\" ", two,
-                                        " (\".\" [0-9]{1,9})? (\"Z\" | [+-] ", hour, " \":\" ",
-                                        two, ")");
+  const std::string time =
+      absl::StrCat(hour, " \":\" ", two, " \":\" ", two, " (\".\" [0-9]{1,9})? (\"Z\" | [+-] ",
+                   hour, " \":\" ", two, ")");
   std::string body;
   if (format == "date") {
     body = date;

@@ -61,9 +61,9 @@ const Ranges kWord = {{'0', '9'}, {'A', 'Z'}, {'_', '_'}, {'a', 'z'}};
 const Ranges kAscii = {{0, 0x7f}};
 // Whitespace both ECMA-262 and Python's re call \s (ECMA adds U+FEFF; Python adds
 // U+001C-001F and U+0085).
-const Ranges kSpaceBoth = {{0x09, 0x0d}, {0x20, 0x20},     {0xa0, 0xa0},     {0x1680, 0x1680},
-                           {0x2000, 0x200a}, {0x2028, 0x2029}, {0x202f, 0x202f}, {0x205f, 0x205f},
-                           {0x3000, 0x3000}};
+const Ranges kSpaceBoth = {{0x09, 0x0d},     {0x20, 0x20},     {0xa0, 0xa0},
+                           {0x1680, 0x1680}, {0x2000, 0x200a}, {0x2028, 0x2029},
+                           {0x202f, 0x202f}, {0x205f, 0x205f}, {0x3000, 0x3000}};
 const Ranges kSpaceEither = Union(kSpaceBoth, {{0x1c, 0x1f}, {0x85, 0x85}, {0xfeff, 0xfeff}});
 // ECMA '.': anything but the line terminators.
 const Ranges kDot = Complement({{0x0a, 0x0a}, {0x0d, 0x0d}, {0x2028, 0x2029}});
@@ -223,12 +223,12 @@ class RegexParser {
 
  private:
   absl::Status Error(std::string_view what) const {
-    return absl::InvalidArgumentError(absl::StrCat("json schema pattern at character ", pos_,
-                                                   ": ", std::string(what)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("json schema pattern at character ", pos_, ": ", std::string(what)));
   }
   absl::Status Unsupported(std::string_view what) const {
-    return absl::InvalidArgumentError(absl::StrCat("json schema pattern at character ", pos_,
-                                                   ": ", std::string(what), " are not supported"));
+    return absl::InvalidArgumentError(absl::StrCat("json schema pattern at character ", pos_, ": ",
+                                                   std::string(what), " are not supported"));
   }
 
   // A sequence up to '|', ')' or the end; `end_anchor` non-null at the top level, where a

@@ -168,10 +168,14 @@ def test_openai_package(stack, client):
         c.completions.create(model="emb", prompt="x")  # an encoder cannot generate
 
 
+# The forced call's arguments follow this schema; the city's bounded length lets the random
+# model's greedy call end within max_tokens. Keys are in sorted order: the HTTP gateway
+# passes the schema on with its keys sorted, and the rendered prompts (so the greedy
+# arguments) of the HTTP and gRPC paths agree only when the order is the same.
 WEATHER_TOOL = {"type": "function", "function": {
     "name": "get_weather", "description": "Weather of a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}
+    "parameters": {"properties": {"city": {"maxLength": 8, "minLength": 1, "type": "string"}},
+                   "required": ["city"], "type": "object"}}}
 
 
 def test_openai_tools(stack, client):
@@ -184,7 +188,8 @@ def test_openai_tools(stack, client):
     assert choice.finish_reason == "tool_calls"
     [call] = choice.message.tool_calls
     assert call.type == "function" and call.function.name == "get_weather" and call.id
-    assert isinstance(json.loads(call.function.arguments), dict)
+    args = json.loads(call.function.arguments)
+    assert list(args) == ["city"] and 1 <= len(args["city"]) <= 8
     # The same through the gRPC client.
     grpc_reply = client.chat("tools", messages, tools=[WEATHER_TOOL], tool_choice="required",
                              max_tokens=80, temperature=0).completion()
