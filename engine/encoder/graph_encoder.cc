@@ -94,7 +94,7 @@ absl::StatusOr<std::unique_ptr<GraphEncoder>> GraphEncoder::Create(const OnnxMod
   // Batch 1 and sequence 2 as the probe would feed them; the model's sizes are constants.
   const absl::StatusOr<std::vector<int64_t>> probe_symbols =
       x.BindSymbols(std::vector<std::vector<int64_t>>(x.inputs().size(), {1, 2}));
-  bool known = probe_symbols.ok();
+  bool known = probe_symbols.ok() && x.InferenceHolds(*probe_symbols);
   for (size_t i = 0; known && i < shapes.size(); ++i) {
     const OnnxShape& s = x.output_shape(static_cast<int>(i));
     dtypes[i] = x.outputs()[i].dtype;

@@ -415,13 +415,13 @@ absl::Status OnnxExecutor::Plan(const OnnxModel& model) {
 }
 
 absl::Status OnnxExecutor::InferNode(const Node& node, const std::string& label,
-                                     std::vector<SymValue>* sym) const {
+                                     std::vector<SymValue>* sym) {
   SymIn in;
   for (int s : node.in) in.push_back(s < 0 ? nullptr : &(*sym)[static_cast<size_t>(s)]);
   SymOut out(node.out.size());
   if (const onnx_ops::InferFn infer = Registry()[static_cast<size_t>(node.kernel)].infer;
       infer != nullptr) {
-    const absl::Status st = infer(*node.proto, in, &out, InferCtx{opset_, symbols_});
+    const absl::Status st = infer(*node.proto, in, &out, InferCtx{opset_, symbols_, &assumptions_});
     if (!st.ok()) {
       return absl::Status(st.code(),
                           absl::StrCat(label, ": ", st.message(),
@@ -494,10 +494,26 @@ absl::StatusOr<std::vector<int64_t>> OnnxExecutor::BindSymbols(
   return values;
 }
 
-absl::Status OnnxExecutor::CheckBoundShapes(absl::Span<const int64_t> values) const {
-  for (int64_t v : values) {
-    if (v < 1) return absl::OkStatus();  // inferred shapes hold for symbols >= 1 only
+std::vector<std::string> OnnxExecutor::assumptions() const {
+  std::vector<std::string> r;
+  for (const onnx_ops::SymAssumption& a : assumptions_) {
+    r.push_back(absl::StrCat(a.expr.ToString(symbols_), " <= ", a.bound));
   }
+  return r;
+}
+
+bool OnnxExecutor::InferenceHolds(absl::Span<const int64_t> values) const {
+  for (int64_t v : values) {
+    if (v < 1) return false;
+  }
+  for (const onnx_ops::SymAssumption& a : assumptions_) {
+    const std::optional<int64_t> v = a.expr.Eval(values);
+    if (!v.has_value() || *v > a.bound) return false;
+  }
+  return true;
+}
+
+absl::Status OnnxExecutor::CheckBoundShapes(absl::Span<const int64_t> values) const {
   for (const SizeCheck& c : size_checks_) {
     const std::optional<int64_t> n = c.numel.Eval(values);
     if (n.has_value() && *n <= options_.max_elements) continue;
@@ -560,9 +576,9 @@ absl::Status OnnxExecutor::Run(std::vector<OnnxValue> inputs, std::vector<OnnxVa
   }
   // The symbols' values, and every output size the plan knows checked before any node runs.
   JS_ASSIGN_OR_RETURN(const std::vector<int64_t> values, BindSymbols(shapes));
-  JS_RETURN_IF_ERROR(CheckBoundShapes(values));
-  bool verify = options_.verify_shapes;
-  for (int64_t v : values) verify = verify && v >= 1;
+  const bool holds = InferenceHolds(values);
+  if (holds) JS_RETURN_IF_ERROR(CheckBoundShapes(values));
+  const bool verify = options_.verify_shapes && holds;
   std::vector<OnnxValue> vals(static_cast<size_t>(num_slots_));
   std::vector<const OnnxValue*> ptr(static_cast<size_t>(num_slots_), nullptr);
   for (int s = 0; s < num_slots_; ++s)

@@ -95,7 +95,8 @@ struct OnnxExecutorOptions {
 
 namespace onnx_ops {
 struct SymValue;
-}
+struct SymAssumption;
+}  // namespace onnx_ops
 
 class OnnxExecutor {
  public:
@@ -127,8 +128,12 @@ class OnnxExecutor {
 
   // Static shapes. Symbol i is symbols()[i]: a dim_param of the graph inputs, or
   // "input[axis]" for an unnamed dimension of unknown size. Inferred shapes hold for calls in
-  // which every symbol is >= 1 (an empty batch or sequence runs, unchecked by them).
+  // which every symbol is >= 1 and the assumptions() hold (InferenceHolds); other calls run
+  // unchecked by them (an empty batch; a sequence past a position table, which then fails).
   const std::vector<std::string>& symbols() const { return symbols_; }
+  // What inference assumed, e.g. "sequence <= 512".
+  std::vector<std::string> assumptions() const;
+  bool InferenceHolds(absl::Span<const int64_t> symbol_values) const;
   const OnnxShape& output_shape(int i) const;
   std::string ShapeString(const OnnxShape& s) const { return s.ToString(symbols_); }
   // The symbols' values for a call with inputs of these shapes (in inputs() order);
@@ -154,7 +159,7 @@ class OnnxExecutor {
   absl::Status Plan(const OnnxModel& model);
   // Shape inference for one planned node: from (*sym)[its inputs] to (*sym)[its outputs].
   absl::Status InferNode(const Node& node, const std::string& label,
-                         std::vector<onnx_ops::SymValue>* sym) const;
+                         std::vector<onnx_ops::SymValue>* sym);
   std::string DescribeInputs(const std::vector<const onnx_ops::SymValue*>& in) const;
   absl::Status CheckBoundShapes(absl::Span<const int64_t> values) const;
   absl::Status VerifyShape(const Node& node, size_t k, const OnnxValue& v,
@@ -180,6 +185,7 @@ class OnnxExecutor {
     OnnxDim numel;
   };
   std::vector<SizeCheck> size_checks_;
+  std::vector<onnx_ops::SymAssumption> assumptions_;
 
  public:
   ~OnnxExecutor();

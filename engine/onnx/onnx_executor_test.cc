@@ -445,8 +445,9 @@ TEST(OnnxShapeInferenceTest, RunsCheckBoundShapesBeforeRunning) {
   EXPECT_EQ(out[0].shape, (std::vector<int64_t>{0, 7, 7}));
 }
 
-// Sums of dims are polynomials; minima and data-dependent sizes stay unknown.
-TEST(OnnxShapeInferenceTest, SumsAreKnownMinimaAndDataDependentSizesAreNot) {
+// Sums of dims are polynomials; a minimum is taken under an assumption, checked per call;
+// data-dependent sizes stay unknown.
+TEST(OnnxShapeInferenceTest, SumsAreKnownMinimaAssumedDataDependentSizesUnknown) {
   GraphBuilder b;
   b.Input("x", TP::FLOAT, {"batch", "seq"});
   b.Input("n", TP::INT64, {});
@@ -467,7 +468,7 @@ TEST(OnnxShapeInferenceTest, SumsAreKnownMinimaAndDataDependentSizesAreNot) {
   b.Node("Slice", {"x", "s1", "big", "s1"}, {"tail"});        // [batch, seq - 1]
   b.Int(b.Node("Concat", {"x", "x"}, {"twice"}), "axis", 1);  // [batch, 2*seq]
   b.Node("Unsqueeze", {"sq", "ax0"}, {"sq1"});
-  b.Node("Slice", {"table", "s0", "sq1", "s1"}, {"upto"});  // [1, min(seq, 16)]: [1, ?]
+  b.Node("Slice", {"table", "s0", "sq1", "s1"}, {"upto"});  // [1, min(seq, 16)]
   b.Node("Add", {"x", "u"}, {"xu"});                        // seq and u[1]: either may be 1
   for (const char* o : {"r", "pos", "tail", "twice", "upto", "xu"}) b.Output(o);
   ASSERT_OK_AND_ASSIGN(auto m, b.Model());
@@ -479,9 +480,14 @@ TEST(OnnxShapeInferenceTest, SumsAreKnownMinimaAndDataDependentSizesAreNot) {
   EXPECT_EQ(OutShape(*x, 1), "[seq]");
   EXPECT_EQ(OutShape(*x, 2), "[batch, seq - 1]");
   EXPECT_EQ(OutShape(*x, 3), "[batch, 2*seq]");
-  EXPECT_EQ(OutShape(*x, 4), "[1, ?]");
+  EXPECT_EQ(OutShape(*x, 4), "[1, seq]");  // assuming seq <= 16
+  EXPECT_EQ(x->assumptions(), (std::vector<std::string>{"seq <= 16"}));
+  EXPECT_TRUE(x->InferenceHolds({2, 16, 1}));
+  EXPECT_FALSE(x->InferenceHolds({2, 17, 1}));
+  EXPECT_FALSE(x->InferenceHolds({0, 3, 1}));  // an empty batch
   EXPECT_EQ(OutShape(*x, 5), "[batch, ?]");
   std::vector<OnnxValue> out;
+  // seq 20 breaks the assumption: that call runs unchecked by the inferred shapes.
   for (int64_t seq : {1, 3, 20}) {
     ASSERT_OK(x->Run({OnnxValue::Float({2, seq}, std::vector<float>(2 * seq, 1.0f)),
                       OnnxValue::Int64({}, std::vector<int64_t>{4}),
@@ -533,6 +539,28 @@ TEST(OnnxShapeInferenceTest, ExportedEncodersMatchTheirDeclaredOutputShapes) {
     }
   }
   EXPECT_GE(checked, 6);
+}
+
+// A real export when present ($JETSERVE_MODEL_DIR, as for the oracle tests): all-MiniLM-L6-v2
+// int8 (torch export with Slice/GatherND/Max in its mask and position arithmetic).
+TEST(OnnxShapeInferenceTest, RealMiniLmMatchesItsDeclaredShapes) {
+  const std::string path = ::jetserve::testing::ModelPath("minilm-l6-int8-onnx/model.onnx");
+  if (!::jetserve::testing::FileExists(path)) GTEST_SKIP() << path << " is absent";
+  ASSERT_OK_AND_ASSIGN(auto m, OnnxModel::Load(path));
+  OnnxExecutorOptions options;
+  options.verify_shapes = true;
+  ASSERT_OK_AND_ASSIGN(auto x, OnnxExecutor::Create(*m, options));
+  EXPECT_EQ(OutShape(*x, 0), "[batch, sequence, 384]");
+  EXPECT_EQ(x->assumptions(), (std::vector<std::string>{"sequence <= 512"}));
+  std::vector<OnnxValue> in;
+  for (const OnnxExecutor::ValueInfo& i : x->inputs()) {
+    in.push_back(OnnxValue::Int64({2, 9}, std::vector<int64_t>(18, i.name == "attention_mask" ? 1
+                                                                   : i.name == "input_ids"    ? 101
+                                                                                           : 0)));
+  }
+  std::vector<OnnxValue> out;
+  ASSERT_OK(x->Run(std::move(in), &out));
+  EXPECT_EQ(out[0].shape, (std::vector<int64_t>{2, 9, 384}));
 }
 
 }  // namespace

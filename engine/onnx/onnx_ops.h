@@ -197,9 +197,16 @@ inline constexpr int64_t kMaxSymElements = 64;  // values tracked for tensors th
 
 using SymIn = std::vector<const SymValue*>;  // nullptr: an omitted optional input
 using SymOut = std::vector<SymValue>;        // sized to the node's outputs, all unknown
+// An assumption inference made: expr <= bound. A call that breaks one gets no static
+// checks (its shapes may differ from the inferred ones; the kernels still check them).
+struct SymAssumption {
+  OnnxDim expr;
+  int64_t bound;
+};
 struct InferCtx {
   int64_t opset;
-  absl::Span<const std::string> names;  // of the symbols, for messages
+  absl::Span<const std::string> names;      // of the symbols, for messages
+  std::vector<SymAssumption>* assumptions;  // appended to
 };
 // Fills what it can prove about the outputs, given that the node runs without error; an
 // error only where the node can never run (concrete dims that contradict each other).

@@ -367,8 +367,11 @@ absl::Status InferSplit(const onnx::NodeProto& node, const SymIn& in, SymOut* ou
 }
 
 // A Slice position (start or end, step 1) clamped into [0, dim] as the kernel does:
-// negative counts from the end; unknown where the order of position and dim is not provable.
-OnnxDim ClampToDim(const OnnxDim& p, const OnnxDim& dim) {
+// negative counts from the end; unknown where the order of position and dim is not provable,
+// except for a symbolic end past a constant dim: min(seq, 512) is taken as seq, assuming
+// seq <= 512 (torch's position_ids[:, :seq] of a 512-long buffer, whose result is then
+// added to [batch, seq, hidden] and so fails for longer sequences anyway).
+OnnxDim ClampToDim(const OnnxDim& p, const OnnxDim& dim, const InferCtx* assume = nullptr) {
   if (!p.known() || !dim.known()) return {};
   if (p.is_const() && p.value() >= std::numeric_limits<int64_t>::max() / 2) return dim;
   if (p.is_const() && p.value() < 0) {
@@ -379,7 +382,18 @@ OnnxDim ClampToDim(const OnnxDim& p, const OnnxDim& dim) {
                                                    : OnnxDim();
   }
   if (!p.nonnegative()) return {};
-  return (dim - p).nonnegative() ? p : (p - dim).nonnegative() ? dim : OnnxDim();  // min(p, dim)
+  if ((dim - p).nonnegative()) return p;  // min(p, dim)
+  if ((p - dim).nonnegative()) return dim;
+  if (assume != nullptr && dim.is_const() && !p.is_const()) {
+    std::vector<SymAssumption>& all = *assume->assumptions;
+    if (std::none_of(all.begin(), all.end(), [&](const SymAssumption& a) {
+          return a.expr.SameAs(p) && a.bound == dim.value();
+        })) {
+      all.push_back({p, dim.value()});
+    }
+    return p;
+  }
+  return {};
 }
 
 absl::Status InferSlice(const onnx::NodeProto& node, const SymIn& in, SymOut* out,
@@ -448,7 +462,7 @@ absl::Status InferSlice(const onnx::NodeProto& node, const SymIn& in, SymOut* ou
     } else if (st == 1) {
       // Symbolic: each end clamped into [0, dim] as the kernel does, where the order of the
       // two is provable (every symbol >= 1); the count is end - start when not negative.
-      const OnnxDim b2 = ClampToDim(OnnxDim::Const(b), dim), e2 = ClampToDim(ends[k], dim);
+      const OnnxDim b2 = ClampToDim(OnnxDim::Const(b), dim), e2 = ClampToDim(ends[k], dim, &ctx);
       const OnnxDim n = e2 - b2;
       dim = n.nonnegative() ? n : (b2 - e2).nonnegative() ? OnnxDim::Const(0) : OnnxDim();
       if (b2.is_const()) {
