@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -144,6 +145,56 @@ TEST(QuantizeTest, ZeroAndConstantRows) {
       EXPECT_LT(Rmse(x, back), 0.02 * std::fabs(value) + 1e-6)
           << GgmlTypeName(type) << " value " << value;
     }
+  }
+}
+
+// Non-finite input (a corrupt or diverged tensor) must not reach a float-to-integer
+// conversion (undefined behaviour; UBSan's float-cast-overflow checks it in the sanitizer
+// job). The codes come out as ggml's reference quantizers store them on x86: 0 for the
+// non-finite element, and a NaN that is not the block's extreme leaves the other codes as
+// they are with a 0 in its place.
+TEST(QuantizeTest, NonFiniteInputGivesDefinedCodes) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  const int64_t n = 256;
+  std::vector<float> base(n);
+  for (int64_t i = 0; i < n; ++i) base[i] = std::sin(0.37f * static_cast<float>(i)) + 0.01f;
+  for (GgmlType type : kAllTypes) {
+    for (float bad : {nan, inf, -inf}) {
+      std::vector<float> x = base;
+      x[5] = bad;
+      ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> q, QuantizeFloats(type, x));
+      EXPECT_EQ(q.size(), RowBytes(type, n));
+    }
+    // Magnitudes so small that 1 / scale overflows to infinity.
+    std::vector<float> tiny(n, std::numeric_limits<float>::denorm_min());
+    ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> q, QuantizeFloats(type, tiny));
+  }
+
+  // Q8_0 (the reference quantizer: d = amax / 127, q = round(x / d)) with an infinity in
+  // the block: d = inf, 1 / d = 0, inf * 0 = NaN -> 0; every code 0.
+  {
+    std::vector<float> x(base.begin(), base.begin() + kQK);
+    x[3] = inf;
+    ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> q, QuantizeFloats(GgmlType::kQ8_0, x));
+    BlockQ8_0 b;
+    std::memcpy(&b, q.data(), sizeof(b));
+    EXPECT_EQ(b.d, 0x7c00);  // +inf in fp16
+    for (int j = 0; j < kQK; ++j) EXPECT_EQ(b.qs[j], 0) << j;
+  }
+  // A NaN that is not the extreme: the same codes as with 0 there, 0 in its place.
+  const std::vector<std::pair<GgmlType, QuantizeRowFn>> quantizers = {
+      {GgmlType::kQ8_0, QuantizeRowQ8_0},
+      {GgmlType::kQ8_0, GetActivationQuantizer(GgmlType::kQ8_0)},
+      {GgmlType::kQ8_K, QuantizeRowQ8_K}};
+  for (const auto& [type, fn] : quantizers) {
+    std::vector<float> with_nan = base, with_zero = base;
+    with_nan[7] = nan;
+    with_zero[7] = 0.0f;
+    std::vector<uint8_t> a(RowBytes(type, n)), b(RowBytes(type, n));
+    fn(with_nan.data(), a.data(), n);
+    fn(with_zero.data(), b.data(), n);
+    EXPECT_EQ(a, b) << GgmlTypeName(type);
   }
 }
 

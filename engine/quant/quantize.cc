@@ -29,6 +29,19 @@ void QuantizeRowBF16(const float* src, void* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) d[i] = F32ToBF16(src[i]);
 }
 
+// Converting a float that is NaN, infinite or out of range to an integer type is undefined
+// behaviour. Non-finite values reach the conversions only from non-finite input (or a
+// block whose largest magnitude is so small that 1 / scale overflows); there they become
+// 0, which is what ggml's reference quantizers store on x86 (the truncating conversion
+// yields 0x80000000, whose low byte is 0; nearest_int of Q8_K maps NaN and infinity to
+// 0 as well). Finite values are clamped to [lo, hi]: in range for every finite input.
+float FiniteOrZero(float v, float lo, float hi) {
+  if (!std::isfinite(v)) return 0.0f;
+  return std::clamp(v, lo, hi);
+}
+
+int8_t RoundToInt8(float v) { return static_cast<int8_t>(FiniteOrZero(v, -128.0f, 127.0f)); }
+
 // The element of largest magnitude, keeping its sign (the first one on ties).
 float SignedAbsMax(const float* x, int n) {
   float amax = 0;
@@ -53,7 +66,7 @@ void QuantizeSymmetric(const float* x, float* d_out, uint8_t q[kQK]) {
     const float v =
         static_cast<float>(static_cast<double>(x[j]) * static_cast<double>(id) + (kOffset + 0.5));
     const float t = std::trunc(v);
-    q[j] = static_cast<uint8_t>(std::clamp(t, 0.0f, static_cast<float>(2 * kOffset - 1)));
+    q[j] = static_cast<uint8_t>(FiniteOrZero(t, 0.0f, static_cast<float>(2 * kOffset - 1)));
   }
   *d_out = d;
 }
@@ -71,7 +84,7 @@ void QuantizeAsymmetric(const float* x, float* d_out, float* min_out, uint8_t q[
   const float id = d != 0 ? 1.0f / d : 0.0f;
   for (int j = 0; j < kQK; ++j) {
     const float v = (x[j] - min) * id + 0.5f;
-    q[j] = static_cast<uint8_t>(std::clamp(std::trunc(v), 0.0f, static_cast<float>(kLevels)));
+    q[j] = static_cast<uint8_t>(FiniteOrZero(std::trunc(v), 0.0f, static_cast<float>(kLevels)));
   }
   *d_out = d;
   *min_out = min;
@@ -149,7 +162,7 @@ void QuantizeRowQ8_0(const float* src, void* dst, int64_t n) {
     const float d = amax / 127.0f;
     const float id = d != 0 ? 1.0f / d : 0.0f;
     b[i].d = F32ToF16(d);
-    for (int j = 0; j < kQK; ++j) b[i].qs[j] = static_cast<int8_t>(std::round(src[j] * id));
+    for (int j = 0; j < kQK; ++j) b[i].qs[j] = RoundToInt8(std::round(src[j] * id));
   }
 }
 
@@ -161,7 +174,7 @@ float Quantize32ActQ8(const float* src, int8_t* q) {
   float amax = 0;
   for (int j = 0; j < kQK; ++j) amax = std::max(amax, std::fabs(src[j]));
   const float id = amax != 0.f ? 127.f / amax : 0.f;
-  for (int j = 0; j < kQK; ++j) q[j] = static_cast<int8_t>(std::nearbyint(src[j] * id));
+  for (int j = 0; j < kQK; ++j) q[j] = RoundToInt8(std::nearbyint(src[j] * id));
   return amax / 127.f;
 }
 
@@ -202,8 +215,7 @@ void QuantizeRowQ8_K(const float* src, void* dst, int64_t n) {
     }
     const float iscale = -127.f / max;
     for (int j = 0; j < kQKK; ++j) {
-      const int v = static_cast<int>(std::nearbyint(iscale * src[j]));
-      b[i].qs[j] = static_cast<int8_t>(std::min(127, v));
+      b[i].qs[j] = RoundToInt8(std::nearbyint(iscale * src[j]));
     }
     for (int g = 0; g < kQKK / 16; ++g) {
       int sum = 0;
