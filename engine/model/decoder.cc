@@ -58,6 +58,7 @@ RunState::RunState(const Decoder& d, const RunStateOptions& options) : options_(
   }
   scratch_.resize(scratch);
   logit_rows_.reserve(rows);
+  rope_cs_.resize(static_cast<size_t>(std::max<int64_t>(2, c.rope_dims)));
 }
 
 absl::StatusOr<std::unique_ptr<Decoder>> Decoder::Open(const std::string& path) {
@@ -263,11 +264,13 @@ void Decoder::ForwardChunk(absl::Span<const ForwardRow> rows, absl::Span<KvCache
     const RopeParams rope{c.rope_dims, rope_[static_cast<size_t>(il)].base,
                           rope_[static_cast<size_t>(il)].scale, OrNull(w.rope_freqs),
                           c.rope == RopeKind::kNeox};
+    float* cs = s->rope_cs_.data();  // the row's angles, shared by its heads
     for (int64_t t = 0; t < n; ++t) {
+      if (c.rope != RopeKind::kNone) RopeAngles(rows[t].pos, rope, cs);
       for (int64_t hh = 0; hh < c.n_head; ++hh) {
         float* qh = q + t * qd + hh * c.head_dim;
         if (c.qk_norm) RmsNorm(qh, l.q_norm.data(), c.head_dim, c.norm_eps, qh);
-        if (c.rope != RopeKind::kNone) Rope(qh, rows[t].pos, rope);
+        if (c.rope != RopeKind::kNone) RopeRotate(qh, cs, rope);
         if (c.scale_q) {
           for (int64_t i = 0; i < c.head_dim; ++i) qh[i] *= c.attn_scale;
         }
@@ -275,7 +278,7 @@ void Decoder::ForwardChunk(absl::Span<const ForwardRow> rows, absl::Span<KvCache
       for (int64_t hh = 0; hh < c.n_head_kv; ++hh) {
         float* kh = k + t * kd + hh * c.head_dim;
         if (c.qk_norm) RmsNorm(kh, l.k_norm.data(), c.head_dim, c.norm_eps, kh);
-        if (c.rope != RopeKind::kNone) Rope(kh, rows[t].pos, rope);
+        if (c.rope != RopeKind::kNone) RopeRotate(kh, cs, rope);
       }
       KvCache& kv = *caches[rows[t].seq];
       std::memcpy(kv.K(il, rows[t].pos), k + t * kd, static_cast<size_t>(kd) * sizeof(float));

@@ -60,6 +60,7 @@ class RunState {
   RunStateOptions options_;
   std::vector<float> x_, h_, q_, k_, v_, att_, ff_a_, ff_b_, scores_;
   std::vector<float> att_lanes_;  // per thread: 64 lanes of one head's weighted values
+  std::vector<float> rope_cs_;    // RoPE cosines and sines of one position
   std::vector<uint8_t> scratch_;
   std::vector<int64_t> logit_rows_;
 };

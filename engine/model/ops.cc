@@ -51,6 +51,32 @@ void Rope(float* x, int64_t pos, const RopeParams& p) {
   }
 }
 
+void RopeAngles(int64_t pos, const RopeParams& p, float* cos_sin) {
+  const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.dims));
+  float theta = static_cast<float>(pos);
+  for (int64_t i = 0; i < p.dims / 2; ++i) {
+    const float ff = p.freq_factors != nullptr ? p.freq_factors[i] : 1.f;
+    const float angle = p.freq_scale * (theta / ff);
+    cos_sin[2 * i] = std::cos(angle);
+    cos_sin[2 * i + 1] = std::sin(angle);
+    theta *= theta_scale;
+  }
+}
+
+void RopeRotate(float* x, const float* cos_sin, const RopeParams& p) {
+  const int64_t half = p.dims / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    const float c = cos_sin[2 * i];
+    const float s = cos_sin[2 * i + 1];
+    float* a = p.neox ? x + i : x + 2 * i;
+    float* b = p.neox ? x + i + half : x + 2 * i + 1;
+    const float x0 = *a;
+    const float x1 = *b;
+    *a = std::fma(x0, c, -(x1 * s));
+    *b = std::fma(x0, s, x1 * c);
+  }
+}
+
 float ExpGgml(float x) {
   const float r = 0x1.8p23f;
   const float z = std::fma(x, 0x1.715476p+0f, r);

@@ -30,6 +30,11 @@ struct RopeParams {
 };
 // Rotates one head vector in place at position pos.
 void Rope(float* x, int64_t pos, const RopeParams& p);
+// Rope in two steps, for the many heads of one position: the position's cosines and sines
+// (cos_sin[2i], cos_sin[2i + 1] for i < dims / 2), then one head rotated by them. The pair
+// gives Rope's bits.
+void RopeAngles(int64_t pos, const RopeParams& p, float* cos_sin);
+void RopeRotate(float* x, const float* cos_sin, const RopeParams& p);
 
 // e^x as ggml's CPU backend computes it in its vector ops (ggml_v_expf, AVX-512 form: a
 // degree-5 polynomial on a range-reduced argument, scaled by 2^n): within 1.5 ulp of expf,

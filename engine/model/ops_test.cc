@@ -95,6 +95,33 @@ TEST(OpsTest, RopeRotatesPairsByPositionTimesFrequency) {
   }
 }
 
+// The decoder computes a position's angles once for all its heads: the two steps must give
+// Rope's bits (which the test above checks against the formula).
+TEST(OpsTest, RopeAnglesThenRotateGiveRopesBits) {
+  constexpr int64_t kDims = 64;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist;
+  std::vector<float> factors(kDims / 2);
+  for (float& f : factors) f = 1.f + std::fabs(dist(rng));
+  for (bool neox : {false, true}) {
+    for (const float* ff :
+         {static_cast<const float*>(nullptr), static_cast<const float*>(factors.data())}) {
+      const RopeParams p{kDims, 10000.f, 0.25f, ff, neox};
+      for (int64_t pos : {0, 1, 17, 4095}) {
+        std::vector<float> x(kDims + 8);  // rotated dims, then some left alone
+        for (float& v : x) v = dist(rng);
+        std::vector<float> want = x, got = x;
+        Rope(want.data(), pos, p);
+        std::vector<float> cs(kDims);
+        RopeAngles(pos, p, cs.data());
+        RopeRotate(got.data(), cs.data(), p);
+        EXPECT_EQ(0, std::memcmp(want.data(), got.data(), x.size() * sizeof(float)))
+            << "neox " << neox << " factors " << (ff != nullptr) << " pos " << pos;
+      }
+    }
+  }
+}
+
 TEST(OpsTest, SoftmaxAndActivations) {
   std::vector<float> x = {1.f, 2.f, 3.f};
   Softmax(x.data(), 3);

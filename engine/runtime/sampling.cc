@@ -355,12 +355,9 @@ int32_t Sampler::SampleOnce(absl::Span<const float> logits, absl::Span<const int
     adjusted_[i] = items[i].logit / t;
     mx = std::max(mx, adjusted_[i]);
   }
-  double sum = 0;
-  if (mx != kNegInf) {
-    for (size_t i = 0; i < items.size(); ++i)
-      sum += std::exp(static_cast<double>(adjusted_[i] - mx));
-  }
-  log_z_ = mx == kNegInf ? 0.f : mx + static_cast<float>(std::log(sum));
+  adjusted_n_ = items.size();
+  adjusted_max_ = mx;
+  log_z_ready_ = false;
 
   if (options_.temperature <= 0) {  // greedy: the highest logit, lowest id on ties
     const TokenCandidate* best = &items[0];
@@ -391,17 +388,32 @@ int32_t Sampler::SampleOnce(absl::Span<const float> logits, absl::Span<const int
   return items[0].id;
 }
 
+float Sampler::LogZ() const {
+  if (!log_z_ready_) {
+    const float mx = adjusted_max_;
+    double sum = 0;
+    if (mx != kNegInf) {
+      for (size_t i = 0; i < adjusted_n_; ++i)
+        sum += std::exp(static_cast<double>(adjusted_[i] - mx));
+    }
+    log_z_ = mx == kNegInf ? 0.f : mx + static_cast<float>(std::log(sum));
+    log_z_ready_ = true;
+  }
+  return log_z_;
+}
+
 float Sampler::LastLogprob(int32_t token) const {
   if (token < 0 || token >= vocab_) return kNegInf;
-  return adjusted_[static_cast<size_t>(token)] - log_z_;
+  return adjusted_[static_cast<size_t>(token)] - LogZ();
 }
 
 void Sampler::LastTopLogprobs(int top_n, std::vector<LogprobEntry>* out) const {
   out->clear();
   if (top_n <= 0) return;
   // Selection of the top_n by a bounded insertion (top_n <= 20).
+  const float log_z = LogZ();
   for (int32_t id = 0; id < vocab_; ++id) {
-    const float lp = adjusted_[static_cast<size_t>(id)] - log_z_;
+    const float lp = adjusted_[static_cast<size_t>(id)] - log_z;
     if (static_cast<int>(out->size()) == top_n && lp <= out->back().logprob) continue;
     auto pos = std::find_if(out->begin(), out->end(),
                             [&](const LogprobEntry& e) { return lp > e.logprob; });

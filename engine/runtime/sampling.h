@@ -127,6 +127,9 @@ class Sampler {
   Sampler(const SamplingOptions& options, int32_t vocab);
   int32_t SampleOnce(absl::Span<const float> logits, absl::Span<const int32_t> banned,
                      bool constrained);
+  // log_z_, computed on first use after a Sample: a full-vocabulary pass that only logprobs
+  // need.
+  float LogZ() const;
 
   SamplingOptions options_;
   int32_t vocab_;
@@ -137,7 +140,10 @@ class Sampler {
   std::vector<std::unique_ptr<SamplerStage>> truncate_;  // top-k ... temperature
   Candidates cand_;
   std::vector<float> adjusted_;  // logits after pre_, for logprobs
-  float log_z_ = 0;              // log-sum-exp of adjusted_ / temperature
+  size_t adjusted_n_ = 0;        // entries of adjusted_ the last Sample set
+  float adjusted_max_ = 0;       // their maximum
+  mutable float log_z_ = 0;      // log-sum-exp of adjusted_ / temperature (LogZ)
+  mutable bool log_z_ready_ = true;
 };
 
 }  // namespace jetserve::runtime
