@@ -58,9 +58,10 @@ template <typename Request, typename Response>
 void AdminService::Register(const char* method,
                             grpc::ServerUnaryReactor* (AdminService::*handler)(
                                 grpc::CallbackServerContext*, const Request*, Response*)) {
+  using Checked = rpc::CheckedRequest<Request>;
   HandleUnary<Request, Response>(
       method,
-      [this, handler](grpc::CallbackServerContext* context, const CheckedRequest<Request>* request,
+      [this, handler](grpc::CallbackServerContext* context, const Checked* request,
                       Response* response) -> grpc::ServerUnaryReactor* {
         if (request->status.ok()) return (this->*handler)(context, &request->message, response);
         auto* reactor = context->DefaultReactor();

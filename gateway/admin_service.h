@@ -11,10 +11,10 @@
 #include <functional>
 
 #include "gateway/auth.h"
-#include "gateway/checked_request.h"
 #include "gateway/worker_pool.h"
 #include "grpcpp/server_context.h"
 #include "jetserve/v1/admin.grpc.pb.h"
+#include "rpc/checked_request.h"
 
 namespace jetserve::gateway {
 
@@ -25,8 +25,8 @@ std::function<absl::Status(const grpc::CallbackServerContext&)> AdminAuthorizati
     const Authenticator* auth);
 
 // Requests that do not parse are answered INVALID_ARGUMENT after authorization
-// (gateway/checked_request.h).
-class AdminService final : public CheckedService<jetserve::v1::Admin> {
+// (rpc/checked_request.h).
+class AdminService final : public rpc::CheckedService<jetserve::v1::Admin> {
  public:
   // OK lets the call through; anything else is its answer (UNAUTHENTICATED,
   // PERMISSION_DENIED).

@@ -344,7 +344,7 @@ class GenerateCall final : public grpc::ServerWriteReactor<v1::GenerateResponse>
                            private CallBase {
  public:
   GenerateCall(PublicService* service, grpc::CallbackServerContext* context,
-               const CheckedRequest<v1::GenerateRequest>* request)
+               const rpc::CheckedRequest<v1::GenerateRequest>* request)
       : CallBase(service, context, "Generate", request->message.model()),
         request_(&request->message) {
     absl::Status valid = Authorize();
@@ -479,7 +479,7 @@ template <typename Method>
 class UnaryCall final : public grpc::ServerUnaryReactor, private CallBase {
  public:
   UnaryCall(PublicService* service, grpc::CallbackServerContext* context,
-            const CheckedRequest<typename Method::Request>* request,
+            const rpc::CheckedRequest<typename Method::Request>* request,
             typename Method::Response* response)
       : CallBase(service, context, Method::kName, request->message.model()),
         request_(&request->message),
@@ -543,7 +543,7 @@ PublicService::PublicService(Router* router, WorkerPool* pool, GatewayMetrics* m
     : router_(router), pool_(pool), metrics_(metrics), options_(std::move(options)) {
   HandleServerStreaming<v1::GenerateRequest, v1::GenerateResponse>(
       "Generate", [this](grpc::CallbackServerContext* context,
-                         const CheckedRequest<v1::GenerateRequest>* request) {
+                         const rpc::CheckedRequest<v1::GenerateRequest>* request) {
         return new GenerateCall(this, context, request);
       });
   RegisterUnary<ClassifyMethod>();
@@ -554,11 +554,11 @@ PublicService::PublicService(Router* router, WorkerPool* pool, GatewayMetrics* m
   HandleUnary<v1::ListModelsRequest, v1::ListModelsResponse>(
       "ListModels",
       [this](grpc::CallbackServerContext* context,
-             const CheckedRequest<v1::ListModelsRequest>* request,
+             const rpc::CheckedRequest<v1::ListModelsRequest>* request,
              v1::ListModelsResponse* response) { return ListModels(context, request, response); });
   HandleUnary<v1::GetModelRequest, v1::ModelInfo>(
       "GetModel", [this](grpc::CallbackServerContext* context,
-                         const CheckedRequest<v1::GetModelRequest>* request,
+                         const rpc::CheckedRequest<v1::GetModelRequest>* request,
                          v1::ModelInfo* response) { return GetModel(context, request, response); });
 }
 
@@ -566,14 +566,14 @@ template <typename Method>
 void PublicService::RegisterUnary() {
   HandleUnary<typename Method::Request, typename Method::Response>(
       Method::kName, [this](grpc::CallbackServerContext* context,
-                            const CheckedRequest<typename Method::Request>* request,
+                            const rpc::CheckedRequest<typename Method::Request>* request,
                             typename Method::Response* response) {
         return new UnaryCall<Method>(this, context, request, response);
       });
 }
 
 grpc::ServerUnaryReactor* PublicService::ListModels(
-    grpc::CallbackServerContext* context, const CheckedRequest<v1::ListModelsRequest>* request,
+    grpc::CallbackServerContext* context, const rpc::CheckedRequest<v1::ListModelsRequest>* request,
     v1::ListModelsResponse* response) {
   auto* reactor = context->DefaultReactor();
   if (grpc::Status st = Authenticate(*context); !st.ok()) {
@@ -590,7 +590,7 @@ grpc::ServerUnaryReactor* PublicService::ListModels(
 }
 
 grpc::ServerUnaryReactor* PublicService::GetModel(
-    grpc::CallbackServerContext* context, const CheckedRequest<v1::GetModelRequest>* checked,
+    grpc::CallbackServerContext* context, const rpc::CheckedRequest<v1::GetModelRequest>* checked,
     v1::ModelInfo* response) {
   auto* reactor = context->DefaultReactor();
   if (grpc::Status st = Authenticate(*context); !st.ok()) {

@@ -24,11 +24,11 @@
 
 #include "absl/time/time.h"
 #include "gateway/auth.h"
-#include "gateway/checked_request.h"
 #include "gateway/metrics.h"
 #include "gateway/router.h"
 #include "gateway/worker_pool.h"
 #include "jetserve/v1/service.grpc.pb.h"
+#include "rpc/checked_request.h"
 
 namespace jetserve::gateway {
 
@@ -46,10 +46,10 @@ struct PublicServiceOptions {
 // Status conversion at the handler boundary.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-// The methods are registered with CheckedRequest<...> requests (gateway/checked_request.h),
+// The methods are registered with rpc::CheckedRequest<...> requests (rpc/checked_request.h),
 // so that a request that does not parse (a string field with invalid UTF-8, broken wire
 // format) is answered INVALID_ARGUMENT naming the field, after authentication.
-class PublicService final : public CheckedService<jetserve::v1::Jetserve> {
+class PublicService final : public rpc::CheckedService<jetserve::v1::Jetserve> {
  public:
   // router, pool and metrics must outlive the service (and the server running it).
   PublicService(Router* router, WorkerPool* pool, GatewayMetrics* metrics,
@@ -66,11 +66,12 @@ class PublicService final : public CheckedService<jetserve::v1::Jetserve> {
   void RegisterUnary();
   grpc::ServerUnaryReactor* ListModels(
       grpc::CallbackServerContext* context,
-      const CheckedRequest<jetserve::v1::ListModelsRequest>* request,
+      const rpc::CheckedRequest<jetserve::v1::ListModelsRequest>* request,
       jetserve::v1::ListModelsResponse* response);
-  grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* context,
-                                     const CheckedRequest<jetserve::v1::GetModelRequest>* request,
-                                     jetserve::v1::ModelInfo* response);
+  grpc::ServerUnaryReactor* GetModel(
+      grpc::CallbackServerContext* context,
+      const rpc::CheckedRequest<jetserve::v1::GetModelRequest>* request,
+      jetserve::v1::ModelInfo* response);
 
   // UNAUTHENTICATED unless the call carries a valid key (or auth is off).
   grpc::Status Authenticate(const grpc::CallbackServerContext& context) const;

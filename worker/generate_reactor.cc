@@ -31,16 +31,18 @@ absl::Time CallDeadline(const grpc::CallbackServerContext& ctx,
   return deadline;
 }
 
-GenerateReactor::GenerateReactor(grpc::CallbackServerContext* ctx,
-                                 const jetserve::worker::v1::GenerateRequest* request,
-                                 Backend* backend, CallTracker* tracker, const Options& options)
+GenerateReactor::GenerateReactor(
+    grpc::CallbackServerContext* ctx,
+    const rpc::CheckedRequest<jetserve::worker::v1::GenerateRequest>* request, Backend* backend,
+    CallTracker* tracker, const Options& options)
     : ctx_(ctx),
-      request_(request),
+      request_(&request->message),
       tracker_(tracker),
       options_(options),
       started_(absl::Now()),
-      call_(request->envelope().request_id(), CallDeadline(*ctx, request->envelope())) {
+      call_(request_->envelope().request_id(), CallDeadline(*ctx, request_->envelope())) {
   absl::Status admitted = tracker_->Begin(this);
+  if (admitted.ok()) admitted = request->status;
   if (!admitted.ok()) {
     std::optional<grpc::Status> finish;
     {

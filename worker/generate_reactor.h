@@ -2,12 +2,12 @@
 // write reactor and the GenerateStream the backend writes to, and owns all per-call state.
 //
 // Life: created by WorkerService::Generate, which returns it to gRPC; registers with the
-// CallTracker and hands itself to Backend::Generate (or finishes at once with UNAVAILABLE
-// while draining). Writes go to gRPC one at a time; later ones wait in a queue of at most
-// `max_queued` messages, beyond which Writable() is false (flow control). gRPC's OnCancel
-// (client cancelled or deadline passed) cancels the CallContext and wakes the backend. The
-// gRPC call is finished only after the backend called Finish, so the backend's pointer
-// stays valid; OnDone then accounts for the call and deletes the reactor.
+// CallTracker and hands itself to Backend::Generate (or finishes at once: UNAVAILABLE while
+// draining, INVALID_ARGUMENT when the request did not parse). Writes go to gRPC one at a time;
+// later ones wait in a queue of at most `max_queued` messages, beyond which Writable() is false
+// (flow control). gRPC's OnCancel (client cancelled or deadline passed) cancels the CallContext and
+// wakes the backend. The gRPC call is finished only after the backend called Finish, so the
+// backend's pointer stays valid; OnDone then accounts for the call and deletes the reactor.
 #ifndef JETSERVE_WORKER_GENERATE_REACTOR_H_
 #define JETSERVE_WORKER_GENERATE_REACTOR_H_
 
@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "jetserve/worker/v1/worker.pb.h"
+#include "rpc/checked_request.h"
 #include "worker/backend.h"
 #include "worker/call_context.h"
 #include "worker/call_tracker.h"
@@ -47,10 +48,11 @@ class GenerateReactor final : public grpc::ServerWriteReactor<jetserve::v1::Gene
   };
 
   // Starts the call. `ctx` and `request` are owned by gRPC and outlive the reactor;
-  // `backend` and `tracker` outlive every call.
+  // `backend` and `tracker` outlive every call. A request that did not parse
+  // (request->status) is answered with its status without reaching the backend.
   GenerateReactor(grpc::CallbackServerContext* ctx,
-                  const jetserve::worker::v1::GenerateRequest* request, Backend* backend,
-                  CallTracker* tracker, const Options& options);
+                  const rpc::CheckedRequest<jetserve::worker::v1::GenerateRequest>* request,
+                  Backend* backend, CallTracker* tracker, const Options& options);
 
   // GenerateStream
   const jetserve::worker::v1::GenerateRequest& request() const override { return *request_; }

@@ -7,10 +7,12 @@
 namespace jetserve::worker {
 
 grpc::ServerUnaryReactor* UnaryCall::Start(grpc::CallbackServerContext* ctx, const char* method,
+                                           const absl::Status& received,
                                            const jetserve::worker::v1::Envelope& envelope,
                                            CallTracker* tracker, TaskPool* pool, Body body) {
   auto* call = new UnaryCall(ctx, method, envelope, tracker);
   absl::Status admitted = tracker->Begin(call);
+  if (admitted.ok()) admitted = received;
   if (!admitted.ok()) {
     call->FinishWith(std::move(admitted), 0);
   } else {

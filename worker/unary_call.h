@@ -3,7 +3,8 @@
 // TaskPool; OnCancel (client cancelled, deadline passed) cancels the CallContext the
 // backend polls. OnDone accounts for the call in the CallTracker and deletes the reactor.
 //
-//   return UnaryCall::Start(ctx, "Embed", request->envelope(), tracker, pool,
+//   const EmbedRequest* request = &checked->message;  // checked: rpc::CheckedRequest
+//   return UnaryCall::Start(ctx, "Embed", checked->status, request->envelope(), tracker, pool,
 //       [=](const CallContext& call, int64_t* prompt_tokens) -> absl::Status {
 //         absl::StatusOr<EmbedResponse> r = backend->Embed(call, *request);
 //         if (!r.ok()) return r.status();
@@ -34,9 +35,11 @@ class UnaryCall final : public grpc::ServerUnaryReactor, public ActiveCall {
   // Runs on a pool thread; fills the gRPC response and reports the tokens it processed.
   using Body = absl::AnyInvocable<absl::Status(const CallContext& call, int64_t* prompt_tokens)>;
 
-  // Creates the reactor and schedules `body` (or finishes at once while draining).
+  // Creates the reactor and schedules `body`, or finishes at once: UNAVAILABLE while
+  // draining, `received` when it is not OK (the request did not parse; rpc/checked_request.h).
   // `method` must be a string literal; `tracker` and `pool` outlive every call.
   static grpc::ServerUnaryReactor* Start(grpc::CallbackServerContext* ctx, const char* method,
+                                         const absl::Status& received,
                                          const jetserve::worker::v1::Envelope& envelope,
                                          CallTracker* tracker, TaskPool* pool, Body body);
 

@@ -13,29 +13,81 @@
 #endif
 
 namespace jetserve::worker {
-namespace {
-
 namespace wv1 = ::jetserve::worker::v1;
-
-// Wraps a Backend unary method into a UnaryCall body that fills `response`.
-template <typename Request, typename Response, typename Method, typename TokenCount>
-UnaryCall::Body MakeBody(Backend* backend, Method method, const Request* request,
-                         Response* response, TokenCount tokens) {
-  return [backend, method, request, response, tokens](const CallContext& call,
-                                                      int64_t* prompt_tokens) -> absl::Status {
-    absl::StatusOr<Response> result = (backend->*method)(call, *request);
-    if (!result.ok()) return result.status();
-    *response = *std::move(result);
-    *prompt_tokens = tokens(*response);
-    return absl::OkStatus();
-  };
-}
-
-}  // namespace
 
 WorkerService::WorkerService(Backend* backend, CallTracker* tracker, TaskPool* pool,
                              Options options)
-    : backend_(backend), tracker_(tracker), pool_(pool), options_(std::move(options)) {}
+    : backend_(backend), tracker_(tracker), pool_(pool), options_(std::move(options)) {
+  HandleServerStreaming<wv1::GenerateRequest, jetserve::v1::GenerateResponse>(
+      "Generate", [this](grpc::CallbackServerContext* ctx,
+                         const rpc::CheckedRequest<wv1::GenerateRequest>* request) {
+        return new GenerateReactor(ctx, request, backend_, tracker_, options_.stream);
+      });
+  HandleBackendCall<wv1::ClassifyRequest, jetserve::v1::ClassifyResponse>(
+      "Classify", &Backend::Classify,
+      [](const wv1::ClassifyRequest&, const jetserve::v1::ClassifyResponse& r) -> int64_t {
+        return r.usage().prompt_tokens();
+      });
+  HandleBackendCall<wv1::RerankRequest, jetserve::v1::RerankResponse>(
+      "Rerank", &Backend::Rerank,
+      [](const wv1::RerankRequest&, const jetserve::v1::RerankResponse& r) -> int64_t {
+        return r.usage().prompt_tokens();
+      });
+  HandleBackendCall<wv1::EmbedRequest, jetserve::v1::EmbedResponse>(
+      "Embed", &Backend::Embed,
+      [](const wv1::EmbedRequest&, const jetserve::v1::EmbedResponse& r) -> int64_t {
+        return r.usage().prompt_tokens();
+      });
+  HandleBackendCall<wv1::TokenizeRequest, jetserve::v1::TokenizeResponse>(
+      "Tokenize", &Backend::Tokenize,
+      [](const wv1::TokenizeRequest&, const jetserve::v1::TokenizeResponse& r) -> int64_t {
+        return r.token_ids_size();
+      });
+  HandleBackendCall<wv1::DetokenizeRequest, jetserve::v1::DetokenizeResponse>(
+      "Detokenize", &Backend::Detokenize,
+      [](const wv1::DetokenizeRequest& request, const jetserve::v1::DetokenizeResponse&)
+          -> int64_t { return request.request().token_ids_size(); });
+  HandleUnary<wv1::GetInfoRequest, wv1::WorkerInfo>(
+      "GetInfo",
+      [this](grpc::CallbackServerContext* ctx,
+             const rpc::CheckedRequest<wv1::GetInfoRequest>* request, wv1::WorkerInfo* response) {
+        grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+        if (!request->status.ok()) {
+          reactor->Finish(ToGrpcStatus(request->status));
+          return reactor;
+        }
+        *response = Info();
+        reactor->Finish(grpc::Status::OK);
+        return reactor;
+      });
+  HandleUnary<wv1::DrainRequest, wv1::DrainResponse>(
+      "Drain", [this](grpc::CallbackServerContext* ctx,
+                      const rpc::CheckedRequest<wv1::DrainRequest>* request,
+                      wv1::DrainResponse* response) { return Drain(ctx, request, response); });
+}
+
+template <typename Request, typename Response>
+void WorkerService::HandleBackendCall(const char* method,
+                                      absl::StatusOr<Response> (Backend::*call)(const CallContext&,
+                                                                                const Request&),
+                                      int64_t (*tokens)(const Request&, const Response&)) {
+  HandleUnary<Request, Response>(
+      method, [this, method, call, tokens](grpc::CallbackServerContext* ctx,
+                                           const rpc::CheckedRequest<Request>* checked,
+                                           Response* response) {
+        const Request* request = &checked->message;
+        return UnaryCall::Start(
+            ctx, method, checked->status, request->envelope(), tracker_, pool_,
+            [backend = backend_, call, tokens, request, response](
+                const CallContext& context, int64_t* prompt_tokens) -> absl::Status {
+              absl::StatusOr<Response> result = (backend->*call)(context, *request);
+              if (!result.ok()) return result.status();
+              *response = *std::move(result);
+              *prompt_tokens = tokens(*request, *response);
+              return absl::OkStatus();
+            });
+      });
+}
 
 void WorkerService::SetHealthService(grpc::HealthCheckServiceInterface* health) {
   absl::MutexLock lock(&mu_);
@@ -70,70 +122,15 @@ wv1::WorkerInfo WorkerService::Info() const {
   return info;
 }
 
-grpc::ServerWriteReactor<jetserve::v1::GenerateResponse>* WorkerService::Generate(
-    grpc::CallbackServerContext* ctx, const wv1::GenerateRequest* request) {
-  return new GenerateReactor(ctx, request, backend_, tracker_, options_.stream);
-}
-
-grpc::ServerUnaryReactor* WorkerService::Classify(grpc::CallbackServerContext* ctx,
-                                                  const wv1::ClassifyRequest* request,
-                                                  jetserve::v1::ClassifyResponse* response) {
-  return UnaryCall::Start(
-      ctx, "Classify", request->envelope(), tracker_, pool_,
-      MakeBody(backend_, &Backend::Classify, request, response,
-               [](const jetserve::v1::ClassifyResponse& r) { return r.usage().prompt_tokens(); }));
-}
-
-grpc::ServerUnaryReactor* WorkerService::Rerank(grpc::CallbackServerContext* ctx,
-                                                const wv1::RerankRequest* request,
-                                                jetserve::v1::RerankResponse* response) {
-  return UnaryCall::Start(
-      ctx, "Rerank", request->envelope(), tracker_, pool_,
-      MakeBody(backend_, &Backend::Rerank, request, response,
-               [](const jetserve::v1::RerankResponse& r) { return r.usage().prompt_tokens(); }));
-}
-
-grpc::ServerUnaryReactor* WorkerService::Embed(grpc::CallbackServerContext* ctx,
-                                               const wv1::EmbedRequest* request,
-                                               jetserve::v1::EmbedResponse* response) {
-  return UnaryCall::Start(
-      ctx, "Embed", request->envelope(), tracker_, pool_,
-      MakeBody(backend_, &Backend::Embed, request, response,
-               [](const jetserve::v1::EmbedResponse& r) { return r.usage().prompt_tokens(); }));
-}
-
-grpc::ServerUnaryReactor* WorkerService::Tokenize(grpc::CallbackServerContext* ctx,
-                                                  const wv1::TokenizeRequest* request,
-                                                  jetserve::v1::TokenizeResponse* response) {
-  return UnaryCall::Start(
-      ctx, "Tokenize", request->envelope(), tracker_, pool_,
-      MakeBody(backend_, &Backend::Tokenize, request, response,
-               [](const jetserve::v1::TokenizeResponse& r) { return r.token_ids_size(); }));
-}
-
-grpc::ServerUnaryReactor* WorkerService::Detokenize(grpc::CallbackServerContext* ctx,
-                                                    const wv1::DetokenizeRequest* request,
-                                                    jetserve::v1::DetokenizeResponse* response) {
-  return UnaryCall::Start(ctx, "Detokenize", request->envelope(), tracker_, pool_,
-                          MakeBody(backend_, &Backend::Detokenize, request, response,
-                                   [request](const jetserve::v1::DetokenizeResponse&) {
-                                     return request->request().token_ids_size();
-                                   }));
-}
-
-grpc::ServerUnaryReactor* WorkerService::GetInfo(grpc::CallbackServerContext* ctx,
-                                                 const wv1::GetInfoRequest*,
-                                                 wv1::WorkerInfo* response) {
-  *response = Info();
+grpc::ServerUnaryReactor* WorkerService::Drain(
+    grpc::CallbackServerContext* ctx, const rpc::CheckedRequest<wv1::DrainRequest>* checked,
+    wv1::DrainResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* WorkerService::Drain(grpc::CallbackServerContext* ctx,
-                                               const wv1::DrainRequest* request,
-                                               wv1::DrainResponse* response) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (!checked->status.ok()) {
+    reactor->Finish(ToGrpcStatus(checked->status));
+    return reactor;
+  }
+  const wv1::DrainRequest* request = &checked->message;
   if (request->grace_period_ms() < 0) {
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                  "grace_period_ms must be >= 0 (0: wait indefinitely)"));

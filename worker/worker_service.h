@@ -13,12 +13,15 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "jetserve/worker/v1/worker.grpc.pb.h"
+#include "rpc/checked_request.h"
 #include "worker/backend.h"
+#include "worker/call_context.h"
 #include "worker/call_tracker.h"
 #include "worker/generate_reactor.h"
 #include "worker/task_pool.h"
@@ -28,7 +31,10 @@ namespace jetserve::worker {
 // The health-check service names the worker reports on: overall ("") and its own.
 inline constexpr const char* kWorkerServiceName = "jetserve.worker.v1.Worker";
 
-class WorkerService final : public jetserve::worker::v1::Worker::CallbackService {
+// The methods are registered with rpc::CheckedRequest<...> requests (rpc/checked_request.h):
+// a request that does not parse (a string field with invalid UTF-8, broken wire format) is
+// answered INVALID_ARGUMENT naming the field, and counted like any other failed call.
+class WorkerService final : public rpc::CheckedService<jetserve::worker::v1::Worker> {
  public:
   struct Options {
     // Served model name (ModelInfo.name in GetInfo).
@@ -52,32 +58,19 @@ class WorkerService final : public jetserve::worker::v1::Worker::CallbackService
   int StartDrain(absl::Duration grace);
   jetserve::worker::v1::WorkerInfo Info() const;
 
-  grpc::ServerWriteReactor<jetserve::v1::GenerateResponse>* Generate(
-      grpc::CallbackServerContext* ctx,
-      const jetserve::worker::v1::GenerateRequest* request) override;
-  grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* ctx,
-                                     const jetserve::worker::v1::ClassifyRequest* request,
-                                     jetserve::v1::ClassifyResponse* response) override;
-  grpc::ServerUnaryReactor* Rerank(grpc::CallbackServerContext* ctx,
-                                   const jetserve::worker::v1::RerankRequest* request,
-                                   jetserve::v1::RerankResponse* response) override;
-  grpc::ServerUnaryReactor* Embed(grpc::CallbackServerContext* ctx,
-                                  const jetserve::worker::v1::EmbedRequest* request,
-                                  jetserve::v1::EmbedResponse* response) override;
-  grpc::ServerUnaryReactor* Tokenize(grpc::CallbackServerContext* ctx,
-                                     const jetserve::worker::v1::TokenizeRequest* request,
-                                     jetserve::v1::TokenizeResponse* response) override;
-  grpc::ServerUnaryReactor* Detokenize(grpc::CallbackServerContext* ctx,
-                                       const jetserve::worker::v1::DetokenizeRequest* request,
-                                       jetserve::v1::DetokenizeResponse* response) override;
-  grpc::ServerUnaryReactor* GetInfo(grpc::CallbackServerContext* ctx,
-                                    const jetserve::worker::v1::GetInfoRequest* request,
-                                    jetserve::worker::v1::WorkerInfo* response) override;
-  grpc::ServerUnaryReactor* Drain(grpc::CallbackServerContext* ctx,
-                                  const jetserve::worker::v1::DrainRequest* request,
-                                  jetserve::worker::v1::DrainResponse* response) override;
-
  private:
+  // Registers a unary method answered by a Backend method on the TaskPool; `tokens` gives
+  // the prompt tokens the call processed.
+  template <typename Request, typename Response>
+  void HandleBackendCall(const char* method,
+                         absl::StatusOr<Response> (Backend::*call)(const CallContext&,
+                                                                   const Request&),
+                         int64_t (*tokens)(const Request&, const Response&));
+  grpc::ServerUnaryReactor* Drain(
+      grpc::CallbackServerContext* ctx,
+      const rpc::CheckedRequest<jetserve::worker::v1::DrainRequest>* request,
+      jetserve::worker::v1::DrainResponse* response);
+
   Backend* const backend_;
   CallTracker* const tracker_;
   TaskPool* const pool_;

@@ -1,7 +1,7 @@
 // libFuzzer target: what the gateway does with the bytes of a public request before routing
 // it. The first byte picks the method (Generate, Embed, Classify, Rerank, Tokenize,
 // Detokenize), the rest is the request's wire format. It is decoded as the gRPC services
-// decode it (DecodeRequest, gateway/checked_request.h: a request that does not parse gets
+// decode it (DecodeRequest, rpc/checked_request.h: a request that does not parse gets
 // an INVALID_ARGUMENT naming the field) and, when it parses, checked against the request
 // limits (gateway/request_limits.h) twice: with the defaults of a config that sets none,
 // and with tight limits, so that short inputs cross each of them (bytes, stop sequences,
@@ -12,15 +12,15 @@
 #include <cstdint>
 
 #include "absl/strings/string_view.h"
-#include "gateway/checked_request.h"
 #include "gateway/config.h"
 #include "gateway/request_limits.h"
+#include "rpc/checked_request.h"
 
 namespace {
 
 namespace v1 = ::jetserve::v1;
-using ::jetserve::gateway::CheckedRequest;
 using ::jetserve::gateway::Limits;
+using ::jetserve::rpc::CheckedRequest;
 
 struct LimitSets {
   Limits defaults;
@@ -57,7 +57,7 @@ bool WellFormedRefusal(const absl::Status& status) {
 template <typename Request>
 void Run(absl::string_view bytes, absl::Status (*check)(const Request&, const Limits&)) {
   CheckedRequest<Request> request;
-  jetserve::gateway::DecodeRequest(bytes, &request);
+  jetserve::rpc::DecodeRequest(bytes, &request);
   if (!WellFormedRefusal(request.status)) __builtin_trap();
   if (!request.status.ok()) {
     if (request.message.ByteSizeLong() != 0) __builtin_trap();  // cleared

@@ -22,6 +22,7 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/support/status.h"
 #include "jetserve/v1/service.grpc.pb.h"
+#include "tests/service/raw_call.h"
 
 namespace jetserve::testing {
 
@@ -125,16 +126,7 @@ struct GenerateResult {
 GenerateResult RunGenerate(jetserve::v1::Jetserve::Stub& stub, const std::string& model,
                            const std::string& prompt, const GenerateOptions& options = {});
 
-// A call whose request goes out as the given bytes (a generic stub: no client-side
-// serialization or UTF-8 check), for requests a typed client would not send. `method` is
-// the full path ("/jetserve.v1.Jetserve/Embed"); unary and server-streaming methods alike.
-struct RawCallResult {
-  grpc::Status status;
-  int messages = 0;  // response messages received
-};
-RawCallResult RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
-                      const std::string& request_bytes,
-                      const std::vector<std::pair<std::string, std::string>>& metadata = {});
+// RawCall (requests as raw bytes): tests/service/raw_call.h.
 
 // grpc.health.v1 Check: 1 SERVING, 2 NOT_SERVING, -1 on RPC error.
 int HealthOf(const std::shared_ptr<grpc::Channel>& channel, const std::string& service);

@@ -13,9 +13,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/message.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "tests/service/fake_backend.h"
+#include "tests/service/raw_call.h"
 #include "tests/service/worker_test_client.h"
 #include "tests/testutil/status_matchers.h"
 #include "worker/metrics.h"
@@ -272,6 +274,104 @@ TEST_F(WorkerServerTest, HealthAndReflection) {
   ASSERT_OK(services);
   EXPECT_THAT(*services, Contains("jetserve.worker.v1.Worker"));
   EXPECT_THAT(*services, Contains("grpc.health.v1.Health"));
+}
+
+// Requests that do not parse, sent as raw bytes (protobuf's ParseFromString is the oracle
+// of what does not parse): every method answers INVALID_ARGUMENT naming the field and the
+// byte (derived here from how the bytes were built), not gRPC's UNIMPLEMENTED; nothing
+// reaches the backend, the calls are counted like other failed calls, and the worker goes
+// on serving (a broken Drain request drains nothing).
+TEST_F(WorkerServerTest, RequestsThatDoNotParseAreInvalidArgument) {
+  struct Case {
+    std::string method;
+    const google::protobuf::Message* type;
+    std::string bytes;
+    std::string message;
+  };
+  std::vector<Case> cases;
+  // `message` serialized (it parses), with its placeholder "@@" replaced by 0xFF (never in
+  // UTF-8) and '('. `message` must outlive the cases.
+  auto raw = [&](const std::string& method, const google::protobuf::Message& message,
+                 const std::string& expected) {
+    std::string wire = message.SerializeAsString();
+    std::unique_ptr<google::protobuf::Message> copy(message.New());
+    EXPECT_TRUE(copy->ParseFromString(wire)) << method;
+    const size_t at = wire.find("@@");
+    ASSERT_NE(at, std::string::npos) << method;
+    ASSERT_EQ(wire.find("@@", at + 1), std::string::npos) << method;
+    wire.replace(at, 2, "\xff(");
+    cases.push_back({method, &message, wire, expected});
+  };
+  const wv1::GenerateRequest prompt = MakeGenerateRequest("raw-prompt", "tokens=1 @@");
+  raw("Generate", prompt, "request.prompt: not valid UTF-8 (byte 9 of the string");
+  const wv1::GenerateRequest id = MakeGenerateRequest("raw-id@@", "tokens=1");
+  raw("Generate", id, "envelope.request_id: not valid UTF-8 (byte 6 of the string");
+  {
+    std::string truncated = MakeGenerateRequest("raw-cut", "tokens=1").SerializeAsString();
+    truncated.pop_back();
+    cases.push_back({"Generate", &wv1::GenerateRequest::default_instance(), truncated,
+                     "runs past the end of the message"});
+  }
+  wv1::ClassifyRequest classify;
+  classify.mutable_request()->add_inputs()->set_text("x");
+  classify.mutable_request()->add_candidate_labels("ok");
+  classify.mutable_request()->add_candidate_labels("@@");
+  raw("Classify", classify, "request.candidate_labels[1]: not valid UTF-8 (byte 0 of the string");
+  wv1::RerankRequest rerank;
+  rerank.mutable_request()->set_query("q@@");
+  rerank.mutable_request()->add_documents("d");
+  raw("Rerank", rerank, "request.query: not valid UTF-8 (byte 1 of the string");
+  wv1::EmbedRequest embed;
+  embed.mutable_request()->add_inputs("fine");
+  embed.mutable_request()->add_inputs("x@@");
+  raw("Embed", embed, "request.inputs[1]: not valid UTF-8 (byte 1 of the string");
+  wv1::TokenizeRequest tokenize;
+  tokenize.mutable_request()->set_text("abc@@");
+  raw("Tokenize", tokenize, "request.text: not valid UTF-8 (byte 3 of the string");
+  wv1::DetokenizeRequest detokenize;
+  detokenize.mutable_request()->set_model("@@");
+  detokenize.mutable_request()->add_token_ids(65);
+  raw("Detokenize", detokenize, "request.model: not valid UTF-8 (byte 0 of the string");
+  // Field 1 with wire type 7: no such wire type.
+  cases.push_back({"GetInfo", &wv1::GetInfoRequest::default_instance(), std::string("\x0f", 1),
+                   "request: invalid wire type 7 at byte 0"});
+  cases.push_back({"Drain", &wv1::DrainRequest::default_instance(), std::string("\x0f", 1),
+                   "request: invalid wire type 7 at byte 0"});
+  ASSERT_EQ(cases.size(), 10u);
+
+  for (const Case& c : cases) {
+    std::unique_ptr<google::protobuf::Message> parsed(c.type->New());
+    ASSERT_FALSE(parsed->ParseFromString(c.bytes)) << c.method << ": " << c.message;
+    const RawCallResult r = RawCall(channel_, "/jetserve.worker.v1.Worker/" + c.method, c.bytes);
+    EXPECT_EQ(r.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.method << ": " << r.status.error_code() << " " << r.status.error_message();
+    EXPECT_THAT(r.status.error_message(), HasSubstr(c.message)) << c.method;
+    EXPECT_EQ(r.messages, 0) << c.method;
+  }
+  WaitForNoCallsInFlight();
+  EXPECT_TRUE(backend_->events().empty());
+  auto count = [&](const char* method) {
+    return Metric("jetserve_worker_requests_total",
+                  {{"model", kModel}, {"method", method}, {"code", "INVALID_ARGUMENT"}});
+  };
+  EXPECT_EQ(count("Generate"), 3.0);
+  for (const char* method : {"Classify", "Rerank", "Embed", "Tokenize", "Detokenize"}) {
+    EXPECT_EQ(count(method), 1.0) << method;
+  }
+
+  // Still serving, and not draining: the same kind of calls with good bytes go through.
+  EXPECT_EQ(*HealthStatus(channel_, ""), kServing);
+  GenerateResult good = RunGenerate(*stub_, MakeGenerateRequest("after", "tokens=2"));
+  EXPECT_TRUE(good.status.ok()) << good.status.error_message();
+  EXPECT_EQ(good.messages.size(), 2u);
+  const RawCallResult embedded =
+      RawCall(channel_, "/jetserve.worker.v1.Worker/Embed", embed.SerializeAsString());
+  EXPECT_TRUE(embedded.status.ok()) << embedded.status.error_message();
+  EXPECT_EQ(embedded.messages, 1);
+  grpc::ClientContext ctx;
+  wv1::WorkerInfo info;
+  ASSERT_TRUE(stub_->GetInfo(&ctx, wv1::GetInfoRequest(), &info).ok());
+  EXPECT_EQ(info.state(), wv1::WORKER_STATE_SERVING);
 }
 
 TEST_F(WorkerServerTest, DrainRefusesNewCallsAndLetsRunningOnesFinish) {

@@ -1,5 +1,5 @@
-// Request messages as the gateway's gRPC services receive them: the message, or why the
-// received bytes are not one.
+// Request messages as jetserve's gRPC services (the gateway's public and admin services, the
+// worker's service) receive them: the message, or why the received bytes are not one.
 //
 // gRPC 1.51's callback server answers a request that does not parse with UNIMPLEMENTED and
 // no message, without calling the method's handler (CallbackUnaryHandler and
@@ -8,8 +8,8 @@
 // invalid UTF-8 is such a request: protobuf refuses to parse it. Methods registered here
 // take a CheckedRequest<M> instead of M: its deserializer always succeeds, and the handler
 // gets either the message or an INVALID_ARGUMENT status naming the problem
-// ("chat.messages[1].content: not valid UTF-8 (byte 4 of the string)"), which it answers,
-// after authentication, like any other invalid request.
+// ("chat.messages[1].content: not valid UTF-8 (byte 4 of the string)"), which it answers
+// like any other invalid request (the gateway: after authentication).
 //
 // (A specialization of SerializationTraits for the generated message types themselves
 // would clash with the generic one that the generated code instantiates in other
@@ -22,8 +22,8 @@
 //                       v1::EmbedResponse* out) { ...r->status, r->message... });
 //     }
 //   };
-#ifndef JETSERVE_GATEWAY_CHECKED_REQUEST_H_
-#define JETSERVE_GATEWAY_CHECKED_REQUEST_H_
+#ifndef JETSERVE_RPC_CHECKED_REQUEST_H_
+#define JETSERVE_RPC_CHECKED_REQUEST_H_
 
 #include <functional>
 #include <string>
@@ -38,7 +38,7 @@
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/byte_buffer.h"
 
-namespace jetserve::gateway {
+namespace jetserve::rpc {
 
 template <typename Message>
 struct CheckedRequest {
@@ -103,21 +103,20 @@ class CheckedService : public Generated::Service {
   }
 };
 
-}  // namespace jetserve::gateway
+}  // namespace jetserve::rpc
 
 namespace grpc {
 
 // Deserialize never fails: a parse failure is recorded in the CheckedRequest.
 template <typename Message>
-class SerializationTraits<jetserve::gateway::CheckedRequest<Message>, void> {
+class SerializationTraits<jetserve::rpc::CheckedRequest<Message>, void> {
  public:
-  static Status Serialize(const jetserve::gateway::CheckedRequest<Message>& request,
-                          ByteBuffer* buffer, bool* own_buffer) {
+  static Status Serialize(const jetserve::rpc::CheckedRequest<Message>& request, ByteBuffer* buffer,
+                          bool* own_buffer) {
     return SerializationTraits<Message>::Serialize(request.message, buffer, own_buffer);
   }
 
-  static Status Deserialize(ByteBuffer* buffer,
-                            jetserve::gateway::CheckedRequest<Message>* request) {
+  static Status Deserialize(ByteBuffer* buffer, jetserve::rpc::CheckedRequest<Message>* request) {
     request->status = absl::OkStatus();
     if (buffer == nullptr || !buffer->Valid()) {
       request->status = absl::InvalidArgumentError("request: no message received");
@@ -131,7 +130,7 @@ class SerializationTraits<jetserve::gateway::CheckedRequest<Message>, void> {
       // protobuf logs an error line for each string that is not UTF-8; the answer to the
       // caller says it instead, and clients must not be able to flood the log. (This also
       // drops protobuf's log lines from other threads meanwhile; it logs nothing else on
-      // the gateway's request path.)
+      // the services' request paths.)
       google::protobuf::LogSilencer quiet;
       parsed = GenericDeserialize<ProtoBufferReader, Message>(buffer, &request->message);
     }
@@ -142,7 +141,7 @@ class SerializationTraits<jetserve::gateway::CheckedRequest<Message>, void> {
       if (kept.DumpToSingleSlice(&flat).ok()) {
         bytes.assign(reinterpret_cast<const char*>(flat.begin()), flat.size());
       }
-      request->status = jetserve::gateway::DescribeParseFailure(bytes, *Message::descriptor());
+      request->status = jetserve::rpc::DescribeParseFailure(bytes, *Message::descriptor());
     }
     return Status::OK;
   }
@@ -150,4 +149,4 @@ class SerializationTraits<jetserve::gateway::CheckedRequest<Message>, void> {
 
 }  // namespace grpc
 
-#endif  // JETSERVE_GATEWAY_CHECKED_REQUEST_H_
+#endif  // JETSERVE_RPC_CHECKED_REQUEST_H_

@@ -1,7 +1,7 @@
 // CheckedRequest decoding: protobuf itself is the oracle for what does not parse (every
 // case below is first checked to fail ParseFromString); the description must name the
 // field and the offending byte, which the test derives from how it built the bytes.
-#include "gateway/checked_request.h"
+#include "rpc/checked_request.h"
 
 #include <random>
 #include <string>
@@ -16,7 +16,7 @@
 #include "jetserve/v1/models.pb.h"
 #include "tests/testutil/status_matchers.h"
 
-namespace jetserve::gateway {
+namespace jetserve::rpc {
 namespace {
 
 namespace v1 = ::jetserve::v1;
@@ -260,4 +260,4 @@ TEST(CheckedRequestTest, AgreesWithProtobufOnDamagedRequests) {
 }
 
 }  // namespace
-}  // namespace jetserve::gateway
+}  // namespace jetserve::rpc

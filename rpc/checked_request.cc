@@ -1,4 +1,4 @@
-#include "gateway/checked_request.h"
+#include "rpc/checked_request.h"
 
 #include <cstdint>
 #include <cstdlib>
@@ -11,7 +11,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 
-namespace jetserve::gateway {
+namespace jetserve::rpc {
 namespace {
 
 using ::google::protobuf::Descriptor;
@@ -152,4 +152,4 @@ int MethodIndex(absl::string_view service, absl::string_view method) {
   return m->index();
 }
 
-}  // namespace jetserve::gateway
+}  // namespace jetserve::rpc
