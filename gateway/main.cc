@@ -115,6 +115,7 @@ int main(int argc, char** argv) {
   if (!http_options.listen.empty()) {
     jetserve::gateway::http::HttpServerOptions options = http_options;
     options.registry = &(*gateway)->registry();
+    options.auth = &(*gateway)->auth();
     auto started =
         jetserve::gateway::http::HttpServer::Start(options, (*gateway)->InProcessChannel());
     if (!started.ok()) return Fail(1, "start_error", std::string(started.status().message()));

@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "gateway/auth.h"
 #include "gateway/config.h"
 #include "gateway/http/api_common.h"
 #include "gateway/http/json_fields.h"
@@ -177,12 +178,18 @@ class HttpServer::Impl {
     }
     context->AddMetadata("x-request-id", id);
     for (const char* header : {"authorization", "x-api-key", "traceparent", "tracestate"}) {
-      const std::string value = req.get_header_value(header);
-      if (!value.empty() && PrintableAscii(value) && value.size() <= 8192) {
-        context->AddMetadata(header, value);
-      }
+      const std::string value = ForwardedHeader(req, header);
+      if (!value.empty()) context->AddMetadata(header, value);
     }
     return context;
+  }
+
+  // The header as it goes on to the public service: "" when absent, not printable ASCII
+  // (not valid gRPC metadata) or longer than 8 KiB.
+  static std::string ForwardedHeader(const httplib::Request& req, const char* header) {
+    std::string value = req.get_header_value(header);
+    if (!PrintableAscii(value) || value.size() > 8192) value.clear();
+    return value;
   }
 
   // Ollama names models "name:tag" and "name" means "name:latest": a ":latest" name that is
@@ -200,9 +207,19 @@ class HttpServer::Impl {
     return name.substr(0, name.size() - kLatest.size());
   }
 
-  // Parses the body; on error answers and returns nullopt.
-  static std::optional<Json> Body(const httplib::Request& req, httplib::Response& res,
-                                  Flavor flavor) {
+  // Checks the caller's key (the headers the public service would see), then parses the
+  // body; on error answers (401, 400) and returns nullopt.
+  std::optional<Json> Body(const httplib::Request& req, httplib::Response& res, Flavor flavor) {
+    if (options_.auth != nullptr) {
+      const std::string authorization = ForwardedHeader(req, "authorization");
+      const std::string x_api_key = ForwardedHeader(req, "x-api-key");
+      absl::StatusOr<KeyIdentity> caller =
+          options_.auth->Authenticate({.authorization = authorization, .x_api_key = x_api_key});
+      if (!caller.ok()) {
+        SendError(res, flavor, caller.status());
+        return std::nullopt;
+      }
+    }
     absl::StatusOr<Json> body = ParseJsonObject(req.body);
     if (!body.ok()) {
       SendError(res, flavor, body.status());

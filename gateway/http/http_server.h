@@ -3,16 +3,19 @@
 // server's in-process channel, so HTTP calls take the same path as gRPC ones: the same
 // routing, queue limits, default deadline, API keys (the Authorization and X-Api-Key headers
 // go on as the "authorization" / "x-api-key" metadata that gateway/auth.h reads from gRPC
-// calls, so keys are checked and counted once, in the public service), per-call metrics and
+// calls, so keys are admitted and counted once, in the public service), per-call metrics and
 // log lines, with no socket or HTTP/2 framing in between. X-Request-Id and traceparent/tracestate
-// pass through as well.
+// pass through as well. A request with a body has its key checked (options.auth) before the
+// body is parsed: a caller without a valid key gets 401 whatever it sent, never a 400 that
+// tells it about the body.
 //
 // Streams (NDJSON for Ollama, server-sent events for OpenAI) are written as the worker
 // produces them; a client that disconnects cancels its call at the next write.
 // HTTP responses are also counted by endpoint and status code
 // (jetserve_gateway_http_requests_total).
 //
-//   HttpServerOptions options{.listen = "0.0.0.0:11434", .max_request_bytes = 4 << 20};
+//   HttpServerOptions options{.listen = "0.0.0.0:11434", .max_request_bytes = 4 << 20,
+//                             .auth = &gateway->auth()};
 //   absl::StatusOr<std::unique_ptr<HttpServer>> http =
 //       HttpServer::Start(options, gateway->InProcessChannel());
 //   ... (*http)->port() ...
@@ -27,6 +30,10 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/channel.h"
 #include "prometheus/registry.h"
+
+namespace jetserve::gateway {
+class Authenticator;  // gateway/auth.h
+}  // namespace jetserve::gateway
 
 namespace jetserve::gateway::http {
 
@@ -43,6 +50,10 @@ struct HttpServerOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_client_ca_file;
+  // The gateway's API keys, checked before a request body is parsed (the public service
+  // checks them again and admits the call); null: keys are left to the public service. Not
+  // owned; must outlive the server.
+  Authenticator* auth = nullptr;
   // Where jetserve_gateway_http_requests_total{endpoint, code} goes (beside the gRPC
   // metrics every call records); null: not exported. Must outlive the server.
   prometheus::Registry* registry = nullptr;

@@ -407,6 +407,56 @@ TEST_F(GatewaySecurityTest, HttpApiUsesTheSameKeys) {
   EXPECT_THAT(log, Not(HasSubstr(kOps)));
 }
 
+// The key is checked before the body is parsed: a caller without a valid key learns
+// nothing about its body (401 whatever the body, not 400), on every HTTP route that takes
+// one, Ollama's and OpenAI's; with a valid key the same bodies are 400 naming the problem.
+// Each refusal counts once in jetserve_gateway_auth_failures_total (the public service,
+// which also counts failures, is never reached by a body that does not parse).
+TEST_F(GatewaySecurityTest, HttpChecksTheKeyBeforeTheBody) {
+  int http_port = 0;
+  for (const auto& line : gateway_->LogLines({"\"event\":\"http_listening\""})) {
+    http_port = static_cast<int>(JsonInt(line, "port"));
+  }
+  ASSERT_GT(http_port, 0) << gateway_->log();
+  auto failures = [&]() {
+    absl::StatusOr<std::string> scrape = gateway_->Scrape();
+    EXPECT_TRUE(scrape.ok()) << scrape.status();
+    return MetricValue(scrape.ok() ? *scrape : "", "jetserve_gateway_auth_failures_total", {})
+        .value_or(-1);
+  };
+  const std::string good_key = absl::StrCat("Authorization: Bearer ", kOps, "\r\n");
+  struct Key {
+    std::string headers;
+    std::string message;  // in the 401 body
+  };
+  const std::vector<Key> bad_keys = {
+      {"", "an API key is required"},
+      {"Authorization: Bearer wrong-key-0123456789\r\n", "invalid API key"},
+      {"X-Api-Key: wrong-key-0123456789\r\n", "invalid API key"},
+      {absl::StrCat("Authorization: Basic ", kOps, "\r\n"), "expected \\\"Bearer <API key>\\\""}};
+  const std::vector<std::string> bad_bodies = {"{\"model\": ", "[1, 2]", "{\"prompt\": \"\xff\"}"};
+  int refused = 0;
+  const double failures_before = failures();
+  for (const char* path :
+       {"/api/generate", "/api/chat", "/api/embed", "/api/embeddings", "/api/show",
+        "/v1/completions", "/v1/chat/completions", "/v1/embeddings"}) {
+    for (const std::string& body : bad_bodies) {
+      for (const Key& key : bad_keys) {
+        const std::string r = Http(http_port, "POST", path, key.headers, body);
+        EXPECT_THAT(r, ::testing::StartsWith("401 ")) << path << " " << key.headers << body;
+        EXPECT_THAT(r, HasSubstr(key.message)) << path;
+        ++refused;
+      }
+      const std::string r = Http(http_port, "POST", path, good_key, body);
+      EXPECT_THAT(r, ::testing::StartsWith("400 ")) << path << " " << body;
+      EXPECT_THAT(r, HasSubstr("request body")) << path << " " << body;
+    }
+  }
+  EXPECT_EQ(failures() - failures_before, refused);
+  const std::string log = gateway_->log();
+  EXPECT_THAT(log, Not(HasSubstr(kOps)));
+}
+
 // Gateway → remote worker over mutual TLS: the worker requires a client certificate from
 // the CA, the gateway presents one (worker_tls); a plaintext client gets nothing from it.
 TEST_F(GatewaySecurityTest, RemoteWorkerOverMutualTls) {
