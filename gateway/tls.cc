@@ -1,11 +1,7 @@
 #include "gateway/tls.h"
 
-#include <algorithm>
-#include <cstdint>
-
 #include "common/pem_file.h"
-#include "grpcpp/security/tls_certificate_provider.h"
-#include "grpcpp/security/tls_credentials_options.h"
+#include "rpc/server_tls.h"
 
 namespace jetserve::gateway {
 
@@ -13,32 +9,13 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> LoadServerCredentials(
     const jetserve::config::v1::GatewayConfig& config) {
   if (!config.has_tls()) return grpc::InsecureServerCredentials();
   const auto& tls = config.tls();
-  absl::StatusOr<std::string> cert = ReadPemFile("tls.cert_file", tls.cert_file());
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadPemFile("tls.key_file", tls.key_file());
-  if (!key.ok()) return key.status();
-  if (!tls.client_ca_file().empty()) {
-    absl::StatusOr<std::string> ca = ReadPemFile("tls.client_ca_file", tls.client_ca_file());
-    if (!ca.ok()) return ca.status();
-  }
-  // The files were read once above so that a bad path fails the start; from here gRPC's
-  // file watcher reads them, and again every reload_interval (renewed certificates apply
-  // to new connections).
-  const int64_t interval = std::max<int64_t>(1, tls.reload_interval().seconds());
-  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
-      tls.key_file(), tls.cert_file(), tls.client_ca_file(), static_cast<unsigned>(interval));
-  grpc::experimental::TlsServerCredentialsOptions options(provider);
-  options.watch_identity_key_cert_pairs();
-  if (!tls.client_ca_file().empty()) {
-    options.watch_root_certs();
-    options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  }
-  std::shared_ptr<grpc::ServerCredentials> creds =
-      grpc::experimental::TlsServerCredentials(options);
-  if (creds == nullptr) {
-    return absl::InvalidArgumentError("tls: gRPC refused the certificate or key");
-  }
-  return creds;
+  return rpc::WatchedServerCredentials(
+      {.cert_file = tls.cert_file(),
+       .key_file = tls.key_file(),
+       .client_ca_file = tls.client_ca_file(),
+       .reload_interval = absl::Seconds(tls.reload_interval().seconds()),
+       .names = {
+           .cert = "tls.cert_file", .key = "tls.key_file", .client_ca = "tls.client_ca_file"}});
 }
 
 absl::StatusOr<WorkerChannelCredentials> LoadWorkerChannelCredentials(

@@ -1,7 +1,8 @@
 // TLS credentials of the gateway, loaded from the PEM files named in the config: the
 // public port's server credentials (TLS, or mutual TLS with client_ca_file) and the
 // channel credentials for remote workers. Each side is loaded by one function; the public
-// port's certificate files are re-read by gRPC's file watcher, so renewals need no restart.
+// port's certificate files are re-read by gRPC's file watcher (rpc/server_tls.h), so
+// renewals need no restart.
 //
 //   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
 //       LoadServerCredentials(config);  // insecure when config.has_tls() is false

@@ -58,6 +58,9 @@ ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert.");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA certificates: clients (the gateway) must present a certificate signed by one "
           "of them (mutual TLS). Needs --tls-cert.");
+ABSL_FLAG(absl::Duration, tls_reload_interval, absl::Seconds(60),
+          "How often the --tls-* files are re-read: renewed certificates apply to new "
+          "connections without a restart (at least 1s).");
 ABSL_FLAG(bool, prefix_cache, true,
           "Decoder: keep the KV blocks of prompts and share them with later requests that "
           "start with the same tokens (evicted least recently used first); a request can "
@@ -140,7 +143,8 @@ int WorkerMain(int argc, char** argv, const WorkerMainOptions& options) {
   if (!config.ok()) return Fail(options.program, config.status(), 2);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       LoadWorkerServerCredentials(absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
-                                  absl::GetFlag(FLAGS_tls_client_ca));
+                                  absl::GetFlag(FLAGS_tls_client_ca),
+                                  absl::GetFlag(FLAGS_tls_reload_interval));
   if (!credentials.ok()) return Fail(options.program, credentials.status(), 2);
   SetMinLogLevel(config->log_level);
 
