@@ -1,8 +1,5 @@
 #include "gateway/worker_pool.h"
 
-#include <netdb.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <set>
 #include <utility>
@@ -19,54 +16,6 @@ using ::jetserve::v1::ModelInfo;
 using ::jetserve::v1::ModelState;
 
 }  // namespace
-
-absl::StatusOr<std::vector<std::string>> ResolveHostPort(const std::string& host_port) {
-  std::string host;
-  int port = 0;
-  if (!SplitHostPort(host_port, &host, &port)) {
-    return absl::InvalidArgumentError(absl::StrCat("malformed host:port \"", host_port, "\""));
-  }
-  struct addrinfo hints = {};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  struct addrinfo* result = nullptr;
-  int rc = getaddrinfo(host.c_str(), nullptr, &hints, &result);
-  if (rc != 0) {
-    return absl::UnavailableError(absl::StrCat("resolving \"", host, "\": ", gai_strerror(rc)));
-  }
-  std::set<std::string> out;
-  for (struct addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
-    char text[NI_MAXHOST];
-    if (getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof(text), nullptr, 0, NI_NUMERICHOST) !=
-        0) {
-      continue;
-    }
-    out.insert(ai->ai_family == AF_INET6 ? absl::StrCat("[", text, "]:", port)
-                                         : absl::StrCat(text, ":", port));
-  }
-  freeaddrinfo(result);
-  return std::vector<std::string>(out.begin(), out.end());
-}
-
-struct WorkerPool::RemoteMonitor {
-  ModelConfig config;
-  absl::Duration health_interval;
-  int64_t generation = 0;
-  std::thread thread;
-  mutable absl::Mutex mu;
-  bool stopping ABSL_GUARDED_BY(mu) = false;
-  bool probed ABSL_GUARDED_BY(mu) = false;  // the first probe round finished
-  int total ABSL_GUARDED_BY(mu) = 0;
-  std::optional<ModelInfo> reported ABSL_GUARDED_BY(mu);
-  std::string detail ABSL_GUARDED_BY(mu);
-
-  // Waits up to `timeout` or until stopped; true when stopping.
-  bool SleepFor(absl::Duration timeout) {
-    absl::MutexLock lock(&mu);
-    mu.AwaitWithTimeout(absl::Condition(&stopping), timeout);
-    return stopping;
-  }
-};
 
 WorkerPool::WorkerPool(const GatewayConfig& config, Router* router, GatewayMetrics* metrics)
     : router_(router),
@@ -107,10 +56,7 @@ void WorkerPool::Stop() {
   }
   for (auto& g : generations) {
     for (auto& s : g->local) s->RequestStop();
-    if (g->remote != nullptr) {
-      absl::MutexLock lock(&g->remote->mu);
-      g->remote->stopping = true;
-    }
+    if (g->remote != nullptr) g->remote->RequestStop();
   }
   for (auto& g : generations) StopGeneration(std::move(g));
 }
@@ -258,13 +204,13 @@ std::unique_ptr<WorkerPool::Generation> WorkerPool::StartGeneration(Entry& entry
     }
     for (auto& s : generation->local) s->Start();
   } else {
-    auto remote = std::make_unique<RemoteMonitor>();
-    remote->config = model;
-    remote->health_interval = ToAbslDuration(sup.health_interval());
-    remote->generation = number;
-    RemoteMonitor* r = remote.get();
-    r->thread = std::thread([this, r] { MonitorRemote(r); });
-    generation->remote = std::move(remote);
+    generation->remote = std::make_unique<RemoteMonitor>(
+        RemoteMonitor::Options{.model = model,
+                               .health_interval = ToAbslDuration(sup.health_interval()),
+                               .generation = number,
+                               .credentials = remote_credentials_,
+                               .tls_server_name = remote_tls_server_name_},
+        router_);
   }
   JETSERVE_LOG(kInfo, "model_generation_start")
       .Add("model", model.name())
@@ -277,10 +223,7 @@ absl::Status WorkerPool::WaitGeneration(const Generation& generation, absl::Dura
   const absl::Time until = absl::Now() + timeout;
   while (true) {
     bool all_ready = true;
-    if (generation.remote != nullptr) {
-      absl::MutexLock lock(&generation.remote->mu);
-      all_ready = generation.remote->probed;
-    }
+    if (generation.remote != nullptr) all_ready = generation.remote->GetStatus().probed;
     for (const auto& s : generation.local) {
       Supervisor::Status st = s->GetStatus();
       if (st.exits > 0) return absl::FailedPreconditionError(st.detail);
@@ -302,11 +245,8 @@ void WorkerPool::StopGeneration(std::unique_ptr<Generation> generation) {
   if (generation == nullptr) return;
   for (auto& s : generation->local) s->RequestStop();
   if (generation->remote != nullptr) {
-    {
-      absl::MutexLock lock(&generation->remote->mu);
-      generation->remote->stopping = true;
-    }
-    if (generation->remote->thread.joinable()) generation->remote->thread.join();
+    generation->remote->RequestStop();
+    generation->remote->Join();
   }
   for (auto& s : generation->local) s->Join();
 }
@@ -578,99 +518,6 @@ void WorkerPool::CheckIdle() {
   }
 }
 
-void WorkerPool::MonitorRemote(RemoteMonitor* remote) {
-  const auto& model = remote->config;
-  const auto& r = model.remote();
-  const absl::Duration health_interval = remote->health_interval;
-  // Two generations may watch the same addresses during a reload: distinct router ids.
-  auto worker_id = [&](const std::string& address) {
-    return remote->generation == 0 ? address : absl::StrCat(address, "@g", remote->generation);
-  };
-  const absl::Duration resolve_interval = ToAbslDuration(r.resolve_interval());
-  const absl::Duration probe_timeout = ProbeTimeout(health_interval);
-  std::map<std::string, std::shared_ptr<WorkerEndpoint>> endpoints;
-  std::map<std::string, bool> ready;
-  std::map<std::string, int> failed_probes;
-  for (const auto& address : r.addresses()) {
-    endpoints[address] = WorkerEndpoint::Create(worker_id(address), address, remote_credentials_,
-                                                remote_tls_server_name_);
-  }
-  absl::Time next_resolve = absl::InfinitePast();
-  do {
-    std::string detail;
-    if (!r.dns_name().empty() && absl::Now() >= next_resolve) {
-      next_resolve = absl::Now() + resolve_interval;
-      absl::StatusOr<std::vector<std::string>> addresses = ResolveHostPort(r.dns_name());
-      if (!addresses.ok()) {
-        // Keep the workers we know: a DNS hiccup must not empty the model.
-        detail = std::string(addresses.status().message());
-        JETSERVE_LOG(kWarning, "resolve_failed").Add("model", model.name()).Add("error", detail);
-      } else {
-        std::set<std::string> fresh(addresses->begin(), addresses->end());
-        for (auto it = endpoints.begin(); it != endpoints.end();) {
-          if (fresh.contains(it->first)) {
-            ++it;
-            continue;
-          }
-          JETSERVE_LOG(kInfo, "worker_removed").Add("model", model.name()).Add("worker", it->first);
-          router_->RemoveWorker(model.name(), worker_id(it->first));
-          ready.erase(it->first);
-          failed_probes.erase(it->first);
-          it = endpoints.erase(it);
-        }
-        for (const auto& address : fresh) {
-          if (endpoints.contains(address)) continue;
-          JETSERVE_LOG(kInfo, "worker_added").Add("model", model.name()).Add("worker", address);
-          endpoints[address] = WorkerEndpoint::Create(worker_id(address), address,
-                                                      remote_credentials_, remote_tls_server_name_);
-        }
-      }
-    }
-    std::optional<ModelInfo> reported;
-    for (auto& [address, endpoint] : endpoints) {
-      absl::StatusOr<jetserve::worker::v1::WorkerInfo> info = endpoint->Probe(probe_timeout);
-      int& failures = failed_probes[address];
-      failures = info.ok() ? 0 : failures + 1;
-      if (!info.ok() && ready[address] && failures < kFailedProbesToUnready &&
-          info.status().code() != absl::StatusCode::kFailedPrecondition) {
-        continue;  // one failed probe of a ready worker: wait for the next
-      }
-      const bool ok = info.ok();
-      if (ok != ready[address]) {
-        ::jetserve::LogLine(ok ? LogLevel::kInfo : LogLevel::kWarning,
-                            ok ? "worker_ready" : "worker_not_ready")
-            .Add("model", model.name())
-            .Add("worker", address)
-            .Add("error", ok ? std::string() : std::string(info.status().message()));
-      }
-      ready[address] = ok;
-      if (ok) {
-        if (!reported.has_value()) reported = info->model();
-        router_->SetWorker(model.name(), endpoint, true,
-                           info->capacity().max_concurrent_requests());
-      } else {
-        if (detail.empty()) detail = absl::StrCat(address, ": ", info.status().message());
-        router_->SetWorker(model.name(), endpoint, false, 0);
-      }
-    }
-    {
-      absl::MutexLock lock(&remote->mu);
-      remote->total = static_cast<int>(endpoints.size());
-      if (reported.has_value()) remote->reported = std::move(reported);
-      remote->probed = true;
-      remote->detail = endpoints.empty() && detail.empty()
-                           ? absl::StrCat("no addresses for ", r.dns_name())
-                           : detail;
-    }
-  } while (!remote->SleepFor(
-      r.dns_name().empty()
-          ? health_interval
-          : std::min(health_interval, std::max(next_resolve - absl::Now(), absl::ZeroDuration()))));
-  for (const auto& [address, endpoint] : endpoints) {
-    router_->RemoveWorker(model.name(), worker_id(address));
-  }
-}
-
 std::optional<ModelInfo> WorkerPool::Describe(const std::string& name) const {
   std::optional<jetserve::v1::AdminModel> admin = DescribeAdmin(name);
   if (!admin.has_value()) return std::nullopt;
@@ -718,9 +565,9 @@ std::optional<jetserve::v1::AdminModel> WorkerPool::DescribeAdmin(const std::str
       if (detail.empty() && st.state != Supervisor::State::kServing) detail = st.detail;
     }
     if (generation->remote != nullptr) {
-      absl::MutexLock remote_lock(&generation->remote->mu);
-      if (generation->remote->reported.has_value()) info = *generation->remote->reported;
-      detail = generation->remote->detail;
+      RemoteMonitor::Status remote = generation->remote->GetStatus();
+      if (remote.reported.has_value()) info = *std::move(remote.reported);
+      detail = std::move(remote.detail);
     }
   }
   Router::ModelStatus status = router_->Status(name);

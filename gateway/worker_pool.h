@@ -1,7 +1,6 @@
 // All workers of all models, and their lifecycle while the gateway runs: a Supervisor per
-// local replica, and for remote models a monitor thread that probes the static addresses
-// (or the addresses a DNS name resolves to, re-resolved every resolve_interval with
-// getaddrinfo) every health_interval and registers them with the router. Also answers
+// local replica, and for remote models a RemoteMonitor (gateway/remote_monitor.h) that
+// probes their addresses and registers them with the router. Also answers
 // ListModels/GetModel: config + worker info.
 //
 // Models are added, removed and reloaded at run time (admin API, SIGHUP). These operations
@@ -36,6 +35,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gateway/config.h"
 #include "gateway/metrics.h"
+#include "gateway/remote_monitor.h"
 #include "gateway/router.h"
 #include "gateway/supervisor.h"
 #include "grpcpp/security/credentials.h"
@@ -43,9 +43,6 @@
 #include "jetserve/v1/models.pb.h"
 
 namespace jetserve::gateway {
-
-// Resolves "host:port" to "ip:port" strings (IPv6 in brackets), sorted and unique.
-absl::StatusOr<std::vector<std::string>> ResolveHostPort(const std::string& host_port);
 
 class WorkerPool {
  public:
@@ -94,7 +91,6 @@ class WorkerPool {
   std::vector<jetserve::v1::AdminModel> DescribeAllAdmin() const;
 
  private:
-  struct RemoteMonitor;
   // One set of workers of one model.
   struct Generation {
     int64_t number = 0;
@@ -123,7 +119,6 @@ class WorkerPool {
   absl::Status WaitGeneration(const Generation& generation, absl::Duration timeout);
   // Stops (drains) a generation's workers and waits for them.
   static void StopGeneration(std::unique_ptr<Generation> generation);
-  void MonitorRemote(RemoteMonitor* remote);
   Router::ModelOptions RouterOptions(const ModelConfig& config) const;
   // Validates `config` as a new or replacing entry of the current model list.
   absl::Status ValidateModel(ModelConfig* config, bool replacing) const;

@@ -1,4 +1,4 @@
-#include "gateway/worker_pool.h"
+#include "gateway/remote_monitor.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
