@@ -375,8 +375,9 @@ TEST(VecDotTest, EveryVariantGivesThePortableBits) {
     const TypeKernels* base = GetBaselineTypeKernels(type);
     ASSERT_NE(base, nullptr) << GgmlTypeName(type);
     const int64_t block = base->vec_dot_type == GgmlType::kQ8_K ? kQKK : kQK;
-    // 130 legacy blocks: past the tile kernels' table (kTileBlocks), their other path.
-    for (const int64_t blocks : {1, 3, 18, 130}) {
+    // 176 legacy blocks: a 5632-wide row (a 1.1B llama's feed-forward down matrix); 260:
+    // past the tile kernels' table (kTileBlocks), their other path.
+    for (const int64_t blocks : {1, 3, 18, 176, 260}) {
       if (blocks > 18 && block != kQK) continue;
       const int64_t n = blocks * block;
       const std::vector<uint8_t> w = RandomWeightRow(type, n, rng);
@@ -393,6 +394,19 @@ TEST(VecDotTest, EveryVariantGivesThePortableBits) {
       for (int64_t t = 0; t < kRows; ++t) {
         want[t] = base->vec_dot(n, w.data(), yq.data() + t * qrow);
         want_f32[t] = base->vec_dot_f32(n, w.data(), y.data() + t * n);
+      }
+      // Tiles take the row w and two other random rows, laid out with a stride past their
+      // ends that keeps the alignment real rows have (blocks hold 16-bit scales).
+      constexpr int64_t kCopies = 3;
+      const uint64_t wrow = w.size() + 8;
+      std::vector<uint8_t> w3(wrow * kCopies);
+      std::vector<float> want_rows[kCopies];
+      for (int64_t c = 0; c < kCopies; ++c) {
+        const std::vector<uint8_t> wc = c == 0 ? w : RandomWeightRow(type, n, rng);
+        std::copy(wc.begin(), wc.end(), w3.begin() + c * wrow);
+        for (int64_t t = 0; t < kRows; ++t) {
+          want_rows[c].push_back(base->vec_dot(n, wc.data(), yq.data() + t * qrow));
+        }
       }
       for (const KernelVariant& v : SupportedKernelVariants()) {
         const TypeKernels* k = v.get(type);
@@ -418,21 +432,18 @@ TEST(VecDotTest, EveryVariantGivesThePortableBits) {
                 << ", row " << t << ": " << out[2 * t] << " vs " << want[t];
             EXPECT_EQ(out[2 * t + 1], -1.f);  // the stride is kept
           }
-          // A tile of three copies of the weight row (stride past its end) against the rows.
-          constexpr int64_t kCopies = 3;
-          // Past its end, keeping the alignment real rows have (blocks hold 16-bit scales).
-          const uint64_t wrow = w.size() + 8;
-          std::vector<uint8_t> w3(wrow * kCopies);
-          for (int64_t c = 0; c < kCopies; ++c)
-            std::copy(w.begin(), w.end(), w3.begin() + c * wrow);
+          // A tile of the weight row and two others (stride past their ends) against the
+          // rows, each output against the baseline's single-row dot.
           std::vector<float> tile(static_cast<size_t>(rows * (kCopies + 1)), -1.f);
           k->vec_dot_tile(n, w3.data(), wrow, kCopies, yq.data(), qrow, rows, tile.data(),
                           kCopies + 1);
           for (int64_t t = 0; t < rows; ++t) {
             for (int64_t c = 0; c < kCopies; ++c) {
-              EXPECT_TRUE(SameBits(tile[t * (kCopies + 1) + c], want[t]))
+              const float want_c = c == 0 ? want[t] : want_rows[c][t];
+              EXPECT_TRUE(SameBits(tile[t * (kCopies + 1) + c], want_c))
                   << v.name << " " << GgmlTypeName(type) << " n=" << n << " tile of " << rows
-                  << ", row " << t << ": " << tile[t * (kCopies + 1) + c] << " vs " << want[t];
+                  << ", weight row " << c << ", row " << t << ": "
+                  << tile[t * (kCopies + 1) + c] << " vs " << want_c;
             }
             EXPECT_EQ(tile[t * (kCopies + 1) + kCopies], -1.f);
           }

@@ -238,7 +238,7 @@ float DotQ3_KQ8_K(int64_t n, const void* vx, const void* vy) {
 }
 
 // Q5_K: as Q4_K with a fifth bit; the mins in one scalar per block.
-float DotQ5_KQ8_K(int64_t n, const void* vx, const void* vy) {
+[[maybe_unused]] float DotQ5_KQ8_K(int64_t n, const void* vx, const void* vy) {
   const auto* x = static_cast<const BlockQ5_K*>(vx);
   const auto* y = static_cast<const BlockQ8_K*>(vy);
   Lanes8 acc;
@@ -385,8 +385,12 @@ std::span<const TypeKernels> KernelTable() {
                    LegacyDotRows<Q5_1Blocks>, LegacyDotTile<Q5_1Blocks>>(),
       BlockKernels<GgmlType::kQ8_0, BlockQ8_0, GgmlType::kQ8_0, LegacyDot<Q8_0Blocks>,
                    LegacyDotRows<Q8_0Blocks>, LegacyDotTile<Q8_0Blocks>>(),
-      BlockKernels<GgmlType::kQ4_K, BlockQ4_K, GgmlType::kQ8_K, DotQ4_KQ8_KSimd>(),
-      BlockKernels<GgmlType::kQ6_K, BlockQ6_K, GgmlType::kQ8_K, DotQ6_KQ8_KSimd>(),
+      BlockKernels<GgmlType::kQ4_K, BlockQ4_K, GgmlType::kQ8_K, DotQ4_KQ8_KSimd,
+                   KDotRows<Q4_KTile>, KDotTile<Q4_KTile>>(),
+      BlockKernels<GgmlType::kQ5_K, BlockQ5_K, GgmlType::kQ8_K, KDot<Q5_KTile>,
+                   KDotRows<Q5_KTile>, KDotTile<Q5_KTile>>(),
+      BlockKernels<GgmlType::kQ6_K, BlockQ6_K, GgmlType::kQ8_K, DotQ6_KQ8_KSimd,
+                   KDotRows<Q6_KTile>, KDotTile<Q6_KTile>>(),
 #else
       BlockKernels<GgmlType::kQ4_0, BlockQ4_0, GgmlType::kQ8_0, DotQ4_0Q8_0>(),
       BlockKernels<GgmlType::kQ4_1, BlockQ4_1, GgmlType::kQ8_1, DotQ4_1Q8_1>(),
@@ -394,11 +398,11 @@ std::span<const TypeKernels> KernelTable() {
       BlockKernels<GgmlType::kQ5_1, BlockQ5_1, GgmlType::kQ8_1, DotQ5_1Q8_1>(),
       BlockKernels<GgmlType::kQ8_0, BlockQ8_0, GgmlType::kQ8_0, DotQ8_0Q8_0>(),
       BlockKernels<GgmlType::kQ4_K, BlockQ4_K, GgmlType::kQ8_K, DotQ4_KQ8_K>(),
+      BlockKernels<GgmlType::kQ5_K, BlockQ5_K, GgmlType::kQ8_K, DotQ5_KQ8_K>(),
       BlockKernels<GgmlType::kQ6_K, BlockQ6_K, GgmlType::kQ8_K, DotQ6_KQ8_K>(),
 #endif
       BlockKernels<GgmlType::kQ2_K, BlockQ2_K, GgmlType::kQ8_K, DotQ2_KQ8_K>(),
       BlockKernels<GgmlType::kQ3_K, BlockQ3_K, GgmlType::kQ8_K, DotQ3_KQ8_K>(),
-      BlockKernels<GgmlType::kQ5_K, BlockQ5_K, GgmlType::kQ8_K, DotQ5_KQ8_K>(),
   };
   return kTable;
 }

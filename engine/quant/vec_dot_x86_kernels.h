@@ -493,6 +493,291 @@ float DotQ6_KQ8_KSimd(int64_t n, const void* vx, const void* vy) {
   return ReduceLanes(acc);
 }
 
+// K-quant tiles: each weight block's quants and scales are unpacked once for up to
+// kKTileRows activation rows (Q4_K and Q5_K: eight 32-element groups with 6-bit scales and
+// mins; Q6_K: eight 32-element chunks of 6-bit quants with two 16-element scales each). Per
+// row the integers, conversions and fused multiply-adds are the single-row kernels' (the
+// portable DotQ*_KQ8_K), in their order.
+#ifdef JS_VEC_DOT_VNNI
+inline constexpr int kKTileRows = 8;
+#else
+inline constexpr int kKTileRows = 4;
+#endif
+
+// acc + lane k of scale16 * (the int16 pair sums of u times s bytes 4k..4k+3).
+inline __m256i AddScaledLaneSums(__m256i acc, __m256i u8, __m256i s8, __m256i scale16) {
+#ifdef JS_VEC_DOT_VNNI
+  return _mm256_dpwssd_epi32(acc, _mm256_maddubs_epi16(u8, s8), scale16);
+#else
+  return _mm256_add_epi32(acc, ScaledLaneSums(u8, s8, scale16));
+#endif
+}
+
+inline __m256i LoadQ8(const int8_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+// init + the lanes of scale[g] * q[g] * (activation bytes 32g..32g+31) over the eight groups,
+// in two chains (exact integers: the order does not matter) so that one row's dependent
+// multiply-adds do not serialise.
+inline __m256i GroupSums(const __m256i (&q)[8], const __m256i (&scale)[8], const int8_t* a,
+                         __m256i init) {
+  __m256i even = init, odd = _mm256_setzero_si256();
+#pragma GCC unroll 4
+  for (int g = 0; g < 8; g += 2) {
+    even = AddScaledLaneSums(even, q[g], LoadQ8(a + 32 * g), scale[g]);
+    odd = AddScaledLaneSums(odd, q[g + 1], LoadQ8(a + 32 * g + 32), scale[g + 1]);
+  }
+  return _mm256_add_epi32(even, odd);
+}
+
+// Group g's 32 weights of a Q4_K / Q5_K block as bytes (without Q5_K's fifth bit), its scale
+// in every int16 lane, and the mins as int16 pairs (lanes 2g, 2g + 1: group g's min).
+inline void UnpackK4Groups(const uint8_t* scales, const uint8_t* qs, __m256i (&q)[8],
+                           __m256i (&scale)[8], __m256i* mins) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  // GetScaleMinK4 for the eight groups at once, byte g of sc and m being group g's, in
+  // registers (a table written bytewise and read as a vector would stall store forwarding).
+  uint32_t a, b, c;  // scale bytes 0-3, 4-7, 8-11
+  std::memcpy(&a, scales, 4);
+  std::memcpy(&b, scales + 4, 4);
+  std::memcpy(&c, scales + 8, 4);
+  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+  const uint64_t sc = (a & kLow6) | static_cast<uint64_t>((c & kLow4) | (((a >> 6) & kLow2) << 4))
+                                        << 32;
+  const uint64_t m =
+      (b & kLow6) | static_cast<uint64_t>(((c >> 4) & kLow4) | (((b >> 6) & kLow2) << 4)) << 32;
+#pragma GCC unroll 8
+  for (int g = 0; g < 8; ++g) {
+    scale[g] = _mm256_set1_epi16(static_cast<int16_t>((sc >> (8 * g)) & 0xff));
+  }
+  const __m128i m8 = _mm_cvtsi64_si128(static_cast<int64_t>(m));
+  *mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+  for (int j = 0; j < 4; ++j) {
+    const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * j));
+    q[2 * j] = _mm256_and_si256(packed, low4);
+    q[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+  }
+}
+
+// Q4_K (DotQ4_KQ8_K's steps): eight lanes of scale * q * q8 per block, the mins in four
+// float lanes, lane l taking groups 2l and 2l + 1.
+struct Q4_KTile {
+  static constexpr VecDotFn kOneRow = nullptr;  // the tile of one row is faster
+  template <int R>
+  static void Run(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
+                  const BlockQ8_K* const (&y)[R], float* out, int64_t out_stride) {
+    for (int64_t xr = 0; xr < x_rows; ++xr) {
+      const auto* xb = reinterpret_cast<const BlockQ4_K*>(x + static_cast<uint64_t>(xr) * x_stride);
+      __m256 acc[R];
+      __m128 acc_m[R];
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        acc[r] = _mm256_setzero_ps();
+        acc_m[r] = _mm_setzero_ps();
+      }
+      for (int64_t i = 0; i < nb; ++i) {
+        __m256i q[8], scale[8], mins;
+        UnpackK4Groups(xb[i].scales, xb[i].qs, q, scale, &mins);
+        const float xd = Half(xb[i].d);
+        const float xdmin = Half(xb[i].dmin);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const BlockQ8_K& a = y[r][i];
+          const float d = a.d * xd;
+          const float dmin = -a.d * xdmin;
+          const __m256i gm = _mm256_madd_epi16(
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums)), mins);
+          const __m128i prod =
+              _mm_hadd_epi32(_mm256_castsi256_si128(gm), _mm256_extracti128_si256(gm, 1));
+          acc_m[r] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m[r]);
+          const __m256i s = GroupSums(q, scale, a.qs, _mm256_setzero_si256());
+          acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc[r]);
+        }
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        alignas(16) float m[4];
+        _mm_store_ps(m, acc_m[r]);
+        out[r * out_stride + xr] = ReduceLanes(acc[r]) + ((m[0] + m[2]) + (m[1] + m[3]));
+      }
+    }
+  }
+};
+
+// Q5_K (DotQ5_KQ8_K's steps): as Q4_K with the fifth bit of group g's element l in bit g of
+// qh[l]; the mins summed in int32 and added with one scalar fused multiply-add per block.
+struct Q5_KTile {
+  static constexpr VecDotFn kOneRow = nullptr;
+  template <int R>
+  static void Run(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
+                  const BlockQ8_K* const (&y)[R], float* out, int64_t out_stride) {
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    for (int64_t xr = 0; xr < x_rows; ++xr) {
+      const auto* xb = reinterpret_cast<const BlockQ5_K*>(x + static_cast<uint64_t>(xr) * x_stride);
+      __m256 acc[R];
+      float summs[R];
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        acc[r] = _mm256_setzero_ps();
+        summs[r] = 0;
+      }
+      for (int64_t i = 0; i < nb; ++i) {
+        __m256i q[8], scale[8], mins;
+        UnpackK4Groups(xb[i].scales, xb[i].qs, q, scale, &mins);
+        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[i].qh));
+        // Bit g of each qh byte moved to bit 4 (16-bit shifts: the bits crossing into the
+        // other byte land below bit 4 there and are masked off).
+        q[0] = _mm256_or_si256(q[0], _mm256_and_si256(_mm256_slli_epi16(qh, 4), bit4));
+        q[1] = _mm256_or_si256(q[1], _mm256_and_si256(_mm256_slli_epi16(qh, 3), bit4));
+        q[2] = _mm256_or_si256(q[2], _mm256_and_si256(_mm256_slli_epi16(qh, 2), bit4));
+        q[3] = _mm256_or_si256(q[3], _mm256_and_si256(_mm256_slli_epi16(qh, 1), bit4));
+        q[4] = _mm256_or_si256(q[4], _mm256_and_si256(qh, bit4));
+        q[5] = _mm256_or_si256(q[5], _mm256_and_si256(_mm256_srli_epi16(qh, 1), bit4));
+        q[6] = _mm256_or_si256(q[6], _mm256_and_si256(_mm256_srli_epi16(qh, 2), bit4));
+        q[7] = _mm256_or_si256(q[7], _mm256_and_si256(_mm256_srli_epi16(qh, 3), bit4));
+        const float xd = Half(xb[i].d);
+        const float xdmin = Half(xb[i].dmin);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const BlockQ8_K& a = y[r][i];
+          const float d = a.d * xd;
+          const float dmin = -a.d * xdmin;
+          const __m256i gm = _mm256_madd_epi16(
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums)), mins);
+          const __m128i g4 =
+              _mm_add_epi32(_mm256_castsi256_si128(gm), _mm256_extracti128_si256(gm, 1));
+          const __m128i g2 = _mm_add_epi32(g4, _mm_unpackhi_epi64(g4, g4));
+          const int32_t m = _mm_cvtsi128_si32(_mm_add_epi32(g2, _mm_srli_si128(g2, 4)));
+          summs[r] = std::fma(dmin, static_cast<float>(m), summs[r]);
+          const __m256i s = GroupSums(q, scale, a.qs, _mm256_setzero_si256());
+          acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc[r]);
+        }
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) out[r * out_stride + xr] = ReduceLanes(acc[r]) + summs[r];
+    }
+  }
+};
+
+// Q6_K (DotQ6_KQ8_KSimd's steps): unsigned 6-bit quants, the -32 offset from the activation
+// group sums.
+struct Q6_KTile {
+  static constexpr VecDotFn kOneRow = DotQ6_KQ8_KSimd;  // ~10% faster than a tile of one row
+  template <int R>
+  static void Run(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
+                  const BlockQ8_K* const (&y)[R], float* out, int64_t out_stride) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const __m256i two = _mm256_set1_epi8(0x03);
+    for (int64_t xr = 0; xr < x_rows; ++xr) {
+      const auto* xb = reinterpret_cast<const BlockQ6_K*>(x + static_cast<uint64_t>(xr) * x_stride);
+      __m256 acc[R];
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+      for (int64_t i = 0; i < nb; ++i) {
+        const BlockQ6_K& b = xb[i];
+        const __m256i sc16 =
+            _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
+        __m256i q[8], scale[8];
+        for (int h = 0; h < 2; ++h) {
+          const uint8_t* ql = b.ql + 64 * h;
+          const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+          const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+          const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h));
+          q[4 * h] = _mm256_or_si256(_mm256_and_si256(l0, low4),
+                                     _mm256_slli_epi16(_mm256_and_si256(hb, two), 4));
+          q[4 * h + 1] = _mm256_or_si256(
+              _mm256_and_si256(l1, low4),
+              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), two), 4));
+          q[4 * h + 2] = _mm256_or_si256(
+              _mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), two), 4));
+          q[4 * h + 3] = _mm256_or_si256(
+              _mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), two), 4));
+          for (int c = 0; c < 4; ++c) {
+            scale[4 * h + c] = _mm256_set_m128i(_mm_set1_epi16(b.scales[8 * h + 2 * c + 1]),
+                                                _mm_set1_epi16(b.scales[8 * h + 2 * c]));
+          }
+        }
+        const float xd = Half(b.d);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const BlockQ8_K& a = y[r][i];
+          const __m256i offset = _mm256_madd_epi16(
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums)), sc16);
+          const __m256i s = GroupSums(
+              q, scale, a.qs, _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5)));
+          acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(a.d * xd), _mm256_cvtepi32_ps(s), acc[r]);
+        }
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) out[r * out_stride + xr] = ReduceLanes(acc[r]);
+    }
+  }
+};
+
+template <typename K, int R>
+void KTileFixed(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
+                const uint8_t* y, uint64_t y_stride, float* out, int64_t out_stride) {
+  const BlockQ8_K* yr[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    yr[r] = reinterpret_cast<const BlockQ8_K*>(y + static_cast<uint64_t>(r) * y_stride);
+  }
+  K::template Run<R>(nb, x, x_stride, x_rows, yr, out, out_stride);
+}
+
+template <typename K, int R>
+void KTileTail(int64_t rows, int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
+               const uint8_t* y, uint64_t y_stride, float* out, int64_t out_stride) {
+  if constexpr (R > 0) {
+    if (rows == R) {
+      KTileFixed<K, R>(nb, x, x_stride, x_rows, y, y_stride, out, out_stride);
+    } else {
+      KTileTail<K, R - 1>(rows, nb, x, x_stride, x_rows, y, y_stride, out, out_stride);
+    }
+  }
+}
+
+template <typename K>
+void KDotTile(int64_t n, const void* vx, uint64_t x_stride, int64_t x_rows, const void* vy,
+              uint64_t y_stride, int64_t rows, float* out, int64_t out_stride) {
+  const auto* x = static_cast<const uint8_t*>(vx);
+  const auto* y = static_cast<const uint8_t*>(vy);
+  const int64_t nb = n / kQKK;
+  if constexpr (K::kOneRow != nullptr) {
+    if (rows == 1) {
+      for (int64_t r = 0; r < x_rows; ++r) {
+        out[r] = K::kOneRow(n, x + static_cast<uint64_t>(r) * x_stride, y);
+      }
+      return;
+    }
+  }
+  int64_t t = 0;
+  for (; t + kKTileRows <= rows; t += kKTileRows) {
+    KTileFixed<K, kKTileRows>(nb, x, x_stride, x_rows, y + static_cast<uint64_t>(t) * y_stride,
+                              y_stride, out + t * out_stride, out_stride);
+  }
+  KTileTail<K, kKTileRows - 1>(rows - t, nb, x, x_stride, x_rows,
+                               y + static_cast<uint64_t>(t) * y_stride, y_stride,
+                               out + t * out_stride, out_stride);
+}
+
+template <typename K>
+void KDotRows(int64_t n, const void* x, const void* y, uint64_t y_stride, int64_t rows,
+              float* out, int64_t out_stride) {
+  KDotTile<K>(n, x, 0, 1, y, y_stride, rows, out, out_stride);
+}
+
+template <typename K>
+float KDot(int64_t n, const void* x, const void* y) {
+  float out;
+  KTileFixed<K, 1>(n / kQKK, static_cast<const uint8_t*>(x), 0, 1, static_cast<const uint8_t*>(y),
+                   0, &out, 0);
+  return out;
+}
+
 // Activation quantizers with the portable ones' steps (quantize.cc): the block maximum of
 // |x| (a maximum is exact in any order; NaN inputs are skipped as std::max skips them), the
 // same product and round-half-even, and the integer's low byte kept as the portable cast
