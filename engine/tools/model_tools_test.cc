@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/status_matchers.h"
+#include "tests/testutil/test_files.h"
 
 namespace jetserve::tools {
 namespace {
@@ -19,7 +20,9 @@ using ::jetserve::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-std::string Tmp(const std::string& name) { return ::testing::TempDir() + "/" + name; }
+// This process's own folder: another process running this test at the same time (another
+// build folder or worktree) must not rewrite a file this one has mapped (SIGBUS).
+std::string Tmp(const std::string& name) { return ::jetserve::testing::TempPath(name); }
 
 TEST(GenModelTest, WritesLlamaLayout) {
   GenModelOptions o;
