@@ -209,8 +209,9 @@ inline __m256 ReduceLanes8(const __m256 (&acc)[8]) {
 }
 
 // Tiles: weight rows against up to kTileRows activation rows, for rows of at most
-// kTileBlocks blocks (the activations' tables live on the stack).
-inline constexpr int64_t kTileBlocks = 128;
+// kTileBlocks blocks (8192 elements: a 1.1B llama's 5632-wide feed-forward rows included).
+// The activations' tables live on the stack: about 150 KB at 256 blocks with VNNI.
+inline constexpr int64_t kTileBlocks = 256;
 
 // One row: the R activation rows' block scales (and Q8_1 sums) converted once
 // into a table of eight lanes per block (lane r: row r), the scale products by a lane
@@ -266,6 +267,100 @@ void LegacyTileNarrow(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x
   }
 }
 
+#ifdef JS_VEC_DOT_VNNI
+// Weight rows per pass of the wide tile: two share each activation load (the loads, three
+// per block and row with one weight row, are what bounds the pass), within the 32 vector
+// registers AVX-512VL gives.
+inline constexpr int kTileWeightRows = 2;
+#else
+inline constexpr int kTileWeightRows = 1;
+#endif
+
+// W weight rows (row w at x + w * x_stride) of LegacyTileWide against its R activation rows'
+// tables: yd, ys (scales and Q8_1 sums, lane r: row r), yo (block i, row r at
+// yo + (i * R + r) * 8: the offset's start values), yq (at yq + (i * R + r) * 32: the
+// activation bytes); dv is scratch. Each row's steps are those of one row alone.
+template <typename T, int R, int W>
+void LegacyWideRows(int64_t nb, const uint8_t* x, uint64_t x_stride, const float (*yd)[8],
+                    const float (*ys)[8], const int32_t* yo, const int8_t* yq,
+                    float (*dv)[kTileBlocks][8], float* out, int64_t out_stride) {
+#ifdef JS_VEC_DOT_VNNI
+  constexpr bool kOffset = T::kOffset != 0;
+#else
+  constexpr bool kOffset = false;
+#endif
+  const typename T::X* xb[W];
+  __m256 summs[W];
+#pragma GCC unroll 2
+  for (int w = 0; w < W; ++w) {
+    xb[w] = reinterpret_cast<const typename T::X*>(x + static_cast<uint64_t>(w) * x_stride);
+    summs[w] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; ++i) {
+      _mm256_store_ps(dv[w][i],
+                      _mm256_mul_ps(_mm256_set1_ps(Half(xb[w][i].d)), _mm256_load_ps(yd[i])));
+      if constexpr (T::kMin) {
+        summs[w] =
+            _mm256_fmadd_ps(_mm256_set1_ps(Half(xb[w][i].m)), _mm256_load_ps(ys[i]), summs[w]);
+      }
+    }
+  }
+  __m256 acc[W][8];
+#pragma GCC unroll 2
+  for (int w = 0; w < W; ++w) {
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; ++r) acc[w][r] = _mm256_setzero_ps();
+  }
+  for (int64_t i = 0; i < nb; ++i) {
+    const int8_t* yqi = yq + i * R * 32;
+    if constexpr (kOffset) {
+#ifdef JS_VEC_DOT_VNNI
+      const int32_t* yoi = yo + i * R * 8;
+      __m256i u[W];
+#pragma GCC unroll 2
+      for (int w = 0; w < W; ++w) u[w] = T::Unsigned(xb[w][i]);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const __m256i a = _mm256_load_si256(reinterpret_cast<const __m256i*>(yqi + 32 * r));
+        const __m256i o = _mm256_load_si256(reinterpret_cast<const __m256i*>(yoi + 8 * r));
+#pragma GCC unroll 2
+        for (int w = 0; w < W; ++w) {
+          const __m256i s = _mm256_dpbusd_epi32(o, u[w], a);
+          acc[w][r] = _mm256_fmadd_ps(_mm256_broadcast_ss(&dv[w][i][r]), _mm256_cvtepi32_ps(s),
+                                      acc[w][r]);
+        }
+      }
+#endif
+    } else {
+      (void)yo;
+      __m256i wv[W], u[W];
+#pragma GCC unroll 2
+      for (int w = 0; w < W; ++w) {
+        wv[w] = T::Weights(xb[w][i]);
+        u[w] = T::kSigned ? _mm256_sign_epi8(wv[w], wv[w]) : wv[w];
+      }
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const __m256i a = _mm256_load_si256(reinterpret_cast<const __m256i*>(yqi + 32 * r));
+#pragma GCC unroll 2
+        for (int w = 0; w < W; ++w) {
+          const __m256i aw = T::kSigned ? _mm256_sign_epi8(a, wv[w]) : a;
+          acc[w][r] = _mm256_fmadd_ps(_mm256_broadcast_ss(&dv[w][i][r]),
+                                      _mm256_cvtepi32_ps(LaneSums(u[w], aw)), acc[w][r]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 2
+  for (int w = 0; w < W; ++w) {
+    __m256 sums = ReduceLanes8(acc[w]);
+    if constexpr (T::kMin) sums = _mm256_add_ps(sums, summs[w]);
+    alignas(32) float v[8];
+    _mm256_store_ps(v, sums);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) out[r * out_stride + w] = v[r];
+  }
+}
+
 // More rows: per weight row, the products xd * yd and the fused min terms of all R rows are
 // computed as vectors into a table (lane r being the single-row kernel's value for row r),
 // so that the inner loop is one integer dot, one conversion and one fused multiply-add (by
@@ -308,50 +403,16 @@ void LegacyTileWide(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_r
       }
     }
   }
-  alignas(32) float dv[kTileBlocks][8];
-  for (int64_t xr = 0; xr < x_rows; ++xr) {
-    const auto* xb =
-        reinterpret_cast<const typename T::X*>(x + static_cast<uint64_t>(xr) * x_stride);
-    __m256 summs = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; ++i) {
-      _mm256_store_ps(dv[i], _mm256_mul_ps(_mm256_set1_ps(Half(xb[i].d)), _mm256_load_ps(yd[i])));
-      if constexpr (T::kMin) {
-        summs = _mm256_fmadd_ps(_mm256_set1_ps(Half(xb[i].m)), _mm256_load_ps(ys[i]), summs);
-      }
-    }
-    __m256 acc[8];
-#pragma GCC unroll 8
-    for (int r = 0; r < 8; ++r) acc[r] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; ++i) {
-      if constexpr (kOffset) {
-#ifdef JS_VEC_DOT_VNNI
-        const __m256i u = T::Unsigned(xb[i]);
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-          const __m256i s = _mm256_dpbusd_epi32(
-              _mm256_load_si256(reinterpret_cast<const __m256i*>(yo[i][r])), u,
-              _mm256_load_si256(reinterpret_cast<const __m256i*>(yq[i][r])));
-          acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(&dv[i][r]), _mm256_cvtepi32_ps(s), acc[r]);
-        }
-#endif
-      } else {
-        const __m256i w = T::Weights(xb[i]);
-        const __m256i u = T::kSigned ? _mm256_sign_epi8(w, w) : w;
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-          __m256i a = _mm256_load_si256(reinterpret_cast<const __m256i*>(yq[i][r]));
-          if constexpr (T::kSigned) a = _mm256_sign_epi8(a, w);
-          acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(&dv[i][r]),
-                                   _mm256_cvtepi32_ps(LaneSums(u, a)), acc[r]);
-        }
-      }
-    }
-    __m256 sums = ReduceLanes8(acc);
-    if constexpr (T::kMin) sums = _mm256_add_ps(sums, summs);
-    alignas(32) float v[8];
-    _mm256_store_ps(v, sums);
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) out[r * out_stride + xr] = v[r];
+  alignas(32) float dv[kTileWeightRows][kTileBlocks][8];
+  int64_t xr = 0;
+  for (; xr + kTileWeightRows <= x_rows; xr += kTileWeightRows) {
+    LegacyWideRows<T, R, kTileWeightRows>(nb, x + static_cast<uint64_t>(xr) * x_stride, x_stride,
+                                          yd, ys, &yo[0][0][0], &yq[0][0][0], dv, out + xr,
+                                          out_stride);
+  }
+  for (; xr < x_rows; ++xr) {
+    LegacyWideRows<T, R, 1>(nb, x + static_cast<uint64_t>(xr) * x_stride, x_stride, yd, ys,
+                            &yo[0][0][0], &yq[0][0][0], dv, out + xr, out_stride);
   }
 }
 
@@ -493,6 +554,15 @@ float DotQ6_KQ8_KSimd(int64_t n, const void* vx, const void* vy) {
   return ReduceLanes(acc);
 }
 
+// A BlockQ8_K's fields with the quants 32-byte aligned.
+struct alignas(32) AlignedQ8K {
+  int8_t qs[kQKK];
+  int16_t bsums[kQKK / 16];
+  float d;
+};
+// Activation blocks per row that the tiles copy aligned (rows of up to 8192 elements).
+inline constexpr int64_t kKTileBlocks = 32;
+
 // K-quant tiles: each weight block's quants and scales are unpacked once for up to
 // kKTileRows activation rows (Q4_K and Q5_K: eight 32-element groups with 6-bit scales and
 // mins; Q6_K: eight 32-element chunks of 6-bit quants with two 16-element scales each). Per
@@ -564,9 +634,9 @@ inline void UnpackK4Groups(const uint8_t* scales, const uint8_t* qs, __m256i (&q
 // float lanes, lane l taking groups 2l and 2l + 1.
 struct Q4_KTile {
   static constexpr VecDotFn kOneRow = nullptr;  // the tile of one row is faster
-  template <int R>
+  template <int R, typename YB>
   static void Run(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
-                  const BlockQ8_K* const (&y)[R], float* out, int64_t out_stride) {
+                  const YB* const (&y)[R], float* out, int64_t out_stride) {
     for (int64_t xr = 0; xr < x_rows; ++xr) {
       const auto* xb = reinterpret_cast<const BlockQ4_K*>(x + static_cast<uint64_t>(xr) * x_stride);
       __m256 acc[R];
@@ -583,7 +653,7 @@ struct Q4_KTile {
         const float xdmin = Half(xb[i].dmin);
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
-          const BlockQ8_K& a = y[r][i];
+          const YB& a = y[r][i];
           const float d = a.d * xd;
           const float dmin = -a.d * xdmin;
           const __m256i gm = _mm256_madd_epi16(
@@ -609,9 +679,9 @@ struct Q4_KTile {
 // qh[l]; the mins summed in int32 and added with one scalar fused multiply-add per block.
 struct Q5_KTile {
   static constexpr VecDotFn kOneRow = nullptr;
-  template <int R>
+  template <int R, typename YB>
   static void Run(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
-                  const BlockQ8_K* const (&y)[R], float* out, int64_t out_stride) {
+                  const YB* const (&y)[R], float* out, int64_t out_stride) {
     const __m256i bit4 = _mm256_set1_epi8(0x10);
     for (int64_t xr = 0; xr < x_rows; ++xr) {
       const auto* xb = reinterpret_cast<const BlockQ5_K*>(x + static_cast<uint64_t>(xr) * x_stride);
@@ -640,7 +710,7 @@ struct Q5_KTile {
         const float xdmin = Half(xb[i].dmin);
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
-          const BlockQ8_K& a = y[r][i];
+          const YB& a = y[r][i];
           const float d = a.d * xd;
           const float dmin = -a.d * xdmin;
           const __m256i gm = _mm256_madd_epi16(
@@ -664,9 +734,9 @@ struct Q5_KTile {
 // group sums.
 struct Q6_KTile {
   static constexpr VecDotFn kOneRow = DotQ6_KQ8_KSimd;  // ~10% faster than a tile of one row
-  template <int R>
+  template <int R, typename YB>
   static void Run(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
-                  const BlockQ8_K* const (&y)[R], float* out, int64_t out_stride) {
+                  const YB* const (&y)[R], float* out, int64_t out_stride) {
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     const __m256i two = _mm256_set1_epi8(0x03);
     for (int64_t xr = 0; xr < x_rows; ++xr) {
@@ -703,7 +773,7 @@ struct Q6_KTile {
         const float xd = Half(b.d);
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
-          const BlockQ8_K& a = y[r][i];
+          const YB& a = y[r][i];
           const __m256i offset = _mm256_madd_epi16(
               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums)), sc16);
           const __m256i s = GroupSums(
@@ -725,7 +795,25 @@ void KTileFixed(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
   for (int r = 0; r < R; ++r) {
     yr[r] = reinterpret_cast<const BlockQ8_K*>(y + static_cast<uint64_t>(r) * y_stride);
   }
-  K::template Run<R>(nb, x, x_stride, x_rows, yr, out, out_stride);
+  if (R == 1 || x_rows < 4 || nb > kKTileBlocks) {
+    K::template Run<R>(nb, x, x_stride, x_rows, yr, out, out_stride);
+    return;
+  }
+  // Several weight rows: the activation blocks copied so that their quants are 32-byte
+  // aligned (in a BlockQ8_K they start at byte 4, so every other 32-byte load would split
+  // a cache line), once for all the weight rows.
+  alignas(64) AlignedQ8K copy[R][kKTileBlocks];
+  const AlignedQ8K* cr[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    for (int64_t i = 0; i < nb; ++i) {
+      std::memcpy(copy[r][i].qs, yr[r][i].qs, sizeof(copy[r][i].qs));
+      std::memcpy(copy[r][i].bsums, yr[r][i].bsums, sizeof(copy[r][i].bsums));
+      copy[r][i].d = yr[r][i].d;
+    }
+    cr[r] = copy[r];
+  }
+  K::template Run<R>(nb, x, x_stride, x_rows, cr, out, out_stride);
 }
 
 template <typename K, int R>
