@@ -217,6 +217,10 @@ uint64_t MatMulScratchBytes(const MatrixView& w, int64_t n) {
 
 namespace {
 
+// Bytes of weight rows a prefill tile call takes (with the activation rows, within a Zen 4
+// or Cortex-A78 core's L2).
+constexpr uint64_t kMatMulBlockBytes = 128 * 1024;
+
 // Converts n activation rows to the dot type (on the calling thread when that is cheaper
 // than a hand-off).
 void QuantizeRows(const quant::TypeKernels& k, int64_t cols, const float* x, int64_t n, int64_t ldx,
@@ -261,9 +265,16 @@ void MatMuls(absl::Span<const MatMulOutput> outs, const float* x, int64_t n, int
     int64_t base = 0;
     for (const MatMulOutput& o : outs) {
       const int64_t lo = std::max(begin, base), hi = std::min(end, base + o.w->rows);
-      if (lo < hi) {
-        o.w->kernels->vec_dot_tile(cols, o.w->Row(lo - base), o.w->row_bytes, hi - lo, scratch,
-                                   qrow, n, o.y + (lo - base), o.ldy);
+      // Many activation rows (prefill): the tile passes over its weight rows once per group
+      // of 4-8 activation rows, so it takes blocks of weight rows small enough to stay in
+      // L2 meanwhile. One or a few rows (decode) read the weights once: one call.
+      const int64_t block =
+          n > 8 ? std::max<int64_t>(16, static_cast<int64_t>(kMatMulBlockBytes / o.w->row_bytes))
+                : hi - lo;
+      for (int64_t r = lo; r < hi; r += block) {
+        const int64_t r_end = std::min(hi, r + block);
+        o.w->kernels->vec_dot_tile(cols, o.w->Row(r - base), o.w->row_bytes, r_end - r, scratch,
+                                   qrow, n, o.y + (r - base), o.ldy);
       }
       base += o.w->rows;
     }
