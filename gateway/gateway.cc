@@ -199,14 +199,17 @@ void Gateway::Shutdown() {
   JETSERVE_LOG(kInfo, "shutdown_begin");
   // Queued calls fail with UNAVAILABLE (clients retry elsewhere); running ones get the
   // drain grace period to finish.
+  const absl::Time drain_deadline =
+      absl::Now() + ToAbslDuration(config_.supervision().drain_grace_period());
   if (router_ != nullptr) router_->Shutdown();
   // Lifecycle calls in progress end now (UNAVAILABLE), so the server's shutdown need not
   // wait for them.
   if (pool_ != nullptr) pool_->CancelOperations();
-  if (server_ != nullptr) {
-    server_->Shutdown(absl::ToChronoTime(
-        absl::Now() + ToAbslDuration(config_.supervision().drain_grace_period())));
-  }
+  // The server keeps taking calls (answered UNAVAILABLE by the router) until the routed
+  // ones ended: gRPC answers calls that arrive at a server shutting down with CANCELLED,
+  // which clients do not take for "try elsewhere".
+  if (router_ != nullptr) router_->WaitIdle(drain_deadline);
+  if (server_ != nullptr) server_->Shutdown(absl::ToChronoTime(drain_deadline));
   if (pool_ != nullptr) pool_->Stop();
   if (server_ != nullptr) server_->Wait();
   exposer_.reset();

@@ -266,6 +266,13 @@ void Router::Shutdown() {
   Deliver(std::move(out), {});
 }
 
+bool Router::WaitIdle(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithDeadline(absl::Condition(
+                                   +[](int* leases) { return *leases == 0; }, &leases_),
+                               deadline);
+}
+
 void Router::Release(const std::string& model, uint64_t model_id,
                      const std::shared_ptr<Slot>& slot) {
   std::vector<Ready> out;
@@ -273,6 +280,7 @@ void Router::Release(const std::string& model, uint64_t model_id,
   {
     absl::MutexLock lock(&mu_);
     --slot->outstanding;
+    --leases_;
     auto it = models_.find(model);
     if (it == models_.end() || it->second->id != model_id) return;
     Model& m = *it->second;
@@ -299,6 +307,7 @@ std::shared_ptr<Router::Slot> Router::PickLocked(Model& m) {
 WorkerLease Router::LeaseLocked(const std::string& name, Model& m,
                                 const std::shared_ptr<Slot>& slot) {
   ++slot->outstanding;
+  ++leases_;
   slot->last_grant = ++grants_;
   ++m.in_flight;
   WorkerLease lease;

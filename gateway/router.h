@@ -134,6 +134,10 @@ class Router {
 
   // Fails queued calls with UNAVAILABLE and refuses new ones; stops the deadline thread.
   void Shutdown();
+  // Waits until no lease is held (every routed call ended) or `deadline` passes; returns
+  // whether idle. After Shutdown, this lets the gateway answer new calls UNAVAILABLE
+  // itself while the running ones finish, before the gRPC server stops taking calls.
+  bool WaitIdle(absl::Time deadline);
 
  private:
   friend class WorkerLease;
@@ -186,6 +190,7 @@ class Router {
   uint64_t next_model_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t grants_ ABSL_GUARDED_BY(mu_) = 0;
+  int leases_ ABSL_GUARDED_BY(mu_) = 0;  // held, all models (removed ones too)
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   std::thread deadline_thread_;

@@ -4,6 +4,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -199,6 +200,32 @@ TEST(RouterTest, ShutdownFailsQueuedAndRefusesNew) {
   router.Acquire("m", absl::InfiniteFuture(), late.Grant());
   EXPECT_THAT(*late.result, StatusIs(absl::StatusCode::kUnavailable));
   running.result.reset();  // releasing after shutdown is fine
+}
+
+// WaitIdle counts leases across models, removed models included, and wakes when the last
+// one is released (from another thread).
+TEST(RouterTest, WaitIdleWaitsForTheLastLease) {
+  Router router(nullptr);
+  router.AddModel({.name = "a", .queue_limit = 8});
+  router.AddModel({.name = "b", .queue_limit = 8});
+  router.SetWorker("a", Endpoint("wa"), true, 2);
+  router.SetWorker("b", Endpoint("wb"), true, 2);
+  EXPECT_TRUE(router.WaitIdle(absl::Now()));
+  Outcome a, b;
+  router.Acquire("a", absl::InfiniteFuture(), a.Grant());
+  router.Acquire("b", absl::InfiniteFuture(), b.Grant());
+  ASSERT_TRUE(a.granted() && b.granted());
+  router.RemoveModel("b");  // its lease outlives the model
+  router.Shutdown();
+  EXPECT_FALSE(router.WaitIdle(absl::Now() + absl::Milliseconds(20)));
+  a.result.reset();
+  EXPECT_FALSE(router.WaitIdle(absl::Now() + absl::Milliseconds(20)));
+  std::thread release([&b] {
+    absl::SleepFor(absl::Milliseconds(50));
+    b.result.reset();
+  });
+  EXPECT_TRUE(router.WaitIdle(absl::Now() + absl::Seconds(30)));
+  release.join();
 }
 
 }  // namespace
