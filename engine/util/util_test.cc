@@ -1,9 +1,11 @@
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/util/checked_math.h"
@@ -103,6 +105,59 @@ TEST(ThreadPoolTest, CoversEveryIndexOnce) {
     });
     for (auto& h : hits) EXPECT_EQ(h.load(), 1);
   }
+}
+
+// Many calls back to back, some after the workers have gone to sleep, with ranges of every
+// size: each index exactly once per call, and no call sees another call's work.
+TEST(ThreadPoolTest, ManyCallsCoverEachIndexOncePerCall) {
+  for (int threads : {2, 3, 8}) {
+    ThreadPool pool(threads);
+    std::vector<int> hits(300);
+    std::vector<std::atomic<int>> busy(static_cast<size_t>(threads));
+    for (int call = 0; call < 3000; ++call) {
+      const int64_t n = 1 + (call * 37) % 300;
+      std::fill(hits.begin(), hits.end(), 0);
+      pool.ParallelFor(n, [&](int64_t b, int64_t e, int thread) {
+        // Two ranges given to one thread at once would overlap here.
+        EXPECT_EQ(busy[static_cast<size_t>(thread)].fetch_add(1), 0);
+        for (int64_t i = b; i < e; ++i) ++hits[static_cast<size_t>(i)];
+        busy[static_cast<size_t>(thread)].fetch_sub(1);
+      });
+      for (int64_t i = 0; i < 300; ++i) {
+        ASSERT_EQ(hits[static_cast<size_t>(i)], i < n ? 1 : 0) << "call " << call << " i " << i;
+      }
+      if (call % 500 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+}
+
+// A thread that is late (here: stuck in its first range until the caller has done more
+// than half of all items) does not hold back the rest of the work: the caller takes it. A
+// pool that gave each thread a fixed half would wait here forever (the test then fails on
+// its deadline instead of hanging).
+TEST(ThreadPoolTest, LateThreadsWorkIsTakenByTheOthers) {
+  ThreadPool pool(2);
+  const int64_t n = 64;
+  std::atomic<int64_t> done{0};
+  std::atomic<int64_t> done_by_caller{0};
+  std::atomic<bool> stuck_once{false};
+  std::atomic<bool> deadline_hit{false};
+  pool.ParallelFor(n, [&](int64_t b, int64_t e, int thread) {
+    if (thread == 1 && !stuck_once.exchange(true)) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (done_by_caller.load() <= n / 2) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          deadline_hit = true;
+          break;
+        }
+        std::this_thread::yield();
+      }
+    }
+    if (thread == 0) done_by_caller += e - b;
+    done += e - b;
+  });
+  EXPECT_EQ(done.load(), n);
+  EXPECT_FALSE(deadline_hit.load());
 }
 
 }  // namespace
