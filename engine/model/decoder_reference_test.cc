@@ -32,10 +32,22 @@ std::string DataDir() {
   return std::string(src != nullptr ? src : ".") + "/tests/data/decoder";
 }
 
-// Model files: $JETSERVE_MODEL_DIR, else /work/cache/models.
+// Model files: in $JETSERVE_MODEL_DIR if set; else the first of the model cache
+// ($JETSERVE_MODELS or ~/.cache/jetserve/models, where deploy/fetch-model.sh puts them; CI
+// fetches SmolLM2 there) and /work/cache/models that has the file.
 std::string ModelPath(const std::string& name) {
-  const char* dir = std::getenv("JETSERVE_MODEL_DIR");
-  return std::string(dir != nullptr ? dir : "/work/cache/models") + "/" + name;
+  if (const char* dir = std::getenv("JETSERVE_MODEL_DIR")) return std::string(dir) + "/" + name;
+  std::vector<std::string> dirs;
+  if (const char* models = std::getenv("JETSERVE_MODELS")) {
+    dirs.emplace_back(models);
+  } else if (const char* home = std::getenv("HOME")) {
+    dirs.push_back(std::string(home) + "/.cache/jetserve/models");
+  }
+  dirs.emplace_back("/work/cache/models");
+  for (const std::string& dir : dirs) {
+    if (std::filesystem::exists(dir + "/" + name)) return dir + "/" + name;
+  }
+  return dirs.front() + "/" + name;
 }
 
 // Resident set size of this process (pages of the mapping count once touched).
