@@ -3,6 +3,7 @@
 // ggml's vector exp and attention reductions against exact values.
 #include "engine/model/ops.h"
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -11,6 +12,7 @@
 #include "engine/quant/dequantize.h"
 #include "engine/quant/quantize.h"
 #include "engine/quant/vec_dot.h"
+#include "engine/util/half.h"
 #include "gtest/gtest.h"
 
 namespace jetserve::model {
@@ -131,6 +133,30 @@ TEST(OpsTest, SoftmaxAndActivations) {
   EXPECT_NEAR(GeluExact(1.f), 0.5 * (1 + std::erf(1 / std::sqrt(2.0))), 1e-3);
   EXPECT_NEAR(Gelu(1.f), GeluExact(1.f), 2e-3);  // through fp16
   EXPECT_EQ(Gelu(-20.f), 0.f);
+}
+
+// Gelu's table against its definition (GeluExact of the fp16-rounded input, rounded to fp16),
+// bit for bit: every fp16 value and random floats between them.
+TEST(OpsTest, GeluTableGivesItsDefinition) {
+  auto defined = [](float v) {
+    if (v <= -10.f) return 0.f;
+    if (v >= 10.f) return v;
+    return F16ToF32(F32ToF16(GeluExact(F16ToF32(F32ToF16(v)))));
+  };
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float x = F16ToF32(static_cast<uint16_t>(h));
+    if (std::isnan(x)) {
+      EXPECT_TRUE(std::isnan(Gelu(x)));
+      continue;
+    }
+    ASSERT_EQ(std::bit_cast<uint32_t>(Gelu(x)), std::bit_cast<uint32_t>(defined(x))) << x;
+  }
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-12.f, 12.f);
+  for (int i = 0; i < 100000; ++i) {
+    const float x = dist(rng);
+    ASSERT_EQ(std::bit_cast<uint32_t>(Gelu(x)), std::bit_cast<uint32_t>(defined(x))) << x;
+  }
 }
 
 // ggml's vector e^x is within its stated bound (1.45 ulp + 0.5 ulp) of e^x, saturates as
