@@ -139,7 +139,9 @@ TEST_F(WorkerServerTest, UnaryDeadlineAndCancellationReachBackend) {
   request.mutable_envelope()->set_request_id("slow-embed");
   request.mutable_request()->add_inputs("delay_ms=60000");
   grpc::ClientContext ctx;
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(200)));
+  // Long enough for a busy machine's task pool to hand the call to the backend first (a
+  // call whose deadline passes while queued ends without reaching it).
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
   jetserve::v1::EmbedResponse response;
   EXPECT_EQ(stub_->Embed(&ctx, request, &response).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
