@@ -416,6 +416,27 @@ bool BatchScheduler::Step() {
     return true;
   }
 
+  // Each sequence's next token: sampled (with its grammar, stop strings and detokenizer) for
+  // all sequences at once on the pool; every choice has its own state and random stream,
+  // so the tokens do not depend on which thread samples them.
+  {
+    const float* row_logits = logits_.data();
+    due_.clear();
+    for (const model::ForwardRow& row : rows) {
+      if (!row.logits) continue;
+      Sequence* s = row_seq[static_cast<size_t>(row.seq)];
+      if (row.pos == static_cast<int64_t>(s->tokens.size()) - 1) due_.push_back({s, row_logits});
+      row_logits += vocab;
+    }
+    events_.resize(due_.size());
+    pool_->ParallelFor(static_cast<int64_t>(due_.size()), [&](int64_t b, int64_t e, int) {
+      for (int64_t i = b; i < e; ++i) {
+        const auto& [seq, row_lg] = due_[static_cast<size_t>(i)];
+        events_[static_cast<size_t>(i)] = seq->stepper->Step(row_lg);
+      }
+    });
+  }
+
   // Logits in row order: prompt logprobs (echo) and each sequence's next token.
   const float* lg = logits_.data();
   int32_t sampled = 0;
@@ -435,7 +456,7 @@ bool BatchScheduler::Step() {
     }
     s->computed += s->step_rows;
     s->step_rows = 0;
-    GenerationEvent ev = s->stepper->Step(lg);
+    GenerationEvent ev = std::move(events_[static_cast<size_t>(sampled)]);
     lg += vocab;
     ++sampled;
     s->tokens.push_back(*ev.token);

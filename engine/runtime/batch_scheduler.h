@@ -39,6 +39,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -178,6 +179,9 @@ class BatchScheduler {
   int64_t steps_ = 0;
   int64_t prefix_queried_ = 0, prefix_hit_ = 0;
   std::vector<int32_t> match_;  // scratch
+  // Scratch of a step: the sequences sampled (with their logits row) and their events.
+  std::vector<std::pair<Sequence*, const float*>> due_;
+  std::vector<GenerationEvent> events_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
