@@ -56,44 +56,36 @@ AdminService::AdminService(WorkerPool* pool, Authorize authorize)
 
 template <typename Request, typename Response>
 void AdminService::Register(const char* method,
-                            grpc::ServerUnaryReactor* (AdminService::*handler)(
-                                grpc::CallbackServerContext*, const Request*, Response*)) {
+                            void (AdminService::*handler)(const Request&, Response*,
+                                                          grpc::ServerUnaryReactor*)) {
   using Checked = rpc::CheckedRequest<Request>;
   HandleUnary<Request, Response>(
       method,
       [this, handler](grpc::CallbackServerContext* context, const Checked* request,
                       Response* response) -> grpc::ServerUnaryReactor* {
-        if (request->status.ok()) return (this->*handler)(context, &request->message, response);
-        auto* reactor = context->DefaultReactor();
-        if (Admit(context, reactor)) reactor->Finish(ToGrpcStatus(request->status));
+        grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+        absl::Status allowed = authorize_(*context);
+        if (allowed.ok()) allowed = request->status;
+        if (!allowed.ok()) {
+          reactor->Finish(ToGrpcStatus(allowed));
+        } else {
+          (this->*handler)(request->message, response, reactor);
+        }
         return reactor;
       });
 }
 
-bool AdminService::Admit(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor) {
-  absl::Status allowed = authorize_(*context);
-  if (allowed.ok()) return true;
-  reactor->Finish(ToGrpcStatus(allowed));
-  return false;
-}
-
-grpc::ServerUnaryReactor* AdminService::ListModels(grpc::CallbackServerContext* context,
-                                                   const v1::AdminListModelsRequest* /*request*/,
-                                                   v1::AdminListModelsResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  if (!Admit(context, reactor)) return reactor;
+void AdminService::ListModels(const v1::AdminListModelsRequest& /*request*/,
+                              v1::AdminListModelsResponse* response,
+                              grpc::ServerUnaryReactor* reactor) {
   for (auto& model : pool_->DescribeAllAdmin()) *response->add_models() = std::move(model);
   reactor->Finish(grpc::Status::OK);
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* AdminService::LoadModel(grpc::CallbackServerContext* context,
-                                                  const v1::LoadModelRequest* request,
-                                                  v1::LoadModelResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  if (!Admit(context, reactor)) return reactor;
-  const std::string name = request->config().name();
-  pool_->LoadModel(request->config(), /*wait=*/true,
+void AdminService::LoadModel(const v1::LoadModelRequest& request, v1::LoadModelResponse* response,
+                             grpc::ServerUnaryReactor* reactor) {
+  const std::string name = request.config().name();
+  pool_->LoadModel(request.config(), /*wait=*/true,
                    [this, reactor, response, name](absl::Status status) {
                      LogAdmin("LoadModel", name, status);
                      if (status.ok()) {
@@ -102,40 +94,30 @@ grpc::ServerUnaryReactor* AdminService::LoadModel(grpc::CallbackServerContext* c
                      }
                      reactor->Finish(ToGrpcStatus(status));
                    });
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* AdminService::UnloadModel(grpc::CallbackServerContext* context,
-                                                    const v1::UnloadModelRequest* request,
-                                                    v1::UnloadModelResponse* /*response*/) {
-  auto* reactor = context->DefaultReactor();
-  if (!Admit(context, reactor)) return reactor;
-  absl::Status valid = CheckName(request->name());
-  if (!valid.ok()) {
-    reactor->Finish(ToGrpcStatus(valid));
-    return reactor;
+void AdminService::UnloadModel(const v1::UnloadModelRequest& request,
+                               v1::UnloadModelResponse* /*response*/,
+                               grpc::ServerUnaryReactor* reactor) {
+  if (absl::Status valid = CheckName(request.name()); !valid.ok()) {
+    return reactor->Finish(ToGrpcStatus(valid));
   }
-  const std::string name = request->name();
+  const std::string name = request.name();
   pool_->UnloadModel(name, [reactor, name](absl::Status status) {
     LogAdmin("UnloadModel", name, status);
     reactor->Finish(ToGrpcStatus(status));
   });
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* AdminService::ReloadModel(grpc::CallbackServerContext* context,
-                                                    const v1::ReloadModelRequest* request,
-                                                    v1::ReloadModelResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  if (!Admit(context, reactor)) return reactor;
-  absl::Status valid = CheckName(request->name());
-  if (!valid.ok()) {
-    reactor->Finish(ToGrpcStatus(valid));
-    return reactor;
+void AdminService::ReloadModel(const v1::ReloadModelRequest& request,
+                               v1::ReloadModelResponse* response,
+                               grpc::ServerUnaryReactor* reactor) {
+  if (absl::Status valid = CheckName(request.name()); !valid.ok()) {
+    return reactor->Finish(ToGrpcStatus(valid));
   }
-  const std::string name = request->name();
+  const std::string name = request.name();
   std::optional<WorkerPool::ModelConfig> config;
-  if (request->has_config()) config = request->config();
+  if (request.has_config()) config = request.config();
   pool_->ReloadModel(name, std::move(config), [this, reactor, response, name](absl::Status status) {
     LogAdmin("ReloadModel", name, status);
     if (status.ok()) {
@@ -144,7 +126,6 @@ grpc::ServerUnaryReactor* AdminService::ReloadModel(grpc::CallbackServerContext*
     }
     reactor->Finish(ToGrpcStatus(status));
   });
-  return reactor;
 }
 
 }  // namespace jetserve::gateway

@@ -36,27 +36,23 @@ class AdminService final : public rpc::CheckedService<jetserve::v1::Admin> {
   AdminService(WorkerPool* pool, Authorize authorize);
 
  private:
-  // Registers `handler` for `method`; it runs for authorized calls whose request parsed.
+  // Registers `handler` for `method`. Every call is first authorized, then its request
+  // must have parsed; only then does the handler run, and it finishes `reactor` (at once or
+  // later, from a lifecycle callback).
   template <typename Request, typename Response>
   void Register(const char* method,
-                grpc::ServerUnaryReactor* (AdminService::*handler)(grpc::CallbackServerContext*,
-                                                                   const Request*, Response*));
+                void (AdminService::*handler)(const Request& request, Response* response,
+                                              grpc::ServerUnaryReactor* reactor));
 
-  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
-                                       const jetserve::v1::AdminListModelsRequest* request,
-                                       jetserve::v1::AdminListModelsResponse* response);
-  grpc::ServerUnaryReactor* LoadModel(grpc::CallbackServerContext* context,
-                                      const jetserve::v1::LoadModelRequest* request,
-                                      jetserve::v1::LoadModelResponse* response);
-  grpc::ServerUnaryReactor* UnloadModel(grpc::CallbackServerContext* context,
-                                        const jetserve::v1::UnloadModelRequest* request,
-                                        jetserve::v1::UnloadModelResponse* response);
-  grpc::ServerUnaryReactor* ReloadModel(grpc::CallbackServerContext* context,
-                                        const jetserve::v1::ReloadModelRequest* request,
-                                        jetserve::v1::ReloadModelResponse* response);
-
-  // Authorizes the call; on refusal finishes it and returns false.
-  bool Admit(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor);
+  void ListModels(const jetserve::v1::AdminListModelsRequest& request,
+                  jetserve::v1::AdminListModelsResponse* response,
+                  grpc::ServerUnaryReactor* reactor);
+  void LoadModel(const jetserve::v1::LoadModelRequest& request,
+                 jetserve::v1::LoadModelResponse* response, grpc::ServerUnaryReactor* reactor);
+  void UnloadModel(const jetserve::v1::UnloadModelRequest& request,
+                   jetserve::v1::UnloadModelResponse* response, grpc::ServerUnaryReactor* reactor);
+  void ReloadModel(const jetserve::v1::ReloadModelRequest& request,
+                   jetserve::v1::ReloadModelResponse* response, grpc::ServerUnaryReactor* reactor);
 
   WorkerPool* const pool_;
   const Authorize authorize_;
