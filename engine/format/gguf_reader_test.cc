@@ -9,11 +9,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/status_matchers.h"
+#include "tests/testutil/test_files.h"
 
 namespace jetserve {
 namespace {
 
 using ::jetserve::testing::StatusIs;
+using ::jetserve::testing::TempPath;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -94,7 +96,7 @@ TEST(GgufReaderTest, CustomAlignmentAndFileRoundTrip) {
   const std::vector<uint8_t> b = Iota(2 * 7);
   ASSERT_OK(w.AddTensor("x", GgmlType::kF16, {5}, a));
   ASSERT_OK(w.AddTensor("y", GgmlType::kBF16, {7, 1, 1}, b));
-  const std::string path = ::testing::TempDir() + "/gguf_reader_align.gguf";
+  const std::string path = TempPath("gguf_reader_align.gguf");
   ASSERT_OK(w.WriteFile(path));
   ASSERT_OK_AND_ASSIGN(auto f, GgufFile::Open(path));
   EXPECT_EQ(f->alignment(), 256u);

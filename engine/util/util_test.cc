@@ -15,11 +15,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/status_matchers.h"
+#include "tests/testutil/test_files.h"
 
 namespace jetserve {
 namespace {
 
 using ::jetserve::testing::StatusIs;
+using ::jetserve::testing::TempPath;
 
 TEST(CheckedMathTest, DetectsOverflow) {
   uint64_t out;
@@ -82,7 +84,7 @@ TEST(HalfTest, Bf16) {
 TEST(MappedFileTest, MapsAndReportsMissing) {
   EXPECT_THAT(MappedFile::Open("/nonexistent/x.gguf"),
               StatusIs(absl::StatusCode::kNotFound, ::testing::HasSubstr("x.gguf")));
-  const std::string path = ::testing::TempDir() + "/mapped_file_test.bin";
+  const std::string path = TempPath("mapped_file_test.bin");
   const uint8_t bytes[] = {1, 2, 3};
   ASSERT_OK(WriteFileBytes(path, bytes));
   ASSERT_OK_AND_ASSIGN(auto file, MappedFile::Open(path));
