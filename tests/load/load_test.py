@@ -2,7 +2,8 @@
 """Load test for a jetserve gateway (not run in CI; results go in the notes).
 
 Starts jetserve-gateway with a config (default: SmolLM2 for Generate and the int8 MiniLM
-ONNX embedder for Embed and zero-shot Classify, from /work/cache/models or --models-dir;
+ONNX embedder for Embed and zero-shot Classify, from --models-dir (default: the model cache
+deploy/fetch-model.sh fills, $JETSERVE_MODELS or ~/.cache/jetserve/models);
 --fake: jetserve-fake-worker children instead, which measures the gateway alone), then
 runs N concurrent clients for a fixed time. Each client loops over a random mix of
 Generate (streamed), Embed and Classify calls; a fraction of the calls is cancelled by the
@@ -54,6 +55,14 @@ def generate_stubs(out):
     if protoc.main(args) != 0:
         sys.exit("protoc failed")
     sys.path.insert(0, out)
+
+
+def minilm_dir(models_dir):
+    """The int8 MiniLM export: fetch-model.sh's folder name, or the older cache's."""
+    for name in ("all-MiniLM-L6-v2-int8", "minilm-l6-int8-onnx"):
+        if os.path.isdir(os.path.join(models_dir, name)):
+            return os.path.join(models_dir, name)
+    sys.exit(f"no MiniLM model in {models_dir} (deploy/fetch-model.sh minilm)")
 
 
 def die_with_parent():
@@ -248,8 +257,7 @@ def default_config(args, work):
             {"name": "smollm2", "path": os.path.join(args.models_dir,
                                                      "SmolLM2-135M-Instruct.Q4_1.gguf"),
              "local": {}},
-            {"name": "minilm", "path": os.path.join(args.models_dir, "minilm-l6-int8-onnx"),
-             "local": {}}]
+            {"name": "minilm", "path": minilm_dir(args.models_dir), "local": {}}]
         args.generate_model = "smollm2"
         args.embed_model = args.classify_model = "minilm"
     path = os.path.join(work, "gateway.json")
@@ -261,7 +269,8 @@ def default_config(args, work):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
-    p.add_argument("--models-dir", default="/work/cache/models")
+    p.add_argument("--models-dir", default=os.environ.get(
+        "JETSERVE_MODELS", os.path.expanduser("~/.cache/jetserve/models")))
     p.add_argument("--config", help="gateway config (default: generated)")
     p.add_argument("--fake", action="store_true", help="fake workers (gateway overhead only)")
     p.add_argument("--duration", type=float, default=60, help="seconds of measured load")
