@@ -47,6 +47,12 @@ RunState::RunState(const Decoder& d, const RunStateOptions& options) : options_(
                  static_cast<size_t>(std::max<int64_t>(1, options_.n_ctx)));
   att_lanes_.resize(static_cast<size_t>(std::max(1, options_.threads)) * 64 *
                     static_cast<size_t>(c.head_dim_v));
+  // One run per KV block of the default size (longer lists grow once and keep their room).
+  att_runs_.resize(static_cast<size_t>(std::max(1, options_.threads)));
+  for (std::vector<KvRun>& r : att_runs_) {
+    r.reserve(static_cast<size_t>(std::max<int64_t>(1, options_.n_ctx) / 16 + 2));
+  }
+  att_rows_.resize(scores_.size());
   uint64_t scratch = MatMulScratchBytes(w.output, options_.max_rows);
   auto fit = [&](const MatrixView& m) {
     if (m.present()) scratch = std::max(scratch, MatMulScratchBytes(m, options_.max_rows));
@@ -375,8 +381,13 @@ void Decoder::Attention(int64_t il, absl::Span<const ForwardRow> rows,
   const AttentionKernels& ak = GetAttentionKernels();
   const int64_t dv = c.head_dim_v;
   pool->ParallelFor(n * c.n_head, [&](int64_t begin, int64_t end, int thread) {
-    float* scores = s->scores_.data() + static_cast<int64_t>(thread) * n_ctx;
-    float* lanes = s->att_lanes_.data() + static_cast<int64_t>(thread) * 64 * dv;
+    std::vector<KvRun>& runs = s->att_runs_[static_cast<size_t>(thread)];
+    AttendArgs args = {.head_dim = c.head_dim,
+                       .scale = c.scale_q ? 1.f : c.attn_scale,
+                       .dv = dv,
+                       .scores = s->scores_.data() + static_cast<int64_t>(thread) * n_ctx,
+                       .lanes = s->att_lanes_.data() + static_cast<int64_t>(thread) * 64 * dv,
+                       .value_rows = s->att_rows_.data() + static_cast<int64_t>(thread) * n_ctx};
     for (int64_t item = begin; item < end; ++item) {
       const int64_t t = item / c.n_head;
       const int64_t hh = item % c.n_head;
@@ -384,20 +395,20 @@ void Decoder::Attention(int64_t il, absl::Span<const ForwardRow> rows,
       const KvCache& kv = *caches[rows[t].seq];
       const int64_t pos = rows[t].pos;
       const int64_t lo = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
-      const float* qh = s->q_.data() + t * qd + hh * c.head_dim;
-      for (int64_t p = lo; p <= pos; ++p) {
-        const float dot = ak.dot(kv.K(il, p) + kvh * c.head_dim, qh, c.head_dim);
-        scores[p - lo] = c.scale_q ? dot : dot * c.attn_scale;
+      // The cells lo..pos, one run per KV block (rows of a block are k_dim / v_dim apart).
+      runs.clear();
+      for (int64_t p = lo; p <= pos;) {
+        const int64_t end_p = std::min(pos + 1, (p / kv.bt_ + 1) * kv.bt_);
+        runs.push_back({kv.K(il, p) + kvh * c.head_dim, kv.V(il, p) + kvh * dv, end_p - p});
+        p = end_p;
       }
-      ak.softmax(scores, pos - lo + 1, lo);
-      // Weighted values: llama.cpp's dot of each value dimension with the weights over the
-      // cells (DotF32Ggml with cell p in lane p % 64; its padded cells add nothing), all
-      // dimensions at once: lanes[l][i] for value dimension i.
-      std::fill(lanes, lanes + 64 * dv, 0.f);
-      for (int64_t p = lo; p <= pos; ++p) {
-        ak.accumulate(lanes, p % 64, kv.V(il, p) + kvh * dv, scores[p - lo], dv);
-      }
-      ak.reduce(lanes, dv, s->att_.data() + t * c.n_head * dv + hh * dv);
+      args.q = s->q_.data() + t * qd + hh * c.head_dim;
+      args.runs = runs;
+      args.k_stride = kv.k_dim_;
+      args.v_stride = kv.v_dim_;
+      args.first = lo;
+      args.out = s->att_.data() + t * c.n_head * dv + hh * dv;
+      ak.attend(args);
     }
   });
   // Sequences' caches now hold the chunk's rows (full blocks get their hashes).

@@ -27,6 +27,7 @@
 #include "engine/format/gguf_reader.h"
 #include "engine/model/kv_cache.h"
 #include "engine/model/model_config.h"
+#include "engine/model/ops.h"
 #include "engine/model/weights.h"
 #include "engine/util/thread_pool.h"
 
@@ -59,8 +60,10 @@ class RunState {
   friend class Decoder;
   RunStateOptions options_;
   std::vector<float> x_, h_, q_, k_, v_, att_, ff_a_, ff_b_, scores_;
-  std::vector<float> att_lanes_;  // per thread: 64 lanes of one head's weighted values
-  std::vector<float> rope_cs_;    // RoPE cosines and sines of one position
+  std::vector<float> att_lanes_;              // per thread: 64 lanes of one head's weighted values
+  std::vector<std::vector<KvRun>> att_runs_;  // per thread: one head's cells, block by block
+  std::vector<const float*> att_rows_;        // per thread: n_ctx value rows
+  std::vector<float> rope_cs_;                // RoPE cosines and sines of one position
   std::vector<uint8_t> scratch_;
   std::vector<int64_t> logit_rows_;
 };

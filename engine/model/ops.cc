@@ -190,10 +190,33 @@ void ReduceLaneRows(const float* lanes, int64_t dim, float* out) {
   }
 }
 
+void AttendPortable(const AttendArgs& a);
+
 const AttentionKernels kPortableAttention = {"portable",      DotF32Ggml,     AttentionSoftmax,
-                                             AccumulateLanes, ReduceLaneRows, SiluMul};
+                                             AccumulateLanes, ReduceLaneRows, SiluMul,
+                                             AttendPortable};
+
+void AttendPortable(const AttendArgs& a) { AttendWith(kPortableAttention, a); }
 
 }  // namespace
+
+void AttendWith(const AttentionKernels& k, const AttendArgs& a) {
+  int64_t n = 0;
+  for (const KvRun& run : a.runs) {
+    for (int64_t j = 0; j < run.n; ++j, ++n) {
+      a.scores[n] = k.dot(run.k + j * a.k_stride, a.q, a.head_dim) * a.scale;
+    }
+  }
+  k.softmax(a.scores, n, a.first);
+  std::fill(a.lanes, a.lanes + 64 * a.dv, 0.f);
+  int64_t i = 0;
+  for (const KvRun& run : a.runs) {
+    for (int64_t j = 0; j < run.n; ++j, ++i) {
+      k.accumulate(a.lanes, (a.first + i) % 64, run.v + j * a.v_stride, a.scores[i], a.dv);
+    }
+  }
+  k.reduce(a.lanes, a.dv, a.out);
+}
 
 #if defined(__x86_64__)
 namespace x86_avx2 {

@@ -64,6 +64,34 @@ void AttentionSoftmax(float* x, int64_t n, int64_t first);
 // x[i] = Silu(x[i]) * g[i] for i < n (the gated feed-forward's product).
 void SiluMul(float* x, const float* g, int64_t n);
 
+// Consecutive cache cells of one head whose keys (values) lie k_stride (v_stride) floats
+// apart: one KV block's share of a sequence.
+struct KvRun {
+  const float* k;
+  const float* v;
+  int64_t n;
+};
+
+// One query head attending over its cells, the runs in cell order:
+//   scores[i] = dot(key_i, q) * scale, softmax (AttentionSoftmax, cells numbered from
+//   `first`), out = the values weighted by the scores, as llama.cpp sums them (cell
+//   first + i in lane (first + i) % 64, ReduceLanes64).
+struct AttendArgs {
+  const float* q;
+  int64_t head_dim;
+  float scale;
+  absl::Span<const KvRun> runs;
+  int64_t k_stride, v_stride;
+  int64_t dv;     // value dimensions
+  int64_t first;  // number of the first cell
+  // Scratch the caller provides (n = cells in all runs): scores[n], lanes[64 * dv],
+  // value_rows[n].
+  float* scores;
+  float* lanes;
+  const float** value_rows;
+  float* out;  // [dv]
+};
+
 // The attention kernels in one table: the portable functions above, or a SIMD build of the
 // same steps (x86 AVX2+FMA) that gives the same bits, chosen for the CPU at run time.
 struct AttentionKernels {
@@ -75,7 +103,12 @@ struct AttentionKernels {
   // out[i] = ReduceLanes64 of lanes[l * dim + i] over l < 64.
   void (*reduce)(const float* lanes, int64_t dim, float* out);
   void (*silu_mul)(float* x, const float* g, int64_t n);  // SiluMul
+  // The whole of one head's attention, fused (AttendWith's bits, fewer passes over memory).
+  void (*attend)(const AttendArgs& args);
 };
+// One head's attention composed of k's dot, softmax, accumulate and reduce steps: the
+// definition every build's `attend` reproduces bit for bit.
+void AttendWith(const AttentionKernels& k, const AttendArgs& args);
 const AttentionKernels& GetAttentionKernels();
 // Every build this CPU runs, the portable one first (tests compare them).
 std::vector<const AttentionKernels*> SupportedAttentionKernels();

@@ -3,9 +3,11 @@
 // ggml's vector exp and attention reductions against exact values.
 #include "engine/model/ops.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -272,6 +274,135 @@ TEST(OpsTest, EveryAttentionKernelBuildGivesThePortableBits) {
           k->reduce(got.data(), dim, out_got.data());
           for (int64_t i = 0; i < dim; ++i) {
             ASSERT_TRUE(SameBits(out_got[i], out_want[i])) << k->name << " dim=" << dim;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Keys and values of n cells laid out as a paged cache lays out one head: blocks of `block`
+// cells whose rows are `stride` floats apart (other heads' data between), the blocks apart
+// in memory; the first run starts `skip` cells into its block (a sliding window's start).
+struct TestCache {
+  TestCache(int64_t n, int64_t head_dim, int64_t dv, int64_t block, int64_t skip, std::mt19937& rng,
+            float scale)
+      : k_stride(head_dim * 2 + 3), v_stride(dv * 2 + 5) {
+    int64_t left = n, off = skip;
+    while (left > 0) {
+      const int64_t len = std::min(left, block - off);
+      keys.push_back(Spread(block * k_stride, rng, scale));
+      values.push_back(Spread(block * v_stride, rng, 1.f));
+      runs.push_back({keys.back().data() + off * k_stride + 1,
+                      values.back().data() + off * v_stride + 2, len});
+      left -= len;
+      off = 0;
+    }
+  }
+  const float* Key(int64_t i) const {
+    for (const KvRun& r : runs) {
+      if (i < r.n) return r.k + i * k_stride;
+      i -= r.n;
+    }
+    return nullptr;
+  }
+  const float* Value(int64_t i) const {
+    for (const KvRun& r : runs) {
+      if (i < r.n) return r.v + i * v_stride;
+      i -= r.n;
+    }
+    return nullptr;
+  }
+  int64_t k_stride, v_stride;
+  std::vector<std::vector<float>> keys, values;
+  std::vector<KvRun> runs;
+};
+
+// out[dv] of attend(k) over the cache, with NaN-filled scratch (a kernel that reads scratch
+// it did not write gives NaN).
+std::vector<float> Attend(const std::function<void(const AttendArgs&)>& attend,
+                          const TestCache& cache, const std::vector<float>& q, int64_t dv,
+                          float scale, int64_t first) {
+  int64_t n = 0;
+  for (const KvRun& r : cache.runs) n += r.n;
+  std::vector<float> scores(n, NAN), lanes(64 * dv, NAN), out(dv, NAN);
+  std::vector<const float*> rows(n, nullptr);
+  const AttendArgs args = {.q = q.data(),
+                           .head_dim = static_cast<int64_t>(q.size()),
+                           .scale = scale,
+                           .runs = cache.runs,
+                           .k_stride = cache.k_stride,
+                           .v_stride = cache.v_stride,
+                           .dv = dv,
+                           .first = first,
+                           .scores = scores.data(),
+                           .lanes = lanes.data(),
+                           .value_rows = rows.data(),
+                           .out = out.data()};
+  attend(args);
+  return out;
+}
+
+// Each build's fused attention against the definition computed in double here: scores
+// dot(k_i, q) * scale, their softmax, the values weighted by it.
+TEST(OpsTest, AttendWeighsValuesBySoftmaxOfScaledDots) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist;
+  for (const AttentionKernels* k : SupportedAttentionKernels()) {
+    for (const int64_t n : {1, 7, 64, 130, 300}) {
+      const int64_t d = 64, dv = 64;
+      std::vector<float> q(d);
+      for (float& v : q) v = dist(rng);
+      TestCache cache(n, d, dv, 16, 5, rng, 0.3f);
+      const float scale = 0.125f;
+      std::vector<double> w(n);
+      double mx = -INFINITY;
+      for (int64_t i = 0; i < n; ++i) {
+        double dot = 0;
+        for (int64_t e = 0; e < d; ++e) dot += static_cast<double>(cache.Key(i)[e]) * q[e];
+        w[i] = dot * scale;
+        mx = std::max(mx, w[i]);
+      }
+      double z = 0;
+      for (double& v : w) z += (v = std::exp(v - mx));
+      const std::vector<float> got = Attend(k->attend, cache, q, dv, scale, 21);
+      for (int64_t e = 0; e < dv; ++e) {
+        double want = 0, mag = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          want += w[i] / z * cache.Value(i)[e];
+          mag += std::fabs(w[i] / z * cache.Value(i)[e]);
+        }
+        EXPECT_NEAR(got[e], want, 1e-5 * (1 + mag)) << k->name << " n=" << n << " e=" << e;
+      }
+    }
+  }
+}
+
+// Every build's fused attention gives the bits of the portable steps composed (AttendWith),
+// across head sizes with and without a tail past the 64-element steps, cell counts on both
+// sides of the register/memory switch, runs that start mid-block, and window offsets.
+TEST(OpsTest, EveryFusedAttendGivesThePortableStepsBits) {
+  const std::vector<const AttentionKernels*> builds = SupportedAttentionKernels();
+  const AttentionKernels& ref = *builds[0];
+  std::mt19937 rng(13);
+  std::normal_distribution<float> dist;
+  for (const AttentionKernels* k : builds) {
+    for (const int64_t d : {64, 128, 80}) {
+      for (const int64_t n : {1, 3, 4, 5, 17, 63, 64, 65, 100, 128, 129, 200, 257}) {
+        for (const int64_t first : {0, 1, 63, 100}) {
+          for (const float scale : {1.f, 0.125f}) {
+            std::vector<float> q(d);
+            for (float& v : q) v = dist(rng);
+            const int64_t dv = d == 80 ? 76 : d;  // 76: 64 + 8 + a 4-element tail
+            TestCache cache(n, d, dv, n % 3 == 0 ? 32 : 16, first % 16, rng, 0.5f);
+            const std::vector<float> want = Attend(
+                [&ref](const AttendArgs& a) { AttendWith(ref, a); }, cache, q, dv, scale, first);
+            const std::vector<float> got = Attend(k->attend, cache, q, dv, scale, first);
+            for (int64_t e = 0; e < dv; ++e) {
+              ASSERT_TRUE(SameBits(got[e], want[e]))
+                  << k->name << " d=" << d << " n=" << n << " first=" << first << " e=" << e << ": "
+                  << got[e] << " vs " << want[e];
+            }
           }
         }
       }
