@@ -36,7 +36,7 @@ build_pkgs=(
   openssl               # gateway_security_test makes its certificates
   prometheus            # promtool: checks the /metrics exposition in tests
   clang-format
-  clang libclang-rt-14-dev   # the sanitizer + libFuzzer job (.ci/engine-sanitizers.sh)
+  clang libclang-rt-14-dev   # the libFuzzer job (.ci/fuzz.sh)
   python3 python3-pip python3-venv
 )
 runtime_pkgs=(
