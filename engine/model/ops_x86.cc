@@ -109,24 +109,29 @@ void Accumulate(float* lanes, int64_t lane, const float* v, float s, int64_t dim
   for (; i < dim; ++i) l[i] = std::fma(v[i], s, l[i]);
 }
 
+// ReduceLanes64 of eight value dimensions at once; lane(l) gives lane l's eight values.
+template <typename Lane>
+inline __m256 ReduceLanes64x8(const Lane& lane) {
+  __m256 s[16];
+#pragma GCC unroll 16
+  for (int l = 0; l < 16; ++l) {
+    s[l] = _mm256_add_ps(_mm256_add_ps(lane(l), lane(32 + l)),
+                         _mm256_add_ps(lane(16 + l), lane(48 + l)));
+  }
+  __m256 t8[8];
+#pragma GCC unroll 8
+  for (int k = 0; k < 8; ++k) t8[k] = _mm256_add_ps(s[8 + k], s[k]);
+  __m256 t4[4];
+#pragma GCC unroll 4
+  for (int k = 0; k < 4; ++k) t4[k] = _mm256_add_ps(t8[4 + k], t8[k]);
+  return _mm256_add_ps(_mm256_add_ps(t4[0], t4[2]), _mm256_add_ps(t4[1], t4[3]));
+}
+
 void Reduce(const float* lanes, int64_t dim, float* out) {
   int64_t i = 0;
   for (; i + 8 <= dim; i += 8) {
-    auto lane = [&](int l) { return _mm256_loadu_ps(lanes + l * dim + i); };
-    __m256 s[16];
-#pragma GCC unroll 16
-    for (int l = 0; l < 16; ++l) {
-      s[l] = _mm256_add_ps(_mm256_add_ps(lane(l), lane(32 + l)),
-                           _mm256_add_ps(lane(16 + l), lane(48 + l)));
-    }
-    __m256 t8[8];
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; ++k) t8[k] = _mm256_add_ps(s[8 + k], s[k]);
-    __m256 t4[4];
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) t4[k] = _mm256_add_ps(t8[4 + k], t8[k]);
     _mm256_storeu_ps(out + i,
-                     _mm256_add_ps(_mm256_add_ps(t4[0], t4[2]), _mm256_add_ps(t4[1], t4[3])));
+                     ReduceLanes64x8([&](int l) { return _mm256_loadu_ps(lanes + l * dim + i); }));
   }
   for (; i < dim; ++i) {
     float v[64];
@@ -305,20 +310,7 @@ void Attend(const AttendArgs& a) {
       }
       return acc;
     };
-    __m256 s[16];
-#pragma GCC unroll 16
-    for (int l = 0; l < 16; ++l) {
-      s[l] = _mm256_add_ps(_mm256_add_ps(lane(l), lane(32 + l)),
-                           _mm256_add_ps(lane(16 + l), lane(48 + l)));
-    }
-    __m256 t8[8];
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; ++k) t8[k] = _mm256_add_ps(s[8 + k], s[k]);
-    __m256 t4[4];
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) t4[k] = _mm256_add_ps(t8[4 + k], t8[k]);
-    _mm256_storeu_ps(a.out + e,
-                     _mm256_add_ps(_mm256_add_ps(t4[0], t4[2]), _mm256_add_ps(t4[1], t4[3])));
+    _mm256_storeu_ps(a.out + e, ReduceLanes64x8(lane));
   }
 }
 
