@@ -388,6 +388,7 @@ void Decoder::Attention(int64_t il, absl::Span<const ForwardRow> rows,
                        .scores = s->scores_.data() + static_cast<int64_t>(thread) * n_ctx,
                        .lanes = s->att_lanes_.data() + static_cast<int64_t>(thread) * 64 * dv,
                        .value_rows = s->att_rows_.data() + static_cast<int64_t>(thread) * n_ctx};
+    int64_t runs_for = -1;  // the (row, KV head) `runs` hold
     for (int64_t item = begin; item < end; ++item) {
       const int64_t t = item / c.n_head;
       const int64_t hh = item % c.n_head;
@@ -395,12 +396,16 @@ void Decoder::Attention(int64_t il, absl::Span<const ForwardRow> rows,
       const KvCache& kv = *caches[rows[t].seq];
       const int64_t pos = rows[t].pos;
       const int64_t lo = window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
-      // The cells lo..pos, one run per KV block (rows of a block are k_dim / v_dim apart).
-      runs.clear();
-      for (int64_t p = lo; p <= pos;) {
-        const int64_t end_p = std::min(pos + 1, (p / kv.bt_ + 1) * kv.bt_);
-        runs.push_back({kv.K(il, p) + kvh * c.head_dim, kv.V(il, p) + kvh * dv, end_p - p});
-        p = end_p;
+      // The cells lo..pos, one run per KV block (rows of a block are k_dim / v_dim apart),
+      // built once for the heads of a group that follow each other.
+      if (t * c.n_head_kv + kvh != runs_for) {
+        runs_for = t * c.n_head_kv + kvh;
+        runs.clear();
+        for (int64_t p = lo; p <= pos;) {
+          const int64_t end_p = std::min(pos + 1, (p / kv.bt_ + 1) * kv.bt_);
+          runs.push_back({kv.K(il, p) + kvh * c.head_dim, kv.V(il, p) + kvh * dv, end_p - p});
+          p = end_p;
+        }
       }
       args.q = s->q_.data() + t * qd + hh * c.head_dim;
       args.runs = runs;
