@@ -395,9 +395,9 @@ TEST(VecDotTest, EveryVariantGivesThePortableBits) {
         want[t] = base->vec_dot(n, w.data(), yq.data() + t * qrow);
         want_f32[t] = base->vec_dot_f32(n, w.data(), y.data() + t * n);
       }
-      // Tiles take the row w and four other random rows (an odd count: the AVX-512 legacy
-      // tiles take weight rows in pairs; the k-quant tiles copy the activations from four
-      // weight rows up), laid out with a stride past their ends that keeps the alignment
+      // Tiles take the row w and four other random rows (five: the AVX-512 legacy tiles
+      // take weight rows four or two at a time, so a full group and the remainder both run;
+      // the k-quant tiles copy the activations from four weight rows up), laid out with a stride past their ends that keeps the alignment
       // real rows have (blocks hold 16-bit scales).
       constexpr int64_t kCopies = 5;
       const uint64_t wrow = w.size() + 8;

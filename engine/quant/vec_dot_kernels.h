@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <type_traits>
 
 #include "engine/quant/blocks.h"
 #include "engine/quant/dequantize.h"

@@ -417,6 +417,155 @@ void LegacyTileWide(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_r
 }
 
 #ifdef JS_VEC_DOT_VNNI
+// The wide tile with AVX-512: two activation rows per 512-bit vector (row 2p in the low half,
+// row 2p + 1 in the high half) against each weight block broadcast to both halves, so that
+// one integer dot, conversion, scale product and fused multiply-add serve two rows (the
+// 256-bit form spends the same instructions on one). The tables hold the rows side by side:
+// yq (block i, pair p: 64 activation bytes), yo (the offset start values, VNNI's unsigned
+// form of every legacy type: zero for the unsigned ones), yd2 (the pair's scales, eight lanes
+// each, multiplied by the weight scale per block: xd * yd, the single-row kernel's product);
+// ys (kMin: lane r, row r's Q8_1 sum). W weight rows share each table load (four: sixteen
+// accumulators; vec_dot_bench's BM_Tile, Q4_0 at 128 rows: 54 G multiply-adds/s with the
+// 256-bit wide tile, 67 with two weight rows here, 75 with four and the nibbles unpacked in
+// 512 bits). Each row's steps are the single-row kernel's; an odd last row is paired with
+// zeros whose results are dropped. (The k-quant tiles' integer steps in 512 bits, two groups
+// per vector, measured slower: their per-row float steps stay 256-bit, and mixing the widths
+// cost more than the halved integer steps saved.)
+inline constexpr int kTilePairWeightRows = 4;
+// The fewest activation rows that take the paired form (vec_dot_bench's BM_Tile: at 2-3 rows
+// the 256-bit wide tile is as fast).
+inline constexpr int kTilePairsMin = 4;
+
+// A block's unsigned weights (T::Unsigned) in both halves of a 512-bit vector.
+template <typename T>
+__m512i Unsigned512(const typename T::X& b) {
+  if constexpr (std::is_same_v<T, Q4_0Blocks> || std::is_same_v<T, Q4_1Blocks>) {
+    // The 16 packed bytes in every 128-bit lane, the odd lanes shifted to their high nibbles.
+    const __m512i packed = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)));
+    return _mm512_and_si512(_mm512_srlv_epi16(packed, _mm512_setr_epi64(0, 0, 0x0004000400040004,
+                                                                         0x0004000400040004, 0, 0,
+                                                                         0x0004000400040004,
+                                                                         0x0004000400040004)),
+                            _mm512_set1_epi8(0x0f));
+  } else if constexpr (std::is_same_v<T, Q8_0Blocks>) {
+    return _mm512_xor_si512(
+        _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs))),
+        _mm512_set1_epi8(static_cast<char>(0x80)));
+  } else {
+    return _mm512_broadcast_i64x4(T::Unsigned(b));
+  }
+}
+
+template <typename T, int R, int W>
+void LegacyPairRows(int64_t nb, const uint8_t* x, uint64_t x_stride, const float* yd2,
+                    const float (*ys)[8], const int32_t* yo, const int8_t* yq, float* out,
+                    int64_t out_stride) {
+  constexpr int P = (R + 1) / 2;
+  constexpr bool kOffset = T::kOffset != 0;
+  const typename T::X* xb[W];
+  __m256 summs[W];
+  __m512 acc[W][P];
+#pragma GCC unroll 4
+  for (int w = 0; w < W; ++w) {
+    xb[w] = reinterpret_cast<const typename T::X*>(x + static_cast<uint64_t>(w) * x_stride);
+    summs[w] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p) acc[w][p] = _mm512_setzero_ps();
+  }
+  for (int64_t i = 0; i < nb; ++i) {
+    __m512i u[W];
+    __m512 xd[W];
+#pragma GCC unroll 4
+    for (int w = 0; w < W; ++w) {
+      u[w] = Unsigned512<T>(xb[w][i]);
+      xd[w] = _mm512_set1_ps(Half(xb[w][i].d));
+      if constexpr (T::kMin) {
+        summs[w] =
+            _mm256_fmadd_ps(_mm256_set1_ps(Half(xb[w][i].m)), _mm256_load_ps(ys[i]), summs[w]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p) {
+      const int64_t k = i * P + p;
+      const __m512i a = _mm512_load_si512(yq + k * 64);
+      const __m512i o = kOffset ? _mm512_load_si512(yo + k * 16) : _mm512_setzero_si512();
+      const __m512 yd = _mm512_load_ps(yd2 + k * 16);
+#pragma GCC unroll 4
+      for (int w = 0; w < W; ++w) {
+        acc[w][p] = _mm512_fmadd_ps(_mm512_mul_ps(xd[w], yd),
+                                    _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(o, u[w], a)), acc[w][p]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int w = 0; w < W; ++w) {
+    __m256 rows[8];
+#pragma GCC unroll 8
+    for (int r = 2 * P; r < 8; ++r) rows[r] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p) {
+      rows[2 * p] = _mm512_castps512_ps256(acc[w][p]);
+      rows[2 * p + 1] = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[w][p]), 1));
+    }
+    __m256 sums = ReduceLanes8(rows);
+    if constexpr (T::kMin) sums = _mm256_add_ps(sums, summs[w]);
+    alignas(32) float v[8];
+    _mm256_store_ps(v, sums);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) out[r * out_stride + w] = v[r];
+  }
+}
+
+template <typename T, int R>
+void LegacyTilePairs(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
+                     const uint8_t* y, uint64_t y_stride, float* out, int64_t out_stride) {
+  static_assert(R <= 8, "one vector of row lanes");
+  constexpr int P = (R + 1) / 2;
+  constexpr bool kOffset = T::kOffset != 0;
+  using Y = typename T::Y;
+  alignas(64) int8_t yq[kTileBlocks][2 * P][32];
+  alignas(64) int32_t yo[kOffset ? kTileBlocks : 1][2 * P][8];
+  alignas(64) float yd2[kTileBlocks][P][16];
+  alignas(32) float ys[T::kMin ? kTileBlocks : 1][8];
+  const __m256i off = _mm256_set1_epi8(static_cast<char>(T::kOffset));
+  for (int64_t i = 0; i < nb; ++i) {
+    for (int r = 0; r < 2 * P; ++r) {
+      const Y* b =
+          r < R ? reinterpret_cast<const Y*>(y + static_cast<uint64_t>(r) * y_stride) + i : nullptr;
+      if (b != nullptr) {
+        std::memcpy(yq[i][r], b->qs, 32);
+      } else {
+        std::memset(yq[i][r], 0, 32);
+      }
+      if constexpr (kOffset) {
+        const __m256i a = _mm256_load_si256(reinterpret_cast<const __m256i*>(yq[i][r]));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(yo[i][r]),
+                           _mm256_sub_epi32(_mm256_setzero_si256(), LaneSums(off, a)));
+      }
+      _mm256_store_ps(&yd2[i][r / 2][8 * (r % 2)], _mm256_set1_ps(b != nullptr ? Half(b->d) : 0.f));
+    }
+    if constexpr (T::kMin) {
+      for (int r = 0; r < 8; ++r) {
+        ys[i][r] =
+            r < R ? Half(reinterpret_cast<const Y*>(y + static_cast<uint64_t>(r) * y_stride)[i].s)
+                  : 0.f;
+      }
+    }
+  }
+  int64_t xr = 0;
+  for (; xr + kTilePairWeightRows <= x_rows; xr += kTilePairWeightRows) {
+    LegacyPairRows<T, R, kTilePairWeightRows>(nb, x + static_cast<uint64_t>(xr) * x_stride,
+                                              x_stride, &yd2[0][0][0], ys, &yo[0][0][0],
+                                              &yq[0][0][0], out + xr, out_stride);
+  }
+  for (; xr < x_rows; ++xr) {
+    LegacyPairRows<T, R, 1>(nb, x + static_cast<uint64_t>(xr) * x_stride, x_stride,
+                            &yd2[0][0][0], ys, &yo[0][0][0], &yq[0][0][0], out + xr, out_stride);
+  }
+}
+#endif
+
+#ifdef JS_VEC_DOT_VNNI
 // One activation row against weight rows of a symmetric type (Q4_0, Q5_0, Q8_0) with VNNI:
 // as the wide tile, the unsigned weights and the activation's lane sums times -kOffset as
 // the dot's starting value (two sign operations fewer per block) and the activation bytes
@@ -464,6 +613,10 @@ void LegacyTileFixed(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_
 #endif
   if constexpr (R < kTileWideMin) {
     LegacyTileNarrow<T, R>(nb, x, x_stride, x_rows, y, y_stride, out, out_stride);
+#ifdef JS_VEC_DOT_VNNI
+  } else if constexpr (R >= kTilePairsMin) {
+    LegacyTilePairs<T, R>(nb, x, x_stride, x_rows, y, y_stride, out, out_stride);
+#endif
   } else {
     LegacyTileWide<T, R>(nb, x, x_stride, x_rows, y, y_stride, out, out_stride);
   }
