@@ -428,9 +428,7 @@ void LegacyTileWide(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_r
 // accumulators; vec_dot_bench's BM_Tile, Q4_0 at 128 rows: 54 G multiply-adds/s with the
 // 256-bit wide tile, 67 with two weight rows here, 75 with four and the nibbles unpacked in
 // 512 bits). Each row's steps are the single-row kernel's; an odd last row is paired with
-// zeros whose results are dropped. (The k-quant tiles' integer steps in 512 bits, two groups
-// per vector, measured slower: their per-row float steps stay 256-bit, and mixing the widths
-// cost more than the halved integer steps saved.)
+// zeros whose results are dropped.
 inline constexpr int kTilePairWeightRows = 4;
 // The fewest activation rows that take the paired form (vec_dot_bench's BM_Tile: at 2-3 rows
 // the 256-bit wide tile is as fast).
@@ -811,9 +809,7 @@ inline __m256i GroupSums(const __m256i (&q)[8], const int32_t (&scale)[8], const
 // Group g's 32 weights of a Q4_K / Q5_K block as bytes (without Q5_K's fifth bit), its scale
 // in both int16 halves of scale[g] (32-byte aligned; broadcast from memory by the dot
 // products, which leaves registers for eight rows' accumulators), and the mins as int16 pairs (lanes 2g, 2g + 1: group g's min).
-inline void UnpackK4Groups(const uint8_t* scales, const uint8_t* qs, __m256i (&q)[8],
-                           int32_t (&scale)[8], __m256i* mins) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
+inline void UnpackK4Scales(const uint8_t* scales, int32_t (&scale)[8], __m256i* mins) {
   // GetScaleMinK4 for the eight groups at once, byte g of sc and m being group g's, in
   // registers (a table written bytewise and read as a vector would stall store forwarding).
   uint32_t a, b, c;  // scale bytes 0-3, 4-7, 8-11
@@ -830,6 +826,11 @@ inline void UnpackK4Groups(const uint8_t* scales, const uint8_t* qs, __m256i (&q
                      _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16)));
   const __m128i m8 = _mm_cvtsi64_si128(static_cast<int64_t>(m));
   *mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+}
+inline void UnpackK4Groups(const uint8_t* scales, const uint8_t* qs, __m256i (&q)[8],
+                           int32_t (&scale)[8], __m256i* mins) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  UnpackK4Scales(scales, scale, mins);
   for (int j = 0; j < 4; ++j) {
     const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * j));
     q[2 * j] = _mm256_and_si256(packed, low4);
@@ -837,10 +838,121 @@ inline void UnpackK4Groups(const uint8_t* scales, const uint8_t* qs, __m256i (&q
   }
 }
 
+#ifdef JS_VEC_DOT_VNNI
+// K-quant tiles with AVX-512, as the legacy paired tile: two activation rows per 512-bit
+// vector (rows 2p and 2p + 1 in the low and high halves) against each weight group broadcast
+// to both halves, so that every integer and float step serves two rows; the rows' integers,
+// products and fused multiply-adds are the single-row kernel's, lane for lane. The activation
+// blocks of a pair are copied interleaved by group (group g: row 2p's 32 bytes, then row
+// 2p + 1's), with both rows' group sums and scales side by side. (vec_dot_bench's BM_Tile at
+// 128 rows: Q4_K 59 -> 73 G multiply-adds/s, Q6_K 61 -> 72. Two groups of one row per
+// vector instead, with the per-row float steps left 256-bit, measured slower than the
+// 256-bit tile.)
+struct alignas(64) KPairBlock {
+  int8_t qs[8][2][32];
+  int16_t bsums[2][16];
+  float d[2][8];  // row 2p's d in lanes 0-7, row 2p + 1's in lanes 8-15
+};
+// The fewest activation rows that take the paired tiles.
+inline constexpr int kKPairsMin = 4;
+
+inline __m512i Broadcast256(const void* p) {
+  return _mm512_broadcast_i64x4(_mm256_loadu_si256(static_cast<const __m256i*>(p)));
+}
+
+// init + the lanes of scale[g] * q[g] * (group g's activation bytes) over the eight groups,
+// for both rows of a pair; as GroupSums, in two chains of exact integers.
+template <typename S>
+inline __m512i PairGroupSums(const __m512i (&q)[8], const S& scale, const KPairBlock& a,
+                             __m512i init) {
+  __m512i even = init, odd = _mm512_setzero_si512();
+#pragma GCC unroll 4
+  for (int g = 0; g < 8; g += 2) {
+    even = _mm512_dpwssd_epi32(even, _mm512_maddubs_epi16(q[g], _mm512_load_si512(a.qs[g])),
+                               scale(g));
+    odd = _mm512_dpwssd_epi32(odd, _mm512_maddubs_epi16(q[g + 1], _mm512_load_si512(a.qs[g + 1])),
+                              scale(g + 1));
+  }
+  return _mm512_add_epi32(even, odd);
+}
+
+// The eight rows' lane reductions of P pair accumulators (ReduceLanes of each half).
+template <int P>
+inline __m256 ReducePairs(const __m512 (&acc)[P]) {
+  __m256 rows[8];
+#pragma GCC unroll 8
+  for (int r = 2 * P; r < 8; ++r) rows[r] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+  for (int p = 0; p < P; ++p) {
+    rows[2 * p] = _mm512_castps512_ps256(acc[p]);
+    rows[2 * p + 1] = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[p]), 1));
+  }
+  return ReduceLanes8(rows);
+}
+#endif
+
 // Q4_K (DotQ4_KQ8_K's steps): eight lanes of scale * q * q8 per block, the mins in four
 // float lanes, lane l taking groups 2l and 2l + 1.
 struct Q4_KTile {
   static constexpr VecDotFn kOneRow = nullptr;  // the tile of one row is faster
+  static constexpr bool kPairs = true;
+#ifdef JS_VEC_DOT_VNNI
+  // The mins as in DotQ4_KQ8_K: lane 2l of each half sums groups 2l and 2l + 1 (lane l of
+  // the single-row kernel's four), the odd lanes are not used.
+  template <int R>
+  static void RunPairs(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
+                       const KPairBlock (*y)[kKTileBlocks], float* out, int64_t out_stride) {
+    constexpr int P = (R + 1) / 2;
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    for (int64_t xr = 0; xr < x_rows; ++xr) {
+      const auto* xb = reinterpret_cast<const BlockQ4_K*>(x + static_cast<uint64_t>(xr) * x_stride);
+      __m512 acc[P], acc_m[P];
+#pragma GCC unroll 4
+      for (int p = 0; p < P; ++p) {
+        acc[p] = _mm512_setzero_ps();
+        acc_m[p] = _mm512_setzero_ps();
+      }
+      for (int64_t i = 0; i < nb; ++i) {
+        alignas(32) int32_t scale[8];
+        __m256i mins;
+        UnpackK4Scales(xb[i].scales, scale, &mins);
+        __m512i q[8];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j) {
+          const __m512i packed = Broadcast256(xb[i].qs + 32 * j);
+          q[2 * j] = _mm512_and_si512(packed, low4);
+          q[2 * j + 1] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low4);
+        }
+        const __m512i mins2 = _mm512_broadcast_i64x4(mins);
+        const __m512 xd = _mm512_set1_ps(Half(xb[i].d));
+        const __m512 nxdmin = _mm512_set1_ps(-Half(xb[i].dmin));
+        const auto sc = [&](int g) { return _mm512_set1_epi32(scale[g]); };
+#pragma GCC unroll 4
+        for (int p = 0; p < P; ++p) {
+          const KPairBlock& a = y[p][i];
+          const __m512 yd = _mm512_load_ps(a.d);
+          const __m512i s = PairGroupSums(q, sc, a, _mm512_setzero_si512());
+          acc[p] = _mm512_fmadd_ps(_mm512_mul_ps(xd, yd), _mm512_cvtepi32_ps(s), acc[p]);
+          const __m512i gm = _mm512_madd_epi16(_mm512_load_si512(a.bsums), mins2);
+          acc_m[p] = _mm512_fmadd_ps(_mm512_mul_ps(nxdmin, yd),
+                                     _mm512_cvtepi32_ps(_mm512_add_epi32(gm, _mm512_srli_epi64(gm, 32))),
+                                     acc_m[p]);
+        }
+      }
+      alignas(32) float v[8];
+      _mm256_store_ps(v, ReducePairs<P>(acc));
+#pragma GCC unroll 4
+      for (int p = 0; p < P; ++p) {
+        alignas(64) float m[16];
+        _mm512_store_ps(m, acc_m[p]);
+        for (int h = 0; h < 2 && 2 * p + h < R; ++h) {
+          const float* l = m + 8 * h;
+          out[(2 * p + h) * out_stride + xr] = v[2 * p + h] + ((l[0] + l[4]) + (l[2] + l[6]));
+        }
+      }
+    }
+  }
+#endif
   template <int R, typename YB>
   static void Run(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
                   const YB* const (&y)[R], float* out, int64_t out_stride) {
@@ -887,6 +999,7 @@ struct Q4_KTile {
 // qh[l]; the mins summed in int32 and added with one scalar fused multiply-add per block.
 struct Q5_KTile {
   static constexpr VecDotFn kOneRow = nullptr;
+  static constexpr bool kPairs = false;
   template <int R, typename YB>
   static void Run(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
                   const YB* const (&y)[R], float* out, int64_t out_stride) {
@@ -943,6 +1056,75 @@ struct Q5_KTile {
 // group sums.
 struct Q6_KTile {
   static constexpr VecDotFn kOneRow = DotQ6_KQ8_KSimd;  // ~10% faster than a tile of one row
+  static constexpr bool kPairs = true;
+#ifdef JS_VEC_DOT_VNNI
+  // Chunk j's scales (16-element groups 2j and 2j + 1, int16 lanes 0-7 and 8-15 of each half)
+  // by a word permute of the block's sixteen scales.
+  template <int R>
+  static void RunPairs(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
+                       const KPairBlock (*y)[kKTileBlocks], float* out, int64_t out_stride) {
+    constexpr int P = (R + 1) / 2;
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    const __m512i two = _mm512_set1_epi8(0x03);
+    // Word t of chunk j's scale vector: scale 2j + ((t % 16) >= 8).
+    const __m512i upper = _mm512_set1_epi16(1);
+    const __m512i second =
+        _mm512_and_si512(_mm512_srli_epi16(_mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22,
+                                                            21, 20, 19, 18, 17, 16, 15, 14, 13, 12,
+                                                            11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                           3),
+                         upper);
+    for (int64_t xr = 0; xr < x_rows; ++xr) {
+      const auto* xb = reinterpret_cast<const BlockQ6_K*>(x + static_cast<uint64_t>(xr) * x_stride);
+      __m512 acc[P];
+#pragma GCC unroll 4
+      for (int p = 0; p < P; ++p) acc[p] = _mm512_setzero_ps();
+      for (int64_t i = 0; i < nb; ++i) {
+        const BlockQ6_K& b = xb[i];
+        const __m512i sc16 = _mm512_broadcast_i64x4(
+            _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales))));
+        __m512i q[8], scale[8];
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+          const __m512i l0 = Broadcast256(b.ql + 64 * h);
+          const __m512i l1 = Broadcast256(b.ql + 64 * h + 32);
+          const __m512i hb = Broadcast256(b.qh + 32 * h);
+          q[4 * h] = _mm512_or_si512(_mm512_and_si512(l0, low4),
+                                     _mm512_slli_epi16(_mm512_and_si512(hb, two), 4));
+          q[4 * h + 1] = _mm512_or_si512(
+              _mm512_and_si512(l1, low4),
+              _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2), two), 4));
+          q[4 * h + 2] = _mm512_or_si512(
+              _mm512_and_si512(_mm512_srli_epi16(l0, 4), low4),
+              _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), two), 4));
+          q[4 * h + 3] = _mm512_or_si512(
+              _mm512_and_si512(_mm512_srli_epi16(l1, 4), low4),
+              _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 6), two), 4));
+        }
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j) {
+          scale[j] = _mm512_permutexvar_epi16(
+              _mm512_add_epi16(second, _mm512_set1_epi16(static_cast<int16_t>(2 * j))), sc16);
+        }
+        const __m512 xd = _mm512_set1_ps(Half(b.d));
+        const auto sc = [&](int j) { return scale[j]; };
+#pragma GCC unroll 4
+        for (int p = 0; p < P; ++p) {
+          const KPairBlock& a = y[p][i];
+          const __m512i offset = _mm512_madd_epi16(_mm512_load_si512(a.bsums), sc16);
+          const __m512i s = PairGroupSums(
+              q, sc, a, _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(offset, 5)));
+          acc[p] = _mm512_fmadd_ps(_mm512_mul_ps(xd, _mm512_load_ps(a.d)), _mm512_cvtepi32_ps(s),
+                                   acc[p]);
+        }
+      }
+      alignas(32) float v[8];
+      _mm256_store_ps(v, ReducePairs<P>(acc));
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) out[r * out_stride + xr] = v[r];
+    }
+  }
+#endif
   template <int R, typename YB>
   static void Run(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
                   const YB* const (&y)[R], float* out, int64_t out_stride) {
@@ -1008,6 +1190,32 @@ void KTileFixed(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
     K::template Run<R>(nb, x, x_stride, x_rows, yr, out, out_stride);
     return;
   }
+#ifdef JS_VEC_DOT_VNNI
+  if constexpr (K::kPairs && R >= kKPairsMin) {
+    constexpr int P = (R + 1) / 2;
+    alignas(64) KPairBlock pairs[P][kKTileBlocks];
+    for (int p = 0; p < P; ++p) {
+      for (int64_t i = 0; i < nb; ++i) {
+        KPairBlock& c = pairs[p][i];
+        for (int h = 0; h < 2; ++h) {
+          const int r = 2 * p + h;
+          if (r < R) {
+            const BlockQ8_K& b = yr[r][i];
+            for (int g = 0; g < 8; ++g) std::memcpy(c.qs[g][h], b.qs + 32 * g, 32);
+            std::memcpy(c.bsums[h], b.bsums, sizeof(b.bsums));
+            std::fill(c.d[h], c.d[h] + 8, b.d);
+          } else {
+            for (int g = 0; g < 8; ++g) std::memset(c.qs[g][h], 0, 32);
+            std::memset(c.bsums[h], 0, sizeof(c.bsums[h]));
+            std::fill(c.d[h], c.d[h] + 8, 0.f);
+          }
+        }
+      }
+    }
+    K::template RunPairs<R>(nb, x, x_stride, x_rows, pairs, out, out_stride);
+    return;
+  }
+#endif
   // Several weight rows: the activation blocks copied so that their quants are 32-byte
   // aligned (in a BlockQ8_K they start at byte 4, so every other 32-byte load would split
   // a cache line), once for all the weight rows.
