@@ -23,6 +23,14 @@ jetserve-random-decoder into --random-dir (0.6-1.2 GB each); MiniLM ONNX folders
 Peers' venvs (pip builds llama-cpp-python from source, with this CPU's features):
   python3 -m venv /work/cache/llama-venv && /work/cache/llama-venv/bin/pip install llama-cpp-python
   python3 -m venv /work/cache/enc-venv && /work/cache/enc-venv/bin/pip install onnxruntime numpy
+On a CPU with AMX (Xeon Sapphire Rapids and later) the native build of llama-cpp-python
+0.3.36 enables ggml's AMX backend, whose first batched llama_decode crashed on the VMs here
+(SIGSEGV in ggml_backend_amx_mul_mat, every model); build the peer for the same AVX-512
+features without AMX (ggml's AVX-512 repacked kernels stay on) and pass --llama-python:
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+    -DGGML_BMI2=ON -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON
+    -DGGML_AVX512_BF16=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" \
+    /work/cache/llama-venv-noamx/bin/pip install --no-cache-dir llama-cpp-python==0.3.36
 
 On a machine with other load, llama.cpp's threads spin at their barriers (OpenMP build) and
 its wall-clock rates collapse with more than one thread (SmolLM2 tg: 2 tok/s instead of
