@@ -311,10 +311,26 @@ void Decoder::ForwardChunk(absl::Span<const ForwardRow> rows, absl::Span<KvCache
       case FfnKind::kGeluGated: {
         const MatMulOutput gate_up[] = {{&l.gate, a, c.n_ff}, {&l.up, b, c.n_ff}};
         MatMuls(gate_up, h, n, d, scratch, pool);
-        if (c.ffn == FfnKind::kSiluGated) {
-          GetAttentionKernels().silu_mul(a, b, n * c.n_ff);
+        // Element-wise, so split by rows over the pool (on one thread, Gelu was about 9% of
+        // a Gemma 3 prefill's time); row by row, so that a row's values do not depend on the
+        // rows beside it (the SIMD kernels treat a tail shorter than a vector apart).
+        const bool silu = c.ffn == FfnKind::kSiluGated;
+        const int64_t ff = c.n_ff;
+        const auto activate = [&](int64_t begin, int64_t end, int) {
+          for (int64_t t = begin; t < end; ++t) {
+            float* ar = a + t * ff;
+            const float* br = b + t * ff;
+            if (silu) {
+              GetAttentionKernels().silu_mul(ar, br, ff);
+            } else {
+              for (int64_t i = 0; i < ff; ++i) ar[i] = Gelu(ar[i]) * br[i];
+            }
+          }
+        };
+        if (n > 1) {
+          pool->ParallelFor(n, activate);
         } else {
-          for (int64_t i = 0; i < n * c.n_ff; ++i) a[i] = Gelu(a[i]) * b[i];
+          activate(0, n, 0);
         }
         break;
       }
@@ -330,7 +346,15 @@ void Decoder::ForwardChunk(absl::Span<const ForwardRow> rows, absl::Span<KvCache
       case FfnKind::kGelu: {
         MatMul(l.up, h, n, d, a, c.n_ff, scratch, pool);
         AddBias(l.up_b, a, n, c.n_ff);
-        for (int64_t i = 0; i < n * c.n_ff; ++i) a[i] = Gelu(a[i]);
+        const int64_t ff = c.n_ff;
+        const auto activate = [&](int64_t begin, int64_t end, int) {
+          for (int64_t i = begin * ff; i < end * ff; ++i) a[i] = Gelu(a[i]);
+        };
+        if (n > 1) {
+          pool->ParallelFor(n, activate);
+        } else {
+          activate(0, n, 0);
+        }
         break;
       }
     }

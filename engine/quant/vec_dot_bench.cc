@@ -101,8 +101,8 @@ void TileShapes(benchmark::internal::Benchmark* b) {
   }
   // Prefill shapes of a 1.1B llama: 128 activation rows against 256 rows of a 2048-wide and
   // a 5632-wide (feed-forward down) matrix.
-  for (GgmlType t : {GgmlType::kQ4_0, GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ5_K,
-                     GgmlType::kQ6_K}) {
+  for (GgmlType t : {GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0, GgmlType::kQ4_K,
+                     GgmlType::kQ5_K, GgmlType::kQ6_K}) {
     for (int64_t variant = 1; variant < 3; ++variant) {
       for (int64_t cols : {2048, 5632}) {
         for (int64_t batch : {1, 8, 128}) b->Args({static_cast<int64_t>(t), variant, 256, cols, batch});

@@ -450,23 +450,34 @@ inline constexpr int kTilePairWeightRows = 4;
 // the 256-bit wide tile is as fast).
 inline constexpr int kTilePairsMin = 4;
 
+// 32 nibbles as Nibbles32 does, in both halves of a 512-bit vector: the 16 packed bytes in
+// every 128-bit lane, the odd lanes shifted to their high nibbles.
+inline __m512i Nibbles512(const uint8_t* qs) {
+  const __m512i packed =
+      _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+  return _mm512_and_si512(
+      _mm512_srlv_epi16(packed, _mm512_setr_epi64(0, 0, 0x0004000400040004, 0x0004000400040004,
+                                                   0, 0, 0x0004000400040004, 0x0004000400040004)),
+      _mm512_set1_epi8(0x0f));
+}
+
 // A block's unsigned weights (T::Unsigned) in both halves of a 512-bit vector.
 template <typename T>
 __m512i Unsigned512(const typename T::X& b) {
   if constexpr (std::is_same_v<T, Q4_0Blocks> || std::is_same_v<T, Q4_1Blocks>) {
-    // The 16 packed bytes in every 128-bit lane, the odd lanes shifted to their high nibbles.
-    const __m512i packed = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)));
-    return _mm512_and_si512(_mm512_srlv_epi16(packed, _mm512_setr_epi64(0, 0, 0x0004000400040004,
-                                                                         0x0004000400040004, 0, 0,
-                                                                         0x0004000400040004,
-                                                                         0x0004000400040004)),
-                            _mm512_set1_epi8(0x0f));
-  } else if constexpr (std::is_same_v<T, Q8_0Blocks>) {
+    return Nibbles512(b.qs);
+  } else if constexpr (std::is_same_v<T, Q5_0Blocks> || std::is_same_v<T, Q5_1Blocks>) {
+    // The fifth bit: bit j of qh adds 0x10 to byte j of each half, by a byte mask.
+    uint32_t qh;
+    std::memcpy(&qh, b.qh, 4);
+    const __m512i nibbles = Nibbles512(b.qs);
+    return _mm512_mask_add_epi8(nibbles, _cvtu64_mask64(qh | (uint64_t{qh} << 32)), nibbles,
+                                _mm512_set1_epi8(0x10));
+  } else {
+    static_assert(std::is_same_v<T, Q8_0Blocks>);
     return _mm512_xor_si512(
         _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs))),
         _mm512_set1_epi8(static_cast<char>(0x80)));
-  } else {
-    return _mm512_broadcast_i64x4(T::Unsigned(b));
   }
 }
 
