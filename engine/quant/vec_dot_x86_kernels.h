@@ -222,6 +222,17 @@ inline __m256 ReduceLanes8(const __m256 (&acc)[8]) {
   return _mm256_permutevar8x32_ps(rows, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));  // 0246|1357
 }
 
+// Lane r of sums (plus lane r of summs, the Q8_1 min terms, for the types with a min) to
+// out[r * out_stride], for the R rows of a tile.
+template <typename T, int R>
+inline void StoreRowSums(__m256 sums, __m256 summs, float* out, int64_t out_stride) {
+  if constexpr (T::kMin) sums = _mm256_add_ps(sums, summs);
+  alignas(32) float v[8];
+  _mm256_store_ps(v, sums);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) out[r * out_stride] = v[r];
+}
+
 // Tiles: weight rows against up to kTileRows activation rows, for rows of at most
 // kTileBlocks blocks (8192 elements: a 1.1B llama's 5632-wide feed-forward rows included).
 // The activations' tables live on the stack: about 150 KB at 256 blocks with VNNI.
@@ -367,14 +378,7 @@ void LegacyWideRows(int64_t nb, const uint8_t* x, uint64_t x_stride, const float
     }
   }
 #pragma GCC unroll 2
-  for (int w = 0; w < W; ++w) {
-    __m256 sums = ReduceLanes8(acc[w]);
-    if constexpr (T::kMin) sums = _mm256_add_ps(sums, summs[w]);
-    alignas(32) float v[8];
-    _mm256_store_ps(v, sums);
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) out[r * out_stride + w] = v[r];
-  }
+  for (int w = 0; w < W; ++w) StoreRowSums<T, R>(ReduceLanes8(acc[w]), summs[w], out + w, out_stride);
 }
 
 // More rows: per weight row, the products xd * yd and the fused min terms of all R rows are
@@ -481,6 +485,20 @@ __m512i Unsigned512(const typename T::X& b) {
   }
 }
 
+// The eight rows' lane reductions of P pair accumulators (ReduceLanes of each half).
+template <int P>
+inline __m256 ReducePairs(const __m512 (&acc)[P]) {
+  __m256 rows[8];
+#pragma GCC unroll 8
+  for (int r = 2 * P; r < 8; ++r) rows[r] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+  for (int p = 0; p < P; ++p) {
+    rows[2 * p] = _mm512_castps512_ps256(acc[p]);
+    rows[2 * p + 1] = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[p]), 1));
+  }
+  return ReduceLanes8(rows);
+}
+
 template <typename T, int R, int W>
 void LegacyPairRows(int64_t nb, const uint8_t* x, uint64_t x_stride, const float* yd2,
                     const float (*ys)[8], const int32_t* yo, const int8_t* yq, float* out,
@@ -524,22 +542,7 @@ void LegacyPairRows(int64_t nb, const uint8_t* x, uint64_t x_stride, const float
     }
   }
 #pragma GCC unroll 4
-  for (int w = 0; w < W; ++w) {
-    __m256 rows[8];
-#pragma GCC unroll 8
-    for (int r = 2 * P; r < 8; ++r) rows[r] = _mm256_setzero_ps();
-#pragma GCC unroll 4
-    for (int p = 0; p < P; ++p) {
-      rows[2 * p] = _mm512_castps512_ps256(acc[w][p]);
-      rows[2 * p + 1] = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[w][p]), 1));
-    }
-    __m256 sums = ReduceLanes8(rows);
-    if constexpr (T::kMin) sums = _mm256_add_ps(sums, summs[w]);
-    alignas(32) float v[8];
-    _mm256_store_ps(v, sums);
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) out[r * out_stride + w] = v[r];
-  }
+  for (int w = 0; w < W; ++w) StoreRowSums<T, R>(ReducePairs<P>(acc[w]), summs[w], out + w, out_stride);
 }
 
 template <typename T, int R>
@@ -734,6 +737,31 @@ float DotQ4_KQ8_KSimd(int64_t n, const void* vx, const void* vy) {
   return ReduceLanes(acc) + ((m[0] + m[2]) + (m[1] + m[3]));
 }
 
+// Q6_K's four 32-element chunks of a block half as unsigned 6-bit bytes, from its low bit
+// planes l0, l1 (ql bytes 64h.., 64h + 32..) and high bit pairs hb (qh bytes 32h..); for
+// 256-bit vectors and, with AVX-512, for the same bytes in both halves of 512-bit ones.
+inline __m256i VAnd(__m256i a, __m256i b) { return _mm256_and_si256(a, b); }
+inline __m256i VOr(__m256i a, __m256i b) { return _mm256_or_si256(a, b); }
+template <int N>
+inline __m256i VShr16(__m256i a) { return _mm256_srli_epi16(a, N); }
+template <int N>
+inline __m256i VShl16(__m256i a) { return _mm256_slli_epi16(a, N); }
+#ifdef JS_VEC_DOT_VNNI
+inline __m512i VAnd(__m512i a, __m512i b) { return _mm512_and_si512(a, b); }
+inline __m512i VOr(__m512i a, __m512i b) { return _mm512_or_si512(a, b); }
+template <int N>
+inline __m512i VShr16(__m512i a) { return _mm512_srli_epi16(a, N); }
+template <int N>
+inline __m512i VShl16(__m512i a) { return _mm512_slli_epi16(a, N); }
+#endif
+template <typename V>
+inline void Q6Chunks(V l0, V l1, V hb, V low4, V two, V* q) {
+  q[0] = VOr(VAnd(l0, low4), VShl16<4>(VAnd(hb, two)));
+  q[1] = VOr(VAnd(l1, low4), VShl16<4>(VAnd(VShr16<2>(hb), two)));
+  q[2] = VOr(VAnd(VShr16<4>(l0), low4), VShl16<4>(VAnd(VShr16<4>(hb), two)));
+  q[3] = VOr(VAnd(VShr16<4>(l1), low4), VShl16<4>(VAnd(VShr16<6>(hb), two)));
+}
+
 // Q6_K: unsigned 6-bit q (0..63) times q8 with the 16-element group scales; the -32 offset
 // enters lane k through the activation sums of groups 2k and 2k + 1.
 float DotQ6_KQ8_KSimd(int64_t n, const void* vx, const void* vy) {
@@ -756,16 +784,8 @@ float DotQ6_KQ8_KSimd(int64_t n, const void* vx, const void* vy) {
       const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
       const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
       const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qh + 32 * h));
-      const __m256i q[4] = {
-          _mm256_or_si256(_mm256_and_si256(l0, low4),
-                          _mm256_slli_epi16(_mm256_and_si256(hb, two), 4)),
-          _mm256_or_si256(_mm256_and_si256(l1, low4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), two), 4)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), two), 4)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), two), 4)),
-      };
+      __m256i q[4];
+      Q6Chunks(l0, l1, hb, low4, two, q);
       for (int c = 0; c < 4; ++c) {
         // Elements 32c..32c+31 of this half: scales 8h + 2c (bytes 0..15) and 8h + 2c + 1.
         const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[8 * h + 2 * c + 1]),
@@ -907,19 +927,6 @@ inline __m512i PairGroupSums(const __m512i (&q)[8], const S& scale, const KPairB
   return _mm512_add_epi32(even, odd);
 }
 
-// The eight rows' lane reductions of P pair accumulators (ReduceLanes of each half).
-template <int P>
-inline __m256 ReducePairs(const __m512 (&acc)[P]) {
-  __m256 rows[8];
-#pragma GCC unroll 8
-  for (int r = 2 * P; r < 8; ++r) rows[r] = _mm256_setzero_ps();
-#pragma GCC unroll 4
-  for (int p = 0; p < P; ++p) {
-    rows[2 * p] = _mm512_castps512_ps256(acc[p]);
-    rows[2 * p + 1] = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[p]), 1));
-  }
-  return ReduceLanes8(rows);
-}
 #endif
 
 // Q4_K (DotQ4_KQ8_K's steps): eight lanes of scale * q * q8 per block, the mins in four
@@ -1124,17 +1131,7 @@ struct Q6_KTile {
           const __m512i l0 = Broadcast256(b.ql + 64 * h);
           const __m512i l1 = Broadcast256(b.ql + 64 * h + 32);
           const __m512i hb = Broadcast256(b.qh + 32 * h);
-          q[4 * h] = _mm512_or_si512(_mm512_and_si512(l0, low4),
-                                     _mm512_slli_epi16(_mm512_and_si512(hb, two), 4));
-          q[4 * h + 1] = _mm512_or_si512(
-              _mm512_and_si512(l1, low4),
-              _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2), two), 4));
-          q[4 * h + 2] = _mm512_or_si512(
-              _mm512_and_si512(_mm512_srli_epi16(l0, 4), low4),
-              _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), two), 4));
-          q[4 * h + 3] = _mm512_or_si512(
-              _mm512_and_si512(_mm512_srli_epi16(l1, 4), low4),
-              _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 6), two), 4));
+          Q6Chunks(l0, l1, hb, low4, two, q + 4 * h);
         }
 #pragma GCC unroll 8
         for (int j = 0; j < 8; ++j) {
@@ -1181,17 +1178,7 @@ struct Q6_KTile {
           const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
           const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
           const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h));
-          q[4 * h] = _mm256_or_si256(_mm256_and_si256(l0, low4),
-                                     _mm256_slli_epi16(_mm256_and_si256(hb, two), 4));
-          q[4 * h + 1] = _mm256_or_si256(
-              _mm256_and_si256(l1, low4),
-              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), two), 4));
-          q[4 * h + 2] = _mm256_or_si256(
-              _mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), two), 4));
-          q[4 * h + 3] = _mm256_or_si256(
-              _mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), two), 4));
+          Q6Chunks(l0, l1, hb, low4, two, q + 4 * h);
           for (int c = 0; c < 4; ++c) {
             scale[4 * h + c] = _mm256_set_m128i(_mm_set1_epi16(b.scales[8 * h + 2 * c + 1]),
                                                 _mm_set1_epi16(b.scales[8 * h + 2 * c]));
