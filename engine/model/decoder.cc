@@ -327,11 +327,7 @@ void Decoder::ForwardChunk(absl::Span<const ForwardRow> rows, absl::Span<KvCache
             }
           }
         };
-        if (n > 1) {
-          pool->ParallelFor(n, activate);
-        } else {
-          activate(0, n, 0);
-        }
+        pool->ParallelFor(n, activate);  // one row runs on the caller
         break;
       }
       case FfnKind::kSiluGatedFused: {
@@ -350,11 +346,7 @@ void Decoder::ForwardChunk(absl::Span<const ForwardRow> rows, absl::Span<KvCache
         const auto activate = [&](int64_t begin, int64_t end, int) {
           for (int64_t i = begin * ff; i < end * ff; ++i) a[i] = Gelu(a[i]);
         };
-        if (n > 1) {
-          pool->ParallelFor(n, activate);
-        } else {
-          activate(0, n, 0);
-        }
+        pool->ParallelFor(n, activate);  // one row runs on the caller
         break;
       }
     }
