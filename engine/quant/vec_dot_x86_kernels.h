@@ -29,6 +29,25 @@ inline constexpr int kLegacyRows = 4;
 inline constexpr int kTileRows = 8;
 inline constexpr int kTileWideMin = 2;
 
+// Runs tile(std::integral_constant<int, R>{}, t) over activation rows t.. in passes of Max
+// rows and, for the rest (R = rows % Max), one pass of its own fixed size.
+template <int R, typename Tile>
+inline void TileRest(int64_t rows, int64_t t, Tile& tile) {
+  if constexpr (R > 0) {
+    if (rows == R) {
+      tile(std::integral_constant<int, R>{}, t);
+    } else {
+      TileRest<R - 1>(rows, t, tile);
+    }
+  }
+}
+template <int Max, typename Tile>
+inline void ForEachTile(int64_t rows, Tile&& tile) {
+  int64_t t = 0;
+  for (; t + Max <= rows; t += Max) tile(std::integral_constant<int, Max>{}, t);
+  TileRest<Max - 1>(rows - t, t, tile);
+}
+
 inline __m256i LaneSums(__m256i u8, __m256i s8) {
 #ifdef JS_VEC_DOT_VNNI
   return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u8, s8);

@@ -214,6 +214,84 @@ inline void UnpackK4Groups(const uint8_t* scales, const uint8_t* qs, __m256i (&q
   }
 }
 
+// The 256-bit tile of Q4_K and Q5_K, one activation row per accumulator, with each
+// single-row kernel's steps: DotQ4_KQ8_K sums the mins in four float lanes (lane l: groups 2l
+// and 2l + 1), DotQ5_KQ8_K in one int32 added by a scalar fused multiply-add per block, and
+// Q5_K's fifth bit of group g's element l is bit g of qh[l].
+template <typename Block, int R, typename YB>
+void K4Rows(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
+            const YB* const (&y)[R], float* out, int64_t out_stride) {
+  constexpr bool kQ5 = std::is_same_v<Block, BlockQ5_K>;
+  const __m256i bit4 = _mm256_set1_epi8(0x10);
+  for (int64_t xr = 0; xr < x_rows; ++xr) {
+    const auto* xb = reinterpret_cast<const Block*>(x + static_cast<uint64_t>(xr) * x_stride);
+    __m256 acc[R];
+    __m128 acc_m[kQ5 ? 1 : R];  // Q4_K's mins
+    float summs[kQ5 ? R : 1];   // Q5_K's
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      acc[r] = _mm256_setzero_ps();
+      if constexpr (kQ5) {
+        summs[r] = 0;
+      } else {
+        acc_m[r] = _mm_setzero_ps();
+      }
+    }
+    for (int64_t i = 0; i < nb; ++i) {
+      PrefetchAhead(&xb[i]);
+      __m256i q[8], mins;
+      alignas(32) int32_t scale[8];
+      UnpackK4Groups(xb[i].scales, xb[i].qs, q, scale, &mins);
+      if constexpr (kQ5) {
+        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[i].qh));
+        // Bit g of each qh byte moved to bit 4 (16-bit shifts: the bits crossing into the
+        // other byte land below bit 4 there and are masked off).
+        q[0] = _mm256_or_si256(q[0], _mm256_and_si256(_mm256_slli_epi16(qh, 4), bit4));
+        q[1] = _mm256_or_si256(q[1], _mm256_and_si256(_mm256_slli_epi16(qh, 3), bit4));
+        q[2] = _mm256_or_si256(q[2], _mm256_and_si256(_mm256_slli_epi16(qh, 2), bit4));
+        q[3] = _mm256_or_si256(q[3], _mm256_and_si256(_mm256_slli_epi16(qh, 1), bit4));
+        q[4] = _mm256_or_si256(q[4], _mm256_and_si256(qh, bit4));
+        q[5] = _mm256_or_si256(q[5], _mm256_and_si256(_mm256_srli_epi16(qh, 1), bit4));
+        q[6] = _mm256_or_si256(q[6], _mm256_and_si256(_mm256_srli_epi16(qh, 2), bit4));
+        q[7] = _mm256_or_si256(q[7], _mm256_and_si256(_mm256_srli_epi16(qh, 3), bit4));
+      }
+      const float xd = Half(xb[i].d);
+      const float xdmin = Half(xb[i].dmin);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const YB& a = y[r][i];
+        const float d = a.d * xd;
+        const float dmin = -a.d * xdmin;
+        const __m256i gm =
+            _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums)), mins);
+        if constexpr (kQ5) {
+          const __m128i g4 =
+              _mm_add_epi32(_mm256_castsi256_si128(gm), _mm256_extracti128_si256(gm, 1));
+          const __m128i g2 = _mm_add_epi32(g4, _mm_unpackhi_epi64(g4, g4));
+          const int32_t m = _mm_cvtsi128_si32(_mm_add_epi32(g2, _mm_srli_si128(g2, 4)));
+          summs[r] = std::fma(dmin, static_cast<float>(m), summs[r]);
+        } else {
+          const __m128i prod =
+              _mm_hadd_epi32(_mm256_castsi256_si128(gm), _mm256_extracti128_si256(gm, 1));
+          acc_m[r] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m[r]);
+        }
+        const __m256i s = GroupSums(q, scale, a.qs, _mm256_setzero_si256());
+        acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc[r]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      if constexpr (kQ5) {
+        out[r * out_stride + xr] = ReduceLanes(acc[r]) + summs[r];
+      } else {
+        alignas(16) float m[4];
+        _mm_store_ps(m, acc_m[r]);
+        out[r * out_stride + xr] = ReduceLanes(acc[r]) + ((m[0] + m[2]) + (m[1] + m[3]));
+      }
+    }
+  }
+}
+
 #ifdef JS_VEC_DOT_VNNI
 // K-quant tiles with AVX-512, as the legacy paired tile: two activation rows per 512-bit
 // vector (rows 2p and 2p + 1 in the low and high halves) against each weight group broadcast
@@ -320,43 +398,7 @@ struct Q4_KTile {
   template <int R, typename YB>
   static void Run(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
                   const YB* const (&y)[R], float* out, int64_t out_stride) {
-    for (int64_t xr = 0; xr < x_rows; ++xr) {
-      const auto* xb = reinterpret_cast<const BlockQ4_K*>(x + static_cast<uint64_t>(xr) * x_stride);
-      __m256 acc[R];
-      __m128 acc_m[R];
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        acc[r] = _mm256_setzero_ps();
-        acc_m[r] = _mm_setzero_ps();
-      }
-      for (int64_t i = 0; i < nb; ++i) {
-        PrefetchAhead(&xb[i]);
-        __m256i q[8], mins;
-        alignas(32) int32_t scale[8];
-        UnpackK4Groups(xb[i].scales, xb[i].qs, q, scale, &mins);
-        const float xd = Half(xb[i].d);
-        const float xdmin = Half(xb[i].dmin);
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-          const YB& a = y[r][i];
-          const float d = a.d * xd;
-          const float dmin = -a.d * xdmin;
-          const __m256i gm = _mm256_madd_epi16(
-              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums)), mins);
-          const __m128i prod =
-              _mm_hadd_epi32(_mm256_castsi256_si128(gm), _mm256_extracti128_si256(gm, 1));
-          acc_m[r] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_m[r]);
-          const __m256i s = GroupSums(q, scale, a.qs, _mm256_setzero_si256());
-          acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc[r]);
-        }
-      }
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        alignas(16) float m[4];
-        _mm_store_ps(m, acc_m[r]);
-        out[r * out_stride + xr] = ReduceLanes(acc[r]) + ((m[0] + m[2]) + (m[1] + m[3]));
-      }
-    }
+    K4Rows<BlockQ4_K, R>(nb, x, x_stride, x_rows, y, out, out_stride);
   }
 };
 
@@ -368,53 +410,7 @@ struct Q5_KTile {
   template <int R, typename YB>
   static void Run(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
                   const YB* const (&y)[R], float* out, int64_t out_stride) {
-    const __m256i bit4 = _mm256_set1_epi8(0x10);
-    for (int64_t xr = 0; xr < x_rows; ++xr) {
-      const auto* xb = reinterpret_cast<const BlockQ5_K*>(x + static_cast<uint64_t>(xr) * x_stride);
-      __m256 acc[R];
-      float summs[R];
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        acc[r] = _mm256_setzero_ps();
-        summs[r] = 0;
-      }
-      for (int64_t i = 0; i < nb; ++i) {
-        PrefetchAhead(&xb[i]);
-        __m256i q[8], mins;
-        alignas(32) int32_t scale[8];
-        UnpackK4Groups(xb[i].scales, xb[i].qs, q, scale, &mins);
-        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[i].qh));
-        // Bit g of each qh byte moved to bit 4 (16-bit shifts: the bits crossing into the
-        // other byte land below bit 4 there and are masked off).
-        q[0] = _mm256_or_si256(q[0], _mm256_and_si256(_mm256_slli_epi16(qh, 4), bit4));
-        q[1] = _mm256_or_si256(q[1], _mm256_and_si256(_mm256_slli_epi16(qh, 3), bit4));
-        q[2] = _mm256_or_si256(q[2], _mm256_and_si256(_mm256_slli_epi16(qh, 2), bit4));
-        q[3] = _mm256_or_si256(q[3], _mm256_and_si256(_mm256_slli_epi16(qh, 1), bit4));
-        q[4] = _mm256_or_si256(q[4], _mm256_and_si256(qh, bit4));
-        q[5] = _mm256_or_si256(q[5], _mm256_and_si256(_mm256_srli_epi16(qh, 1), bit4));
-        q[6] = _mm256_or_si256(q[6], _mm256_and_si256(_mm256_srli_epi16(qh, 2), bit4));
-        q[7] = _mm256_or_si256(q[7], _mm256_and_si256(_mm256_srli_epi16(qh, 3), bit4));
-        const float xd = Half(xb[i].d);
-        const float xdmin = Half(xb[i].dmin);
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-          const YB& a = y[r][i];
-          const float d = a.d * xd;
-          const float dmin = -a.d * xdmin;
-          const __m256i gm = _mm256_madd_epi16(
-              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums)), mins);
-          const __m128i g4 =
-              _mm_add_epi32(_mm256_castsi256_si128(gm), _mm256_extracti128_si256(gm, 1));
-          const __m128i g2 = _mm_add_epi32(g4, _mm_unpackhi_epi64(g4, g4));
-          const int32_t m = _mm_cvtsi128_si32(_mm_add_epi32(g2, _mm_srli_si128(g2, 4)));
-          summs[r] = std::fma(dmin, static_cast<float>(m), summs[r]);
-          const __m256i s = GroupSums(q, scale, a.qs, _mm256_setzero_si256());
-          acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(s), acc[r]);
-        }
-      }
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) out[r * out_stride + xr] = ReduceLanes(acc[r]) + summs[r];
-    }
+    K4Rows<BlockQ5_K, R>(nb, x, x_stride, x_rows, y, out, out_stride);
   }
 };
 
@@ -582,18 +578,6 @@ void KTileFixed(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
   K::template Run<R>(nb, x, x_stride, x_rows, cr, out, out_stride);
 }
 
-template <typename K, int R>
-void KTileTail(int64_t rows, int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
-               const uint8_t* y, uint64_t y_stride, float* out, int64_t out_stride) {
-  if constexpr (R > 0) {
-    if (rows == R) {
-      KTileFixed<K, R>(nb, x, x_stride, x_rows, y, y_stride, out, out_stride);
-    } else {
-      KTileTail<K, R - 1>(rows, nb, x, x_stride, x_rows, y, y_stride, out, out_stride);
-    }
-  }
-}
-
 template <typename K>
 void KDotTile(int64_t n, const void* vx, uint64_t x_stride, int64_t x_rows, const void* vy,
               uint64_t y_stride, int64_t rows, float* out, int64_t out_stride) {
@@ -608,14 +592,11 @@ void KDotTile(int64_t n, const void* vx, uint64_t x_stride, int64_t x_rows, cons
       return;
     }
   }
-  int64_t t = 0;
-  for (; t + kKTileRows <= rows; t += kKTileRows) {
-    KTileFixed<K, kKTileRows>(nb, x, x_stride, x_rows, y + static_cast<uint64_t>(t) * y_stride,
-                              y_stride, out + t * out_stride, out_stride);
-  }
-  KTileTail<K, kKTileRows - 1>(rows - t, nb, x, x_stride, x_rows,
-                               y + static_cast<uint64_t>(t) * y_stride, y_stride,
-                               out + t * out_stride, out_stride);
+  ForEachTile<kKTileRows>(rows, [&](auto r, int64_t t) {
+    KTileFixed<K, decltype(r)::value>(nb, x, x_stride, x_rows,
+                                      y + static_cast<uint64_t>(t) * y_stride, y_stride,
+                                      out + t * out_stride, out_stride);
+  });
 }
 
 template <typename K>

@@ -5,59 +5,38 @@
 // Legacy block types: the block's 32 weights as bytes (signed for the symmetric types), and
 // as unsigned bytes u = w + kOffset (what VNNI's unsigned-by-signed products take directly:
 // sum(w * a) = sum(u * a) - kOffset * sum(a), exact in int32).
-struct Q4_0Blocks {
-  using X = BlockQ4_0;
-  using Y = BlockQ8_0;
-  static constexpr bool kSigned = true;
-  static constexpr bool kMin = false;
-  static constexpr int kOffset = 8;
-  static __m256i Unsigned(const X& b) { return Nibbles32(b.qs); }
-  static __m256i Weights(const X& b) {
-    return _mm256_sub_epi8(Nibbles32(b.qs), _mm256_set1_epi8(8));
-  }
-};
-struct Q4_1Blocks {
-  using X = BlockQ4_1;
-  using Y = BlockQ8_1;
-  static constexpr bool kSigned = false;
-  static constexpr bool kMin = true;
-  static constexpr int kOffset = 0;
-  static __m256i Unsigned(const X& b) { return Nibbles32(b.qs); }
-  static __m256i Weights(const X& b) { return Nibbles32(b.qs); }
-};
-struct Q5_0Blocks {
-  using X = BlockQ5_0;
-  using Y = BlockQ8_0;
-  static constexpr bool kSigned = true;
-  static constexpr bool kMin = false;
-  static constexpr int kOffset = 16;
-  static __m256i Unsigned(const X& b) { return _mm256_or_si256(Nibbles32(b.qs), FifthBits(b.qh)); }
-  static __m256i Weights(const X& b) {
-    return _mm256_sub_epi8(_mm256_or_si256(Nibbles32(b.qs), FifthBits(b.qh)), _mm256_set1_epi8(16));
-  }
-};
-struct Q5_1Blocks {
-  using X = BlockQ5_1;
-  using Y = BlockQ8_1;
-  static constexpr bool kSigned = false;
-  static constexpr bool kMin = true;
-  static constexpr int kOffset = 0;
-  static __m256i Unsigned(const X& b) { return _mm256_or_si256(Nibbles32(b.qs), FifthBits(b.qh)); }
-  static __m256i Weights(const X& b) { return _mm256_or_si256(Nibbles32(b.qs), FifthBits(b.qh)); }
-};
-struct Q8_0Blocks {
-  using X = BlockQ8_0;
-  using Y = BlockQ8_0;
-  static constexpr bool kSigned = true;
-  static constexpr bool kMin = false;
-  static constexpr int kOffset = 128;
-  static __m256i Unsigned(const X& b) {  // w + 128 (mod 256) is w with its top bit flipped
-    return _mm256_xor_si256(Weights(b), _mm256_set1_epi8(static_cast<char>(0x80)));
+template <typename XB, typename YB, int Offset>
+struct LegacyBlocks {
+  using X = XB;
+  using Y = YB;
+  static constexpr int kOffset = Offset;
+  static constexpr bool kSigned = Offset != 0;
+  static constexpr bool kMin = Offset == 0;  // unsigned quants with a min; Q8_1 activations
+  static constexpr bool kFifth = std::is_same_v<X, BlockQ5_0> || std::is_same_v<X, BlockQ5_1>;
+  static __m256i Unsigned(const X& b) {
+    if constexpr (std::is_same_v<X, BlockQ8_0>) {  // w + 128 (mod 256): w, top bit flipped
+      return _mm256_xor_si256(Weights(b), _mm256_set1_epi8(static_cast<char>(0x80)));
+    } else if constexpr (kFifth) {
+      return _mm256_or_si256(Nibbles32(b.qs), FifthBits(b.qh));
+    } else {
+      return Nibbles32(b.qs);
+    }
   }
   static __m256i Weights(const X& b) {
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+    if constexpr (std::is_same_v<X, BlockQ8_0>) {
+      return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+    } else if constexpr (kSigned) {
+      return _mm256_sub_epi8(Unsigned(b), _mm256_set1_epi8(static_cast<char>(kOffset)));
+    } else {
+      return Unsigned(b);
+    }
   }
 };
+using Q4_0Blocks = LegacyBlocks<BlockQ4_0, BlockQ8_0, 8>;
+using Q4_1Blocks = LegacyBlocks<BlockQ4_1, BlockQ8_1, 0>;
+using Q5_0Blocks = LegacyBlocks<BlockQ5_0, BlockQ8_0, 16>;
+using Q5_1Blocks = LegacyBlocks<BlockQ5_1, BlockQ8_1, 0>;
+using Q8_0Blocks = LegacyBlocks<BlockQ8_0, BlockQ8_0, 128>;
 
 // R activation rows (row r's blocks at y + r * y_stride) against one weight row of nb blocks.
 template <typename T, int R>
@@ -382,7 +361,7 @@ template <typename T>
 __m512i Unsigned512(const typename T::X& b) {
   if constexpr (std::is_same_v<T, Q4_0Blocks> || std::is_same_v<T, Q4_1Blocks>) {
     return Nibbles512(b.qs);
-  } else if constexpr (std::is_same_v<T, Q5_0Blocks> || std::is_same_v<T, Q5_1Blocks>) {
+  } else if constexpr (T::kFifth) {
     // The fifth bit: bit j of qh adds 0x10 to byte j of each half, by a byte mask.
     uint32_t qh;
     std::memcpy(&qh, b.qh, 4);
@@ -550,18 +529,6 @@ void LegacyTileFixed(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_
   }
 }
 
-template <typename T, int R>
-void LegacyTileTail(int64_t rows, int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
-                    const uint8_t* y, uint64_t y_stride, float* out, int64_t out_stride) {
-  if constexpr (R > 0) {
-    if (rows == R) {
-      LegacyTileFixed<T, R>(nb, x, x_stride, x_rows, y, y_stride, out, out_stride);
-    } else {
-      LegacyTileTail<T, R - 1>(rows, nb, x, x_stride, x_rows, y, y_stride, out, out_stride);
-    }
-  }
-}
-
 template <typename T>
 void LegacyDotTile(int64_t n, const void* vx, uint64_t x_stride, int64_t x_rows, const void* vy,
                    uint64_t y_stride, int64_t rows, float* out, int64_t out_stride) {
@@ -575,12 +542,9 @@ void LegacyDotTile(int64_t n, const void* vx, uint64_t x_stride, int64_t x_rows,
     }
     return;
   }
-  int64_t t = 0;
-  for (; t + kTileRows <= rows; t += kTileRows) {
-    LegacyTileFixed<T, kTileRows>(nb, x, x_stride, x_rows, y + static_cast<uint64_t>(t) * y_stride,
-                                  y_stride, out + t * out_stride, out_stride);
-  }
-  LegacyTileTail<T, kTileRows - 1>(rows - t, nb, x, x_stride, x_rows,
-                                   y + static_cast<uint64_t>(t) * y_stride, y_stride,
-                                   out + t * out_stride, out_stride);
+  ForEachTile<kTileRows>(rows, [&](auto r, int64_t t) {
+    LegacyTileFixed<T, decltype(r)::value>(nb, x, x_stride, x_rows,
+                                           y + static_cast<uint64_t>(t) * y_stride, y_stride,
+                                           out + t * out_stride, out_stride);
+  });
 }

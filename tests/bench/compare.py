@@ -55,7 +55,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RANDOM_1B = ["llama1b-Q4_0.gguf", "llama1b-Q4_1.gguf", "llama1b-Q8_0.gguf",
              "llama1b-Q4_K_M.gguf", "llama1b-Q6_K.gguf"]
 REAL_DECODERS = ["SmolLM2-135M-Instruct.Q4_1.gguf", "gemma-3-270m-q4_k_m.gguf"]
-ENCODERS = ["paraphrase-minilm-l3-onnx", "minilm-l6-int8-onnx"]
+# Each encoder under the folder names it may have: the test-model names the tests' model dir
+# uses, and the folder deploy/fetch-model.sh writes.
+ENCODERS = [("paraphrase-minilm-l3-onnx",), ("minilm-l6-int8-onnx", "all-MiniLM-L6-v2-int8")]
 
 
 class Engine:
@@ -302,11 +304,11 @@ def main():
                 print(f"writing {p} ...", file=sys.stderr, flush=True)
                 subprocess.run([writer, rdir, name], check=True, stdout=subprocess.DEVNULL)
             decoders.append(p)
-        for name in ENCODERS:
-            p = find(name, model_dirs)
+        for names in ENCODERS:
+            p = next((q for q in (find(n, model_dirs) for n in names) if q is not None), None)
             if p is None:
-                print(f"{name}: not found in {model_dirs}, skipped", file=sys.stderr)
-            elif args.only in name:
+                print(f"{' / '.join(names)}: not found in {model_dirs}, skipped", file=sys.stderr)
+            elif any(args.only in n for n in names):
                 encoders.append(p)
     try:
         print(f"threads {args.threads}, {args.reps} alternating repetitions, medians; "
