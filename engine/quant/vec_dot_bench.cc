@@ -111,6 +111,8 @@ void TileShapes(benchmark::internal::Benchmark* b) {
       // (prefill) and 8 rows (a batched decode step).
       b->Args({static_cast<int64_t>(t), variant, 5632, 2048, 128});
       b->Args({static_cast<int64_t>(t), variant, 5632, 2048, 8});
+      // Decode: one activation row against a matrix streamed from memory (2048-wide rows).
+      b->Args({static_cast<int64_t>(t), variant, 65536, 2048, 1});
     }
   }
 }

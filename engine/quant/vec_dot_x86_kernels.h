@@ -21,13 +21,12 @@ inline constexpr int kLegacyRows = 8;
 inline constexpr int kLegacyRows = 4;
 #endif
 // Activation rows per pass of the tile kernels (8: one vector of lanes in their tables; 16
-// rows measured no faster on Zen 4, nor as 16-row k-quant pairs on an AVX-512 Xeon), and the
-// fewest that take the wide form (vec_dot_bench's BM_Tile: the narrow one wins at one row
-// only). The AVX-512 build holds two rows per 512-bit vector from four rows up (the paired
-// tiles: faster on the Xeons measured; session 5 found a 512-bit form no faster on Zen 4,
-// which splits 512-bit operations).
+// rows measured no faster on Zen 4, nor as 16-row k-quant pairs on an AVX-512 Xeon). One
+// activation row takes the one-row form, two and three the wide one; the AVX-512 build holds
+// two rows per 512-bit vector from four rows up (the paired tiles: faster on the Xeons
+// measured; session 5 found a 512-bit form no faster on Zen 4, which splits 512-bit
+// operations).
 inline constexpr int kTileRows = 8;
-inline constexpr int kTileWideMin = 2;
 
 // Runs tile(std::integral_constant<int, R>{}, t) over activation rows t.. in passes of Max
 // rows and, for the rest (R = rows % Max), one pass of its own fixed size.

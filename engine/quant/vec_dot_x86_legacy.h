@@ -128,58 +128,98 @@ inline void StoreRowSums(__m256 sums, __m256 summs, float* out, int64_t out_stri
 // The activations' tables live on the stack: about 150 KB at 256 blocks with VNNI.
 inline constexpr int64_t kTileBlocks = 256;
 
-// One row: the R activation rows' block scales (and Q8_1 sums) converted once
-// into a table of eight lanes per block (lane r: row r), the scale products by a lane
-// permute and each row reduced on its own; per weight row tables would cost more than they
-// save.
-template <typename T, int R>
-void LegacyTileNarrow(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
-                      const uint8_t* y, uint64_t y_stride, float* out, int64_t out_stride) {
-  using Y = typename T::Y;
-  alignas(32) float yd[kTileBlocks][8];
-  alignas(32) float ys[T::kMin ? kTileBlocks : 1][8];
+// One activation row (decode) against W weight rows at a time, each with its own
+// accumulators and the single-row kernel's steps: one row's fused multiply-adds form a chain
+// that bounded the kernel at one block per FMA latency (vec_dot_bench's BM_Tile on a Zen 5,
+// Q4_0 streamed from memory: 30 G multiply-adds/s with one row; with four rows the chains
+// overlap). The activation's bytes are copied aligned, its scales converted once; with VNNI
+// the weights go in unsigned, the activation's lane sums times -kOffset being the dot's
+// starting value (yo), so the symmetric types need no sign operations.
+inline constexpr int kOneRowWeightRows = 4;
+
+#ifndef PF
+#define PF 2
+#endif
+template <typename T, int W>
+void LegacyOneRows(int64_t nb, const uint8_t* x, uint64_t x_stride, const float* yd,
+                   const float* ys, [[maybe_unused]] const int32_t (*yo)[8],
+                   const int8_t (*yq)[32], float* out) {
+  using X = typename T::X;
+  const X* xb[W];
+  __m256 acc[W];
+  float summs[W];
+#pragma GCC unroll 4
+  for (int w = 0; w < W; ++w) {
+    xb[w] = reinterpret_cast<const X*>(x + static_cast<uint64_t>(w) * x_stride);
+    acc[w] = _mm256_setzero_ps();
+    summs[w] = 0.f;
+  }
+  // The next W rows prefetched as one sequential stream, W blocks' bytes per step (each row
+  // prefetched ahead on its own, W streams a row apart, read Q8_0 from memory at a third of
+  // the speed of one row).
+  const char* next = reinterpret_cast<const char*>(x + static_cast<uint64_t>(W) * x_stride) + kPrefetchBytes;
+  constexpr uint64_t kStep = W * sizeof(X);
   for (int64_t i = 0; i < nb; ++i) {
-    for (int r = 0; r < 8; ++r) {
-      const Y* b =
-          r < R ? reinterpret_cast<const Y*>(y + static_cast<uint64_t>(r) * y_stride) + i : nullptr;
-      yd[i][r] = b != nullptr ? Half(b->d) : 0.f;
-      if constexpr (T::kMin) ys[i][r] = b != nullptr ? Half(b->s) : 0.f;
+#pragma GCC unroll 4
+    for (uint64_t o = 0; o < kStep; o += 64) _mm_prefetch(next + i * kStep + o, _MM_HINT_T0);
+    const __m256i a = _mm256_load_si256(reinterpret_cast<const __m256i*>(yq[i]));
+#pragma GCC unroll 4
+    for (int w = 0; w < W; ++w) {
+      const X& b = xb[w][i];
+      __m256i s;
+#ifdef JS_VEC_DOT_VNNI
+      const __m256i start = T::kOffset != 0
+                                ? _mm256_load_si256(reinterpret_cast<const __m256i*>(yo[i]))
+                                : _mm256_setzero_si256();
+      s = _mm256_dpbusd_epi32(start, T::Unsigned(b), a);
+#else
+      if constexpr (T::kSigned) {
+        const __m256i q = T::Weights(b);
+        s = LaneSums(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q));
+      } else {
+        s = LaneSums(T::Weights(b), a);
+      }
+#endif
+      acc[w] = _mm256_fmadd_ps(_mm256_set1_ps(Half(b.d) * yd[i]), _mm256_cvtepi32_ps(s), acc[w]);
+      if constexpr (T::kMin) summs[w] = std::fma(Half(b.m), ys[i], summs[w]);
     }
   }
-  for (int64_t xr = 0; xr < x_rows; ++xr) {
-    const auto* xb =
-        reinterpret_cast<const typename T::X*>(x + static_cast<uint64_t>(xr) * x_stride);
-    __m256 acc[R];
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
-    __m256 summs = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; ++i) {
-      PrefetchAhead(&xb[i]);
-      const __m256i w = T::Weights(xb[i]);
-      const __m256i u = T::kSigned ? _mm256_sign_epi8(w, w) : w;
-      const __m256 dv = _mm256_mul_ps(_mm256_set1_ps(Half(xb[i].d)), _mm256_load_ps(yd[i]));
-      if constexpr (T::kMin) {
-        summs = _mm256_fmadd_ps(_mm256_set1_ps(Half(xb[i].m)), _mm256_load_ps(ys[i]), summs);
-      }
-#pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) {
-        const Y& b = reinterpret_cast<const Y*>(y + static_cast<uint64_t>(r) * y_stride)[i];
-        __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
-        if constexpr (T::kSigned) a = _mm256_sign_epi8(a, w);
-        acc[r] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(dv, _mm256_set1_epi32(r)),
-                                 _mm256_cvtepi32_ps(LaneSums(u, a)), acc[r]);
-      }
+#pragma GCC unroll 4
+  for (int w = 0; w < W; ++w) out[w] = T::kMin ? ReduceLanes(acc[w]) + summs[w] : ReduceLanes(acc[w]);
+}
+
+template <typename T>
+void LegacyTileOne(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
+                   const uint8_t* y, float* out) {
+  const auto* yb = reinterpret_cast<const typename T::Y*>(y);
+#ifdef JS_VEC_DOT_VNNI
+  constexpr bool kStart = T::kOffset != 0;
+#else
+  constexpr bool kStart = false;
+#endif
+  alignas(32) float yd[kTileBlocks];
+  alignas(32) float ys[T::kMin ? kTileBlocks : 1];
+  alignas(32) int32_t yo[kStart ? kTileBlocks : 1][8];
+  alignas(32) int8_t yq[kTileBlocks][32];
+  for (int64_t i = 0; i < nb; ++i) {
+    yd[i] = Half(yb[i].d);
+    if constexpr (T::kMin) ys[i] = Half(yb[i].s);
+    std::memcpy(yq[i], yb[i].qs, 32);
+    if constexpr (kStart) {
+      const __m256i a = _mm256_load_si256(reinterpret_cast<const __m256i*>(yq[i]));
+      const __m256i off = _mm256_set1_epi8(static_cast<char>(T::kOffset));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(yo[i]),
+                         _mm256_sub_epi32(_mm256_setzero_si256(), LaneSums(off, a)));
     }
-    alignas(32) float sm[8];
-    _mm256_store_ps(sm, summs);
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) {
-      if constexpr (T::kMin) {
-        out[r * out_stride + xr] = ReduceLanes(acc[r]) + sm[r];
-      } else {
-        out[r * out_stride + xr] = ReduceLanes(acc[r]);
-      }
-    }
+  }
+  int64_t xr = 0;
+  for (; xr + kOneRowWeightRows <= x_rows; xr += kOneRowWeightRows) {
+    LegacyOneRows<T, kOneRowWeightRows>(nb, x + static_cast<uint64_t>(xr) * x_stride, x_stride,
+                                        yd, ys, yo, yq, out + xr);
+  }
+  for (; xr < x_rows; ++xr) {
+    LegacyOneRows<T, 1>(nb, x + static_cast<uint64_t>(xr) * x_stride, x_stride, yd, ys, yo, yq,
+                        out + xr);
   }
 }
 
@@ -472,54 +512,12 @@ void LegacyTilePairs(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_
 }
 #endif
 
-#ifdef JS_VEC_DOT_VNNI
-// One activation row against weight rows of a symmetric type (Q4_0, Q5_0, Q8_0) with VNNI:
-// as the wide tile, the unsigned weights and the activation's lane sums times -kOffset as
-// the dot's starting value (two sign operations fewer per block) and the activation bytes
-// copied aligned. The steps per row are LegacyRowsFixed's. One weight row at a time: four
-// rows interleaved ran 1.8x faster in L2 but 2.6x slower streaming from DRAM (decode).
-template <typename T>
-void LegacyTileOneOffset(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
-                         const uint8_t* y, float* out) {
-  const auto* yb = reinterpret_cast<const typename T::Y*>(y);
-  alignas(32) float yd[kTileBlocks];
-  alignas(32) int32_t yo[kTileBlocks][8];
-  alignas(32) int8_t yq[kTileBlocks][32];
-  const __m256i off = _mm256_set1_epi8(static_cast<char>(T::kOffset));
-  for (int64_t i = 0; i < nb; ++i) {
-    yd[i] = Half(yb[i].d);
-    std::memcpy(yq[i], yb[i].qs, 32);
-    const __m256i a = _mm256_load_si256(reinterpret_cast<const __m256i*>(yq[i]));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(yo[i]),
-                       _mm256_sub_epi32(_mm256_setzero_si256(), LaneSums(off, a)));
-  }
-  for (int64_t xr = 0; xr < x_rows; ++xr) {
-    const auto* xb =
-        reinterpret_cast<const typename T::X*>(x + static_cast<uint64_t>(xr) * x_stride);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; ++i) {
-      PrefetchAhead(&xb[i]);
-      const __m256i s = _mm256_dpbusd_epi32(
-          _mm256_load_si256(reinterpret_cast<const __m256i*>(yo[i])), T::Unsigned(xb[i]),
-          _mm256_load_si256(reinterpret_cast<const __m256i*>(yq[i])));
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(Half(xb[i].d) * yd[i]), _mm256_cvtepi32_ps(s), acc);
-    }
-    out[xr] = ReduceLanes(acc);
-  }
-}
-#endif
 
 template <typename T, int R>
 void LegacyTileFixed(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
                      const uint8_t* y, uint64_t y_stride, float* out, int64_t out_stride) {
-#ifdef JS_VEC_DOT_VNNI
-  if constexpr (R == 1 && T::kOffset != 0) {
-    LegacyTileOneOffset<T>(nb, x, x_stride, x_rows, y, out);
-    return;
-  }
-#endif
-  if constexpr (R < kTileWideMin) {
-    LegacyTileNarrow<T, R>(nb, x, x_stride, x_rows, y, y_stride, out, out_stride);
+  if constexpr (R == 1) {
+    LegacyTileOne<T>(nb, x, x_stride, x_rows, y, out);
 #ifdef JS_VEC_DOT_VNNI
   } else if constexpr (R >= kTilePairsMin) {
     LegacyTilePairs<T, R>(nb, x, x_stride, x_rows, y, y_stride, out, out_stride);
