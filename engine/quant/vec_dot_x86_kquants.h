@@ -8,6 +8,15 @@ inline __m256i ScaledLaneSums(__m256i u8, __m256i s8, __m256i scale16) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u8, s8), scale16);
 }
 
+// acc + lane k of scale16 * (the int16 pair sums of u times s bytes 4k..4k+3).
+inline __m256i AddScaledLaneSums(__m256i acc, __m256i u8, __m256i s8, __m256i scale16) {
+#ifdef JS_VEC_DOT_VNNI
+  return _mm256_dpwssd_epi32(acc, _mm256_maddubs_epi16(u8, s8), scale16);
+#else
+  return _mm256_add_epi32(acc, ScaledLaneSums(u8, s8, scale16));
+#endif
+}
+
 // Q4_K: the lanes' integers sum sc[g] * q * q8 over the eight groups; the min term in four
 // float lanes, lane l taking groups 2l and 2l + 1.
 float DotQ4_KQ8_KSimd(int64_t n, const void* vx, const void* vy) {
@@ -109,12 +118,22 @@ float DotQ6_KQ8_KSimd(int64_t n, const void* vx, const void* vy) {
       const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qh + 32 * h));
       __m256i q[4];
       Q6Chunks(l0, l1, hb, low4, two, q);
+#pragma GCC unroll 4
       for (int c = 0; c < 4; ++c) {
         // Elements 32c..32c+31 of this half: scales 8h + 2c (bytes 0..15) and 8h + 2c + 1.
-        const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[8 * h + 2 * c + 1]),
-                                               _mm_set1_epi16(sc[8 * h + 2 * c]));
+        const int j = 8 * h + 2 * c;
+#ifdef JS_VEC_DOT_VNNI
+        // One word permute of the sixteen scales (a pair of broadcasts and an insert each
+        // took a third of the kernel's instructions).
+        const __m256i scale = _mm256_permutexvar_epi16(
+            _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(j + 1)),
+                             _mm_set1_epi16(static_cast<int16_t>(j))),
+            sc16);
+#else
+        const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[j + 1]), _mm_set1_epi16(sc[j]));
+#endif
         const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 32 * c));
-        s = _mm256_add_epi32(s, ScaledLaneSums(q[c], a, scale));
+        s = AddScaledLaneSums(s, q[c], a, scale);
       }
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * Half(x[i].d)), _mm256_cvtepi32_ps(s), acc);
@@ -142,14 +161,6 @@ inline constexpr int kKTileRows = 8;
 inline constexpr int kKTileRows = 4;
 #endif
 
-// acc + lane k of scale16 * (the int16 pair sums of u times s bytes 4k..4k+3).
-inline __m256i AddScaledLaneSums(__m256i acc, __m256i u8, __m256i s8, __m256i scale16) {
-#ifdef JS_VEC_DOT_VNNI
-  return _mm256_dpwssd_epi32(acc, _mm256_maddubs_epi16(u8, s8), scale16);
-#else
-  return _mm256_add_epi32(acc, ScaledLaneSums(u8, s8, scale16));
-#endif
-}
 
 inline __m256i LoadQ8(const int8_t* p) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
