@@ -196,7 +196,7 @@ inline __m256i GroupSums(const __m256i (&q)[8], const int32_t (&scale)[8], const
 // in both int16 halves of scale[g] (32-byte aligned; broadcast from memory by the dot
 // products, which leaves registers for eight rows' accumulators), and the mins as int16 pairs
 // (lanes 2g, 2g + 1: group g's min).
-inline void UnpackK4Scales(const uint8_t* scales, int32_t (&scale)[8], __m256i* mins) {
+inline __m256i K4ScaleVector(const uint8_t* scales, __m256i* mins) {
   // GetScaleMinK4 for the eight groups at once, byte g of sc and m being group g's, in
   // registers (a table written bytewise and read as a vector would stall store forwarding).
   uint32_t a, b, c;  // scale bytes 0-3, 4-7, 8-11
@@ -209,10 +209,12 @@ inline void UnpackK4Scales(const uint8_t* scales, int32_t (&scale)[8], __m256i* 
   const uint64_t m =
       (b & kLow6) | static_cast<uint64_t>(((c >> 4) & kLow4) | (((b >> 6) & kLow2) << 4)) << 32;
   const __m256i sc32 = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(sc)));
-  _mm256_store_si256(reinterpret_cast<__m256i*>(scale),
-                     _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16)));
   const __m128i m8 = _mm_cvtsi64_si128(static_cast<int64_t>(m));
   *mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+  return _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16));
+}
+inline void UnpackK4Scales(const uint8_t* scales, int32_t (&scale)[8], __m256i* mins) {
+  _mm256_store_si256(reinterpret_cast<__m256i*>(scale), K4ScaleVector(scales, mins));
 }
 inline void UnpackK4Groups(const uint8_t* scales, const uint8_t* qs, __m256i (&q)[8],
                            int32_t (&scale)[8], __m256i* mins) {
@@ -341,6 +343,71 @@ inline __m512i PairGroupSums(const __m512i (&q)[8], const S& scale, const KPairB
   return _mm512_add_epi32(even, odd);
 }
 
+// Q4_K decode (one activation row) with AVX-512: two weight rows per 512-bit vector (rows w
+// and w + 1 in the low and high halves) against the activation broadcast to both, so that the
+// integer steps serve two rows; each half's integers, products and fused multiply-adds are
+// DotQ4_KQ8_K's (the mins as in Q4_KTile::RunPairs: lane 2l of a half sums groups 2l and
+// 2l + 1). out[w] for the x_rows rows; an odd last row goes through the 256-bit tile.
+inline __m512 Halves(float lo, float hi) {
+  return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(lo)),
+                                             _mm256_castps_pd(_mm256_set1_ps(hi)), 1));
+}
+inline void Q4_KOneRowPairs(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
+                            const BlockQ8_K* y, float* out) {
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  for (int64_t xr = 0; xr + 2 <= x_rows; xr += 2) {
+    const auto* x0 = reinterpret_cast<const BlockQ4_K*>(x + static_cast<uint64_t>(xr) * x_stride);
+    const auto* x1 = reinterpret_cast<const BlockQ4_K*>(x + static_cast<uint64_t>(xr + 1) * x_stride);
+    __m512 acc = _mm512_setzero_ps(), acc_m = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; ++i) {
+      PrefetchAhead(&x0[i]);
+      PrefetchAhead(&x1[i]);
+      __m256i mins0, mins1;
+      const __m256i sv0 = K4ScaleVector(x0[i].scales, &mins0);
+      const __m512i sv = _mm512_inserti64x4(_mm512_castsi256_si512(sv0),
+                                            K4ScaleVector(x1[i].scales, &mins1), 1);
+      __m512i q[8];
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const __m512i packed = _mm512_inserti64x4(
+            _mm512_castsi256_si512(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x0[i].qs + 32 * j))),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x1[i].qs + 32 * j)), 1);
+        q[2 * j] = _mm512_and_si512(packed, low4);
+        q[2 * j + 1] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low4);
+      }
+      const BlockQ8_K& a = y[i];
+      __m512i even = _mm512_setzero_si512(), odd = _mm512_setzero_si512();
+#pragma GCC unroll 4
+      for (int g = 0; g < 8; g += 2) {
+        const __m512i s0 = _mm512_permutexvar_epi32(
+            _mm512_inserti64x4(_mm512_set1_epi32(g), _mm256_set1_epi32(g + 8), 1), sv);
+        const __m512i s1 = _mm512_permutexvar_epi32(
+            _mm512_inserti64x4(_mm512_set1_epi32(g + 1), _mm256_set1_epi32(g + 9), 1), sv);
+        even = _mm512_dpwssd_epi32(even, _mm512_maddubs_epi16(q[g], Broadcast256(a.qs + 32 * g)),
+                                   s0);
+        odd = _mm512_dpwssd_epi32(
+            odd, _mm512_maddubs_epi16(q[g + 1], Broadcast256(a.qs + 32 * g + 32)), s1);
+      }
+      const __m512 yd = _mm512_set1_ps(a.d);
+      const __m512 xd = Halves(Half(x0[i].d), Half(x1[i].d));
+      const __m512 nxdmin = Halves(-Half(x0[i].dmin), -Half(x1[i].dmin));
+      acc = _mm512_fmadd_ps(_mm512_mul_ps(xd, yd),
+                            _mm512_cvtepi32_ps(_mm512_add_epi32(even, odd)), acc);
+      const __m512i gm =
+          _mm512_madd_epi16(Broadcast256(a.bsums), _mm512_inserti64x4(_mm512_castsi256_si512(mins0), mins1, 1));
+      acc_m = _mm512_fmadd_ps(_mm512_mul_ps(nxdmin, yd),
+                              _mm512_cvtepi32_ps(_mm512_add_epi32(gm, _mm512_srli_epi64(gm, 32))),
+                              acc_m);
+    }
+    alignas(64) float m[16];
+    _mm512_store_ps(m, acc_m);
+    const __m256 lo = _mm512_castps512_ps256(acc);
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1));
+    out[xr] = ReduceLanes(lo) + ((m[0] + m[4]) + (m[2] + m[6]));
+    out[xr + 1] = ReduceLanes(hi) + ((m[8] + m[12]) + (m[10] + m[14]));
+  }
+}
 #endif
 
 // Q4_K (DotQ4_KQ8_K's steps): eight lanes of scale * q * q8 per block, the mins in four
@@ -542,6 +609,15 @@ void KTileFixed(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
   for (int r = 0; r < R; ++r) {
     yr[r] = reinterpret_cast<const BlockQ8_K*>(y + static_cast<uint64_t>(r) * y_stride);
   }
+#ifdef JS_VEC_DOT_VNNI
+  if constexpr (R == 1 && std::is_same_v<K, Q4_KTile>) {
+    Q4_KOneRowPairs(nb, x, x_stride, x_rows, yr[0], out);
+    if (x_rows % 2 == 0) return;
+    const uint64_t last = static_cast<uint64_t>(x_rows - 1) * x_stride;
+    K::template Run<1>(nb, x + last, x_stride, 1, yr, out + x_rows - 1, out_stride);
+    return;
+  }
+#endif
   if (R == 1 || x_rows < 4 || nb > kKTileBlocks) {
     K::template Run<R>(nb, x, x_stride, x_rows, yr, out, out_stride);
     return;
