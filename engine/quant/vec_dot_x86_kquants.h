@@ -125,10 +125,10 @@ float DotQ6_KQ8_KSimd(int64_t n, const void* vx, const void* vy) {
 #ifdef JS_VEC_DOT_VNNI
         // One word permute of the sixteen scales (a pair of broadcasts and an insert each
         // took a third of the kernel's instructions).
-        const __m256i scale = _mm256_permutexvar_epi16(
-            _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(j + 1)),
-                             _mm_set1_epi16(static_cast<int16_t>(j))),
-            sc16);
+        const __m256i scale =
+            _mm256_permutexvar_epi16(_mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(j + 1)),
+                                                      _mm_set1_epi16(static_cast<int16_t>(j))),
+                                     sc16);
 #else
         const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[j + 1]), _mm_set1_epi16(sc[j]));
 #endif
@@ -160,7 +160,6 @@ inline constexpr int kKTileRows = 8;
 #else
 inline constexpr int kKTileRows = 4;
 #endif
-
 
 inline __m256i LoadQ8(const int8_t* p) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
@@ -357,15 +356,16 @@ inline void Q4_KOneRowPairs(int64_t nb, const uint8_t* x, uint64_t x_stride, int
   const __m512i low4 = _mm512_set1_epi8(0x0f);
   for (int64_t xr = 0; xr + 2 <= x_rows; xr += 2) {
     const auto* x0 = reinterpret_cast<const BlockQ4_K*>(x + static_cast<uint64_t>(xr) * x_stride);
-    const auto* x1 = reinterpret_cast<const BlockQ4_K*>(x + static_cast<uint64_t>(xr + 1) * x_stride);
+    const auto* x1 =
+        reinterpret_cast<const BlockQ4_K*>(x + static_cast<uint64_t>(xr + 1) * x_stride);
     __m512 acc = _mm512_setzero_ps(), acc_m = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
       PrefetchAhead(&x0[i]);
       PrefetchAhead(&x1[i]);
       __m256i mins0, mins1;
       const __m256i sv0 = K4ScaleVector(x0[i].scales, &mins0);
-      const __m512i sv = _mm512_inserti64x4(_mm512_castsi256_si512(sv0),
-                                            K4ScaleVector(x1[i].scales, &mins1), 1);
+      const __m512i sv =
+          _mm512_inserti64x4(_mm512_castsi256_si512(sv0), K4ScaleVector(x1[i].scales, &mins1), 1);
       __m512i q[8];
 #pragma GCC unroll 4
       for (int j = 0; j < 4; ++j) {
@@ -384,18 +384,18 @@ inline void Q4_KOneRowPairs(int64_t nb, const uint8_t* x, uint64_t x_stride, int
             _mm512_inserti64x4(_mm512_set1_epi32(g), _mm256_set1_epi32(g + 8), 1), sv);
         const __m512i s1 = _mm512_permutexvar_epi32(
             _mm512_inserti64x4(_mm512_set1_epi32(g + 1), _mm256_set1_epi32(g + 9), 1), sv);
-        even = _mm512_dpwssd_epi32(even, _mm512_maddubs_epi16(q[g], Broadcast256(a.qs + 32 * g)),
-                                   s0);
+        even =
+            _mm512_dpwssd_epi32(even, _mm512_maddubs_epi16(q[g], Broadcast256(a.qs + 32 * g)), s0);
         odd = _mm512_dpwssd_epi32(
             odd, _mm512_maddubs_epi16(q[g + 1], Broadcast256(a.qs + 32 * g + 32)), s1);
       }
       const __m512 yd = _mm512_set1_ps(a.d);
       const __m512 xd = Halves(Half(x0[i].d), Half(x1[i].d));
       const __m512 nxdmin = Halves(-Half(x0[i].dmin), -Half(x1[i].dmin));
-      acc = _mm512_fmadd_ps(_mm512_mul_ps(xd, yd),
-                            _mm512_cvtepi32_ps(_mm512_add_epi32(even, odd)), acc);
-      const __m512i gm =
-          _mm512_madd_epi16(Broadcast256(a.bsums), _mm512_inserti64x4(_mm512_castsi256_si512(mins0), mins1, 1));
+      acc = _mm512_fmadd_ps(_mm512_mul_ps(xd, yd), _mm512_cvtepi32_ps(_mm512_add_epi32(even, odd)),
+                            acc);
+      const __m512i gm = _mm512_madd_epi16(
+          Broadcast256(a.bsums), _mm512_inserti64x4(_mm512_castsi256_si512(mins0), mins1, 1));
       acc_m = _mm512_fmadd_ps(_mm512_mul_ps(nxdmin, yd),
                               _mm512_cvtepi32_ps(_mm512_add_epi32(gm, _mm512_srli_epi64(gm, 32))),
                               acc_m);

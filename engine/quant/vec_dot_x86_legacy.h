@@ -137,13 +137,10 @@ inline constexpr int64_t kTileBlocks = 256;
 // starting value (yo), so the symmetric types need no sign operations.
 inline constexpr int kOneRowWeightRows = 4;
 
-#ifndef PF
-#define PF 2
-#endif
 template <typename T, int W>
 void LegacyOneRows(int64_t nb, const uint8_t* x, uint64_t x_stride, const float* yd,
-                   const float* ys, [[maybe_unused]] const int32_t (*yo)[8],
-                   const int8_t (*yq)[32], float* out) {
+                   const float* ys, [[maybe_unused]] const int32_t (*yo)[8], const int8_t (*yq)[32],
+                   float* out) {
   using X = typename T::X;
   const X* xb[W];
   __m256 acc[W];
@@ -157,7 +154,8 @@ void LegacyOneRows(int64_t nb, const uint8_t* x, uint64_t x_stride, const float*
   // The next W rows prefetched as one sequential stream, W blocks' bytes per step (each row
   // prefetched ahead on its own, W streams a row apart, read Q8_0 from memory at a third of
   // the speed of one row).
-  const char* next = reinterpret_cast<const char*>(x + static_cast<uint64_t>(W) * x_stride) + kPrefetchBytes;
+  const char* next =
+      reinterpret_cast<const char*>(x + static_cast<uint64_t>(W) * x_stride) + kPrefetchBytes;
   constexpr uint64_t kStep = W * sizeof(X);
   for (int64_t i = 0; i < nb; ++i) {
 #pragma GCC unroll 4
@@ -185,7 +183,8 @@ void LegacyOneRows(int64_t nb, const uint8_t* x, uint64_t x_stride, const float*
     }
   }
 #pragma GCC unroll 4
-  for (int w = 0; w < W; ++w) out[w] = T::kMin ? ReduceLanes(acc[w]) + summs[w] : ReduceLanes(acc[w]);
+  for (int w = 0; w < W; ++w)
+    out[w] = T::kMin ? ReduceLanes(acc[w]) + summs[w] : ReduceLanes(acc[w]);
 }
 
 template <typename T>
@@ -214,8 +213,8 @@ void LegacyTileOne(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_ro
   }
   int64_t xr = 0;
   for (; xr + kOneRowWeightRows <= x_rows; xr += kOneRowWeightRows) {
-    LegacyOneRows<T, kOneRowWeightRows>(nb, x + static_cast<uint64_t>(xr) * x_stride, x_stride,
-                                        yd, ys, yo, yq, out + xr);
+    LegacyOneRows<T, kOneRowWeightRows>(nb, x + static_cast<uint64_t>(xr) * x_stride, x_stride, yd,
+                                        ys, yo, yq, out + xr);
   }
   for (; xr < x_rows; ++xr) {
     LegacyOneRows<T, 1>(nb, x + static_cast<uint64_t>(xr) * x_stride, x_stride, yd, ys, yo, yq,
@@ -511,7 +510,6 @@ void LegacyTilePairs(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_
   }
 }
 #endif
-
 
 template <typename T, int R>
 void LegacyTileFixed(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
