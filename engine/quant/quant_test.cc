@@ -395,11 +395,11 @@ TEST(VecDotTest, EveryVariantGivesThePortableBits) {
         want[t] = base->vec_dot(n, w.data(), yq.data() + t * qrow);
         want_f32[t] = base->vec_dot_f32(n, w.data(), y.data() + t * n);
       }
-      // Tiles take the row w and four other random rows (five: the AVX-512 legacy tiles
-      // take weight rows four or two at a time, so a full group and the remainder both run;
-      // the k-quant tiles copy the activations from four weight rows up), laid out with a stride past their ends that keeps the alignment
-      // real rows have (blocks hold 16-bit scales).
-      constexpr int64_t kCopies = 5;
+      // Tiles take the row w and six other random rows (seven: the x86 kernels take weight
+      // rows four or two at a time, so a group of four, a pair and a single row all run; the
+      // k-quant tiles copy the activations from four weight rows up), laid out with a stride
+      // past their ends that keeps the alignment real rows have (blocks hold 16-bit scales).
+      constexpr int64_t kCopies = 7;
       const uint64_t wrow = w.size() + 8;
       std::vector<uint8_t> w3(wrow * kCopies);
       std::vector<float> want_rows[kCopies];
@@ -434,7 +434,7 @@ TEST(VecDotTest, EveryVariantGivesThePortableBits) {
                 << ", row " << t << ": " << out[2 * t] << " vs " << want[t];
             EXPECT_EQ(out[2 * t + 1], -1.f);  // the stride is kept
           }
-          // A tile of the weight row and four others (stride past their ends) against the
+          // A tile of the weight row and six others (stride past their ends) against the
           // rows, each output against the baseline's single-row dot.
           std::vector<float> tile(static_cast<size_t>(rows * (kCopies + 1)), -1.f);
           k->vec_dot_tile(n, w3.data(), wrow, kCopies, yq.data(), qrow, rows, tile.data(),

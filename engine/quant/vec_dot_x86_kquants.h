@@ -346,37 +346,51 @@ inline __m512i PairGroupSums(const __m512i (&q)[8], const S& scale, const KPairB
 // and w + 1 in the low and high halves) against the activation broadcast to both, so that the
 // integer steps serve two rows; each half's integers, products and fused multiply-adds are
 // DotQ4_KQ8_K's (the mins as in Q4_KTile::RunPairs: lane 2l of a half sums groups 2l and
-// 2l + 1). out[w] for the x_rows rows; an odd last row goes through the 256-bit tile.
+// 2l + 1). Rows four at a time, then a pair; an odd last row goes through the 256-bit tile.
 inline __m512 Halves(float lo, float hi) {
   return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(lo)),
                                              _mm256_castps_pd(_mm256_set1_ps(hi)), 1));
 }
-inline void Q4_KOneRowPairs(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
-                            const BlockQ8_K* y, float* out) {
+// P pairs of weight rows (2P rows from x) at a time: independent chains, and the next 2P
+// rows prefetched as one sequential stream (as the legacy one-row kernel).
+template <int P>
+void Q4_KOneRowPairs(int64_t nb, const uint8_t* x, uint64_t x_stride, const BlockQ8_K* y,
+                     float* out) {
   const __m512i low4 = _mm512_set1_epi8(0x0f);
-  for (int64_t xr = 0; xr + 2 <= x_rows; xr += 2) {
-    const auto* x0 = reinterpret_cast<const BlockQ4_K*>(x + static_cast<uint64_t>(xr) * x_stride);
-    const auto* x1 =
-        reinterpret_cast<const BlockQ4_K*>(x + static_cast<uint64_t>(xr + 1) * x_stride);
-    __m512 acc = _mm512_setzero_ps(), acc_m = _mm512_setzero_ps();
-    for (int64_t i = 0; i < nb; ++i) {
-      PrefetchAhead(&x0[i]);
-      PrefetchAhead(&x1[i]);
+  const BlockQ4_K* xb[2 * P];
+#pragma GCC unroll 4
+  for (int r = 0; r < 2 * P; ++r) {
+    xb[r] = reinterpret_cast<const BlockQ4_K*>(x + static_cast<uint64_t>(r) * x_stride);
+  }
+  __m512 acc[P], acc_m[P];
+#pragma GCC unroll 2
+  for (int p = 0; p < P; ++p) acc[p] = acc_m[p] = _mm512_setzero_ps();
+  const char* next =
+      reinterpret_cast<const char*>(x + static_cast<uint64_t>(2 * P) * x_stride) + kPrefetchBytes;
+  constexpr uint64_t kStep = 2 * P * sizeof(BlockQ4_K);
+  for (int64_t i = 0; i < nb; ++i) {
+#pragma GCC unroll 16
+    for (uint64_t o = 0; o < kStep; o += 64) _mm_prefetch(next + i * kStep + o, _MM_HINT_T0);
+    const BlockQ8_K& a = y[i];
+    const __m512 yd = _mm512_set1_ps(a.d);
+#pragma GCC unroll 2
+    for (int p = 0; p < P; ++p) {
+      const BlockQ4_K& b0 = xb[2 * p][i];
+      const BlockQ4_K& b1 = xb[2 * p + 1][i];
       __m256i mins0, mins1;
-      const __m256i sv0 = K4ScaleVector(x0[i].scales, &mins0);
+      const __m256i sv0 = K4ScaleVector(b0.scales, &mins0);
       const __m512i sv =
-          _mm512_inserti64x4(_mm512_castsi256_si512(sv0), K4ScaleVector(x1[i].scales, &mins1), 1);
+          _mm512_inserti64x4(_mm512_castsi256_si512(sv0), K4ScaleVector(b1.scales, &mins1), 1);
       __m512i q[8];
 #pragma GCC unroll 4
       for (int j = 0; j < 4; ++j) {
         const __m512i packed = _mm512_inserti64x4(
             _mm512_castsi256_si512(
-                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x0[i].qs + 32 * j))),
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x1[i].qs + 32 * j)), 1);
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0.qs + 32 * j))),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b1.qs + 32 * j)), 1);
         q[2 * j] = _mm512_and_si512(packed, low4);
         q[2 * j + 1] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low4);
       }
-      const BlockQ8_K& a = y[i];
       __m512i even = _mm512_setzero_si512(), odd = _mm512_setzero_si512();
 #pragma GCC unroll 4
       for (int g = 0; g < 8; g += 2) {
@@ -389,23 +403,25 @@ inline void Q4_KOneRowPairs(int64_t nb, const uint8_t* x, uint64_t x_stride, int
         odd = _mm512_dpwssd_epi32(
             odd, _mm512_maddubs_epi16(q[g + 1], Broadcast256(a.qs + 32 * g + 32)), s1);
       }
-      const __m512 yd = _mm512_set1_ps(a.d);
-      const __m512 xd = Halves(Half(x0[i].d), Half(x1[i].d));
-      const __m512 nxdmin = Halves(-Half(x0[i].dmin), -Half(x1[i].dmin));
-      acc = _mm512_fmadd_ps(_mm512_mul_ps(xd, yd), _mm512_cvtepi32_ps(_mm512_add_epi32(even, odd)),
-                            acc);
+      const __m512 xd = Halves(Half(b0.d), Half(b1.d));
+      const __m512 nxdmin = Halves(-Half(b0.dmin), -Half(b1.dmin));
+      acc[p] = _mm512_fmadd_ps(_mm512_mul_ps(xd, yd),
+                               _mm512_cvtepi32_ps(_mm512_add_epi32(even, odd)), acc[p]);
       const __m512i gm = _mm512_madd_epi16(
           Broadcast256(a.bsums), _mm512_inserti64x4(_mm512_castsi256_si512(mins0), mins1, 1));
-      acc_m = _mm512_fmadd_ps(_mm512_mul_ps(nxdmin, yd),
-                              _mm512_cvtepi32_ps(_mm512_add_epi32(gm, _mm512_srli_epi64(gm, 32))),
-                              acc_m);
+      acc_m[p] = _mm512_fmadd_ps(
+          _mm512_mul_ps(nxdmin, yd),
+          _mm512_cvtepi32_ps(_mm512_add_epi32(gm, _mm512_srli_epi64(gm, 32))), acc_m[p]);
     }
+  }
+#pragma GCC unroll 2
+  for (int p = 0; p < P; ++p) {
     alignas(64) float m[16];
-    _mm512_store_ps(m, acc_m);
-    const __m256 lo = _mm512_castps512_ps256(acc);
-    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1));
-    out[xr] = ReduceLanes(lo) + ((m[0] + m[4]) + (m[2] + m[6]));
-    out[xr + 1] = ReduceLanes(hi) + ((m[8] + m[12]) + (m[10] + m[14]));
+    _mm512_store_ps(m, acc_m[p]);
+    const __m256 lo = _mm512_castps512_ps256(acc[p]);
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[p]), 1));
+    out[2 * p] = ReduceLanes(lo) + ((m[0] + m[4]) + (m[2] + m[6]));
+    out[2 * p + 1] = ReduceLanes(hi) + ((m[8] + m[12]) + (m[10] + m[14]));
   }
 }
 #endif
@@ -611,7 +627,13 @@ void KTileFixed(int64_t nb, const uint8_t* x, uint64_t x_stride, int64_t x_rows,
   }
 #ifdef JS_VEC_DOT_VNNI
   if constexpr (R == 1 && std::is_same_v<K, Q4_KTile>) {
-    Q4_KOneRowPairs(nb, x, x_stride, x_rows, yr[0], out);
+    int64_t xr = 0;
+    for (; xr + 4 <= x_rows; xr += 4) {
+      Q4_KOneRowPairs<2>(nb, x + static_cast<uint64_t>(xr) * x_stride, x_stride, yr[0], out + xr);
+    }
+    if (xr + 2 <= x_rows) {
+      Q4_KOneRowPairs<1>(nb, x + static_cast<uint64_t>(xr) * x_stride, x_stride, yr[0], out + xr);
+    }
     if (x_rows % 2 == 0) return;
     const uint64_t last = static_cast<uint64_t>(x_rows - 1) * x_stride;
     K::template Run<1>(nb, x + last, x_stride, 1, yr, out + x_rows - 1, out_stride);
