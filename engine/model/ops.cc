@@ -242,8 +242,21 @@ std::vector<const AttentionKernels*> SupportedAttentionKernels() {
   return v;
 }
 
+namespace {
+
+// Where the packed kernels' activation tables start in the scratch: after the quantized rows,
+// 64-byte aligned.
+uint64_t TableOffset(uint64_t qrow, int64_t n) {
+  return (qrow * static_cast<uint64_t>(n) + 63) / 64 * 64;
+}
+
+}  // namespace
+
 uint64_t MatMulScratchBytes(const MatrixView& w, int64_t n) {
-  return quant::RowBytes(w.kernels->vec_dot_type, w.cols) * static_cast<uint64_t>(n);
+  const uint64_t qrow = quant::RowBytes(w.kernels->vec_dot_type, w.cols);
+  if (w.packed == nullptr) return qrow * static_cast<uint64_t>(n);
+  return TableOffset(qrow, n) +
+         sizeof(quant::PackedActivation) * static_cast<uint64_t>(w.cols / quant::kQK * n);
 }
 
 namespace {
@@ -254,12 +267,16 @@ constexpr uint64_t kMatMulBlockBytes = 128 * 1024;
 
 // Converts n activation rows to the dot type (on the calling thread when that is cheaper
 // than a hand-off).
+// With a table (packed weights), each row's packed-kernel entries follow its quantization.
 void QuantizeRows(const quant::TypeKernels& k, int64_t cols, const float* x, int64_t n, int64_t ldx,
-                  uint8_t* scratch, ThreadPool* pool) {
+                  uint8_t* scratch, quant::PackedActivation* table, ThreadPool* pool) {
   const uint64_t qrow = quant::RowBytes(k.vec_dot_type, cols);
   auto convert = [&](int64_t begin, int64_t end, int) {
     for (int64_t t = begin; t < end; ++t) {
-      k.quantize_activation(x + t * ldx, scratch + static_cast<uint64_t>(t) * qrow, cols);
+      uint8_t* row = scratch + static_cast<uint64_t>(t) * qrow;
+      k.quantize_activation(x + t * ldx, row, cols);
+      if (table != nullptr)
+        quant::PreparePackedActivation(cols, row, table + t * (cols / quant::kQK));
     }
   };
   if (n * cols <= 4096) {
@@ -291,7 +308,32 @@ void MatMuls(absl::Span<const MatMulOutput> outs, const float* x, int64_t n, int
     total += o.w->rows;
   }
   const uint64_t qrow = quant::RowBytes(k0.vec_dot_type, cols);
-  QuantizeRows(k0, cols, x, n, ldx, scratch, pool);
+  bool packed = true;
+  for (const MatMulOutput& o : outs) packed = packed && o.w->packed != nullptr;
+  if (packed) {
+    auto* table = reinterpret_cast<quant::PackedActivation*>(scratch + TableOffset(qrow, n));
+    QuantizeRows(k0, cols, x, n, ldx, scratch, table, pool);
+    // In groups of kPackRows weight rows; prefill takes the groups in blocks as below.
+    pool->ParallelFor(total / quant::kPackRows, [&](int64_t begin, int64_t end, int) {
+      int64_t base = 0;
+      for (const MatMulOutput& o : outs) {
+        const int64_t groups = o.w->rows / quant::kPackRows;
+        const int64_t lo = std::max(begin, base), hi = std::min(end, base + groups);
+        const int64_t block =
+            n > 8 ? std::max<int64_t>(1, static_cast<int64_t>(kMatMulBlockBytes / o.w->group_bytes))
+                  : hi - lo;
+        for (int64_t g = lo; g < hi; g += block) {
+          o.w->kernels->packed_tile(
+              cols, o.w->packed + static_cast<uint64_t>(g - base) * o.w->group_bytes,
+              std::min(block, hi - g), scratch, qrow, table, n, o.y + (g - base) * quant::kPackRows,
+              o.ldy);
+        }
+        base += groups;
+      }
+    });
+    return;
+  }
+  QuantizeRows(k0, cols, x, n, ldx, scratch, nullptr, pool);
   pool->ParallelFor(total, [&](int64_t begin, int64_t end, int) {
     int64_t base = 0;
     for (const MatMulOutput& o : outs) {

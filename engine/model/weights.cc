@@ -1,5 +1,6 @@
 #include "engine/model/weights.h"
 
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -8,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/model/status_macros.h"
 #include "engine/quant/dequantize.h"
+#include "engine/quant/packed.h"
 #include "engine/quant/quantize.h"
 #include "engine/quant/vec_dot.h"
 #include "engine/util/string_view_compat.h"
@@ -156,6 +158,21 @@ class Binder {
   const ModelConfig& config_;
 };
 
+// Packs a matrix for its type's packed kernel where the CPU's variant has one.
+void Pack(MatrixView* m, std::vector<std::unique_ptr<uint8_t[]>>* storage) {
+  if (!m->present() || m->kernels->packed_tile == nullptr || m->rows % quant::kPackRows != 0) {
+    return;
+  }
+  const uint64_t group_bytes = quant::PackedGroupBytes(m->type, m->cols);
+  if (group_bytes == 0) return;
+  auto packed = std::make_unique_for_overwrite<uint8_t[]>(
+      group_bytes * static_cast<uint64_t>(m->rows / quant::kPackRows));
+  quant::PackRows(m->type, m->cols, m->data, m->row_bytes, m->rows, packed.get());
+  m->packed = packed.get();
+  m->group_bytes = group_bytes;
+  storage->push_back(std::move(packed));
+}
+
 }  // namespace
 
 absl::StatusOr<ModelWeights> BindWeights(const GgufFile& file, const ModelConfig& c) {
@@ -202,6 +219,12 @@ absl::StatusOr<ModelWeights> BindWeights(const GgufFile& file, const ModelConfig
     JS_RETURN_IF_ERROR(b.Matrix(R::kDown, il, &l.down));
     JS_RETURN_IF_ERROR(b.Vector(R::kDownB, il, &l.down_b));
     JS_RETURN_IF_ERROR(b.Vector(R::kPostFfnNorm, il, &l.post_ffn_norm));
+  }
+  Pack(&w.output, &w.packed_storage);
+  for (LayerWeights& l : w.layers) {
+    for (MatrixView* m : {&l.q, &l.k, &l.v, &l.qkv, &l.attn_out, &l.gate, &l.up, &l.down}) {
+      Pack(m, &w.packed_storage);
+    }
   }
   return w;
 }

@@ -8,6 +8,7 @@
 #define JETSERVE_ENGINE_MODEL_WEIGHTS_H_
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -25,6 +26,11 @@ struct MatrixView {
   const uint8_t* data = nullptr;
   uint64_t row_bytes = 0;
   const quant::TypeKernels* kernels = nullptr;
+  // The rows packed for kernels->packed_tile (quant/packed.h), group g of kPackRows rows at
+  // packed + g * group_bytes, or nullptr: the row-major kernels. MatMul uses the packed
+  // rows when there are some; `data` stays for row lookups (GetRow).
+  const uint8_t* packed = nullptr;
+  uint64_t group_bytes = 0;
 
   bool present() const { return data != nullptr; }
   const uint8_t* Row(int64_t r) const { return data + static_cast<uint64_t>(r) * row_bytes; }
@@ -52,8 +58,12 @@ struct ModelWeights {
   MatrixView output;              // [n_vocab, n_embd]; token_embd when tied
   std::vector<float> rope_freqs;  // [rope_dims / 2] frequency divisors, empty when absent
   std::vector<LayerWeights> layers;
+  // The packed copies the views' `packed` point into (move-only: moving keeps them valid).
+  std::vector<std::unique_ptr<uint8_t[]>> packed_storage;
 };
 
+// Binds the file's tensors and packs the matrices whose type has a packed kernel in the
+// CPU's kernel variant (quant/packed.h; rows a multiple of kPackRows).
 absl::StatusOr<ModelWeights> BindWeights(const GgufFile& file, const ModelConfig& config);
 
 }  // namespace jetserve::model

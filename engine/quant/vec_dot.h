@@ -6,6 +6,9 @@
 // ggml): Q8_0 for Q4_0/Q5_0/Q8_0, Q8_1 for Q4_1/Q5_1, Q8_K for the k-quants, F32 for the
 // float types. The quantizers and the float summation order are ggml's x86 CPU kernels'
 // (see vec_dot_kernels.h), so results match llama.cpp's and do not depend on the CPU.
+// The exception: a type whose kernel variant has a packed tile (packed_tile; Q4_0 with
+// AVX-512 VNNI) is packed at load and summed in the packed order (packed.h) instead, on that
+// CPU, for every batch.
 // The caller quantizes the activation row once with `quantize_activation` and reuses it for
 // every weight row:
 //
@@ -22,6 +25,7 @@
 
 #include "engine/format/gguf_types.h"
 #include "engine/quant/dequantize.h"
+#include "engine/quant/packed.h"
 #include "engine/quant/quantize.h"
 
 namespace jetserve::quant {
@@ -43,6 +47,12 @@ using VecDotRowsFn = void (*)(int64_t n, const void* x, const void* y, uint64_t 
 using VecDotTileFn = void (*)(int64_t n, const void* x, uint64_t x_stride, int64_t x_rows,
                               const void* y, uint64_t y_stride, int64_t rows, float* out,
                               int64_t out_stride);
+// A tile over packed weights (packed.h): groups g < x_groups of kPackRows rows (group g at
+// x + g * PackedGroupBytes(type, n)) against activation rows t < rows (row t's blocks at
+// y + t * y_stride, its PreparePackedActivation table at table + t * (n / 32));
+// out[t * out_stride + g * kPackRows + l] is weight row g * kPackRows + l's product, in the
+// packed summation order.
+// (VecDotPackedFn is declared in packed.h.)
 
 struct TypeKernels {
   GgmlType type;
@@ -54,6 +64,7 @@ struct TypeKernels {
   VecDotF32Fn vec_dot_f32;
   VecDotRowsFn vec_dot_rows;
   VecDotTileFn vec_dot_tile;
+  VecDotPackedFn packed_tile;  // nullptr: this variant has no packed kernel for the type
 };
 
 // One compiled variant of the kernels (an instruction-set level) that this CPU runs.

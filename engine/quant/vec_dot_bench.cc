@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "engine/quant/packed.h"
 #include "engine/quant/quantize.h"
 #include "engine/quant/vec_dot.h"
 
@@ -69,7 +70,8 @@ void BM_Tile(benchmark::State& state) {
   std::normal_distribution<float> dist;
   std::vector<float> w(static_cast<size_t>(cols)), y(static_cast<size_t>(cols));
   const uint64_t wrow = RowBytes(type, cols), yrow = RowBytes(k->vec_dot_type, cols);
-  std::vector<uint8_t> wq(wrow * static_cast<uint64_t>(rows)), yq(yrow * static_cast<uint64_t>(batch));
+  std::vector<uint8_t> wq(wrow * static_cast<uint64_t>(rows)),
+      yq(yrow * static_cast<uint64_t>(batch));
   for (int64_t r = 0; r < rows; ++r) {
     for (float& x : w) x = dist(rng);
     k->from_float(w.data(), wq.data() + static_cast<uint64_t>(r) * wrow, cols);
@@ -105,7 +107,8 @@ void TileShapes(benchmark::internal::Benchmark* b) {
                      GgmlType::kQ5_K, GgmlType::kQ6_K}) {
     for (int64_t variant = 1; variant < 3; ++variant) {
       for (int64_t cols : {2048, 5632}) {
-        for (int64_t batch : {1, 8, 128}) b->Args({static_cast<int64_t>(t), variant, 256, cols, batch});
+        for (int64_t batch : {1, 8, 128})
+          b->Args({static_cast<int64_t>(t), variant, 256, cols, batch});
       }
       // A thread's share of the feed-forward gate and up matrices (past L2) against 128 rows
       // (prefill) and 8 rows (a batched decode step).
@@ -129,6 +132,57 @@ void AllTypes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_VecDot)->Apply(AllTypes);
 BENCHMARK(BM_Dequantize)->Apply(AllTypes);
 BENCHMARK(BM_Tile)->Apply(TileShapes);
+
+// The packed tile (packed.h) of the CPU's fastest variant on the same shapes as BM_Tile's
+// Q4_0 rows (compare with BM_Tile/2/2/...): the weights packed, the activation tables built
+// once outside the loop, as MatMuls does once per product.
+void BM_Packed(benchmark::State& state) {
+  const auto type = static_cast<GgmlType>(state.range(0));
+  const int64_t rows = state.range(1), cols = state.range(2), batch = state.range(3);
+  const TypeKernels* k = GetTypeKernels(type);
+  if (k->packed_tile == nullptr) {
+    state.SkipWithError("no packed kernel for this type on this CPU");
+    return;
+  }
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist;
+  std::vector<float> w(static_cast<size_t>(cols)), y(static_cast<size_t>(cols));
+  const uint64_t wrow = RowBytes(type, cols), yrow = RowBytes(k->vec_dot_type, cols);
+  std::vector<uint8_t> wq(wrow * static_cast<uint64_t>(rows)),
+      yq(yrow * static_cast<uint64_t>(batch));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& x : w) x = dist(rng);
+    k->from_float(w.data(), wq.data() + static_cast<uint64_t>(r) * wrow, cols);
+  }
+  std::vector<uint8_t> packed(PackedGroupBytes(type, cols) *
+                              static_cast<uint64_t>(rows / kPackRows));
+  PackRows(type, cols, wq.data(), wrow, rows, packed.data());
+  const int64_t nb = cols / kQK;
+  std::vector<PackedActivation> table(static_cast<size_t>(nb * batch));
+  for (int64_t t = 0; t < batch; ++t) {
+    for (float& x : y) x = dist(rng);
+    k->quantize_activation(y.data(), yq.data() + static_cast<uint64_t>(t) * yrow, cols);
+    PreparePackedActivation(cols, yq.data() + static_cast<uint64_t>(t) * yrow,
+                            table.data() + t * nb);
+  }
+  std::vector<float> out(static_cast<size_t>(rows * batch));
+  for (auto _ : state) {
+    k->packed_tile(cols, packed.data(), rows / kPackRows, yq.data(), yrow, table.data(), batch,
+                   out.data(), rows);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetLabel(std::string(GgmlTypeName(type)));
+  state.SetItemsProcessed(state.iterations() * rows * cols * batch);
+}
+
+void PackedShapes(benchmark::internal::Benchmark* b) {
+  for (int64_t batch : {1, 8, 128}) {
+    b->Args({static_cast<int64_t>(GgmlType::kQ4_0), 256, 2048, batch});
+    b->Args({static_cast<int64_t>(GgmlType::kQ4_0), 256, 5632, batch});
+  }
+  b->Args({static_cast<int64_t>(GgmlType::kQ4_0), 65536, 2048, 1});
+}
+BENCHMARK(BM_Packed)->Apply(PackedShapes);
 
 }  // namespace
 }  // namespace jetserve::quant

@@ -345,7 +345,8 @@ QuantizeRowFn ActivationQuantizer(GgmlType dot_type) {
 }
 
 template <GgmlType kType, typename Block, GgmlType kDotType, VecDotFn kDot,
-          VecDotRowsFn kRows = RowsByLoop<kDot>, VecDotTileFn kTile = TileByRows<kRows>>
+          VecDotRowsFn kRows = RowsByLoop<kDot>, VecDotTileFn kTile = TileByRows<kRows>,
+          VecDotPackedFn kPacked = nullptr>
 TypeKernels BlockKernels() {
   constexpr int kBlock = kDotType == GgmlType::kQ8_K ? kQKK : kQK;
   return {kType,
@@ -356,7 +357,8 @@ TypeKernels BlockKernels() {
           kDot,
           DotF32Blocked<kType, kBlock, sizeof(Block)>,
           kRows,
-          kTile};
+          kTile,
+          kPacked};
 }
 
 }  // namespace
@@ -366,18 +368,18 @@ std::span<const TypeKernels> KernelTable() {
   static const TypeKernels kTable[] = {
       {GgmlType::kF32, GgmlType::kF32, GetDequantizeRowFn(GgmlType::kF32),
        GetQuantizeRowFn(GgmlType::kF32), GetActivationQuantizer(GgmlType::kF32), DotF32F32, DotF32,
-       RowsByLoop<DotF32F32>, TileByRows<RowsByLoop<DotF32F32>>},
+       RowsByLoop<DotF32F32>, TileByRows<RowsByLoop<DotF32F32>>, nullptr},
       {GgmlType::kF16, GgmlType::kF32, GetDequantizeRowFn(GgmlType::kF16),
        GetQuantizeRowFn(GgmlType::kF16), GetActivationQuantizer(GgmlType::kF32), DotHalfQ<F16ToF32>,
        DotHalf<F16ToF32>, RowsByLoop<DotHalfQ<F16ToF32>>,
-       TileByRows<RowsByLoop<DotHalfQ<F16ToF32>>>},
+       TileByRows<RowsByLoop<DotHalfQ<F16ToF32>>>, nullptr},
       {GgmlType::kBF16, GgmlType::kF32, GetDequantizeRowFn(GgmlType::kBF16),
        GetQuantizeRowFn(GgmlType::kBF16), GetActivationQuantizer(GgmlType::kF32),
        DotHalfQ<BF16ToF32>, DotHalf<BF16ToF32>, RowsByLoop<DotHalfQ<BF16ToF32>>,
-       TileByRows<RowsByLoop<DotHalfQ<BF16ToF32>>>},
+       TileByRows<RowsByLoop<DotHalfQ<BF16ToF32>>>, nullptr},
 #ifdef JS_VEC_DOT_AVX2
       BlockKernels<GgmlType::kQ4_0, BlockQ4_0, GgmlType::kQ8_0, LegacyDot<Q4_0Blocks>,
-                   LegacyDotRows<Q4_0Blocks>, LegacyDotTile<Q4_0Blocks>>(),
+                   LegacyDotRows<Q4_0Blocks>, LegacyDotTile<Q4_0Blocks>, kPackedQ4_0>(),
       BlockKernels<GgmlType::kQ4_1, BlockQ4_1, GgmlType::kQ8_1, LegacyDot<Q4_1Blocks>,
                    LegacyDotRows<Q4_1Blocks>, LegacyDotTile<Q4_1Blocks>>(),
       BlockKernels<GgmlType::kQ5_0, BlockQ5_0, GgmlType::kQ8_0, LegacyDot<Q5_0Blocks>,
@@ -386,12 +388,12 @@ std::span<const TypeKernels> KernelTable() {
                    LegacyDotRows<Q5_1Blocks>, LegacyDotTile<Q5_1Blocks>>(),
       BlockKernels<GgmlType::kQ8_0, BlockQ8_0, GgmlType::kQ8_0, LegacyDot<Q8_0Blocks>,
                    LegacyDotRows<Q8_0Blocks>, LegacyDotTile<Q8_0Blocks>>(),
-      BlockKernels<GgmlType::kQ4_K, BlockQ4_K, GgmlType::kQ8_K, DotQ4_KQ8_KSimd,
-                   KDotRows<Q4_KTile>, KDotTile<Q4_KTile>>(),
-      BlockKernels<GgmlType::kQ5_K, BlockQ5_K, GgmlType::kQ8_K, KDot<Q5_KTile>,
-                   KDotRows<Q5_KTile>, KDotTile<Q5_KTile>>(),
-      BlockKernels<GgmlType::kQ6_K, BlockQ6_K, GgmlType::kQ8_K, DotQ6_KQ8_KSimd,
-                   KDotRows<Q6_KTile>, KDotTile<Q6_KTile>>(),
+      BlockKernels<GgmlType::kQ4_K, BlockQ4_K, GgmlType::kQ8_K, DotQ4_KQ8_KSimd, KDotRows<Q4_KTile>,
+                   KDotTile<Q4_KTile>>(),
+      BlockKernels<GgmlType::kQ5_K, BlockQ5_K, GgmlType::kQ8_K, KDot<Q5_KTile>, KDotRows<Q5_KTile>,
+                   KDotTile<Q5_KTile>>(),
+      BlockKernels<GgmlType::kQ6_K, BlockQ6_K, GgmlType::kQ8_K, DotQ6_KQ8_KSimd, KDotRows<Q6_KTile>,
+                   KDotTile<Q6_KTile>>(),
 #else
       BlockKernels<GgmlType::kQ4_0, BlockQ4_0, GgmlType::kQ8_0, DotQ4_0Q8_0>(),
       BlockKernels<GgmlType::kQ4_1, BlockQ4_1, GgmlType::kQ8_1, DotQ4_1Q8_1>(),

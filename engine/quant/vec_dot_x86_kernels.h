@@ -130,4 +130,5 @@ inline __m256 ReducePairs(const __m512 (&acc)[P]) {
 
 #include "engine/quant/vec_dot_x86_kquants.h"
 #include "engine/quant/vec_dot_x86_legacy.h"
+#include "engine/quant/vec_dot_x86_packed.h"
 #include "engine/quant/vec_dot_x86_quantize.h"

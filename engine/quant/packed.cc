@@ -1,0 +1,78 @@
+#include "engine/quant/packed.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "engine/util/half.h"
+
+namespace jetserve::quant {
+
+uint64_t PackedGroupBytes(GgmlType type, int64_t n) {
+  if (type != GgmlType::kQ4_0 || n <= 0 || n % kQK != 0) return 0;
+  return static_cast<uint64_t>(n / kQK) * sizeof(PackedQ4_0);
+}
+
+void PackRows(GgmlType type, int64_t n, const uint8_t* x, uint64_t x_stride, int64_t rows,
+              uint8_t* out) {
+  const int64_t nb = n / kQK;
+  auto* packed = reinterpret_cast<PackedQ4_0*>(out);
+  if (type != GgmlType::kQ4_0) return;
+  for (int64_t g = 0; g < rows / kPackRows; ++g) {
+    for (int64_t l = 0; l < kPackRows; ++l) {
+      const auto* row = reinterpret_cast<const BlockQ4_0*>(
+          x + static_cast<uint64_t>(g * kPackRows + l) * x_stride);
+      for (int64_t i = 0; i < nb; ++i) {
+        PackedQ4_0& b = packed[g * nb + i];
+        b.d[l] = row[i].d;
+        for (int j = 0; j < kQK / 8; ++j) std::memcpy(b.qs[j][l], row[i].qs + 4 * j, 4);
+      }
+    }
+  }
+}
+
+namespace {
+
+void PackedTileQ4_0(int64_t n, const void* x, int64_t x_groups, const void* y, uint64_t y_stride,
+                    const PackedActivation* table, int64_t rows, float* out, int64_t out_stride) {
+  const int64_t nb = n / kQK;
+  const auto* packed = static_cast<const PackedQ4_0*>(x);
+  for (int64_t t = 0; t < rows; ++t) {
+    const auto* a = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(y) +
+                                                       static_cast<uint64_t>(t) * y_stride);
+    const PackedActivation* at = table + t * nb;
+    for (int64_t g = 0; g < x_groups; ++g) {
+      float acc[kPackRows] = {};
+      for (int64_t i = 0; i < nb; ++i) {
+        const PackedQ4_0& b = packed[g * nb + i];
+        for (int64_t l = 0; l < kPackRows; ++l) {
+          int32_t sum = 0;
+          for (int j = 0; j < kQK / 8; ++j) {
+            for (int k = 0; k < 4; ++k) {
+              const int q = b.qs[j][l][k];
+              sum += ((q & 15) - 8) * a[i].qs[4 * j + k] + ((q >> 4) - 8) * a[i].qs[16 + 4 * j + k];
+            }
+          }
+          acc[l] = std::fma(static_cast<float>(sum), F16ToF32(b.d[l]) * at[i].d, acc[l]);
+        }
+      }
+      for (int64_t l = 0; l < kPackRows; ++l) out[t * out_stride + g * kPackRows + l] = acc[l];
+    }
+  }
+}
+
+}  // namespace
+
+VecDotPackedFn PackedTileReference(GgmlType type) {
+  return type == GgmlType::kQ4_0 ? PackedTileQ4_0 : nullptr;
+}
+
+void PreparePackedActivation(int64_t n, const void* y, PackedActivation* table) {
+  const auto* b = static_cast<const BlockQ8_0*>(y);
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    int32_t sum = 0;
+    for (int k = 0; k < kQK; ++k) sum += b[i].qs[k];
+    table[i] = {F16ToF32(b[i].d), sum};
+  }
+}
+
+}  // namespace jetserve::quant

@@ -1,0 +1,71 @@
+// Weight matrices repacked at load time for the packed tile kernels
+// (TypeKernels::packed_tile): kPackRows weight rows interleaved block by block, so that one
+// 32-bit SIMD lane holds four bytes of one weight row and a 512-bit integer dot product
+// (VNNI's vpdpbusd) advances sixteen rows at once against four broadcast activation bytes.
+// After a block's eight such steps each lane holds its row's whole block sum, and the float
+// step (conversion, scale product, fused multiply-add) is done once per block for sixteen rows,
+// where the row-major kernels do it per block for each row's eight partial sums.
+//
+// Summation order of a packed product (every variant, the portable one included): per weight
+// row and activation row, acc = 0; per block i, acc = fma(float(isum_i), dw_i * dy_i, acc),
+// with isum_i the block's exact integer dot product of the weights (w = nibble - 8 for Q4_0)
+// and the activation quants, dw_i and dy_i the two half scales as floats. This is not the
+// row-major kernels' order (eight float lanes per row): a model uses one or the other for a
+// matrix, whatever the batch, so its results stay independent of batch composition.
+//
+//   if (uint64_t g = PackedGroupBytes(type, n); g != 0 && rows % kPackRows == 0) {
+//     std::vector<uint8_t> packed(g * (rows / kPackRows));
+//     PackRows(type, n, w, row_bytes, rows, packed.data());
+//   }
+#ifndef JETSERVE_ENGINE_QUANT_PACKED_H_
+#define JETSERVE_ENGINE_QUANT_PACKED_H_
+
+#include <cstdint>
+
+#include "engine/format/gguf_types.h"
+#include "engine/quant/blocks.h"
+
+namespace jetserve::quant {
+
+inline constexpr int64_t kPackRows = 16;
+
+// A packed Q4_0 block: block i of kPackRows rows. d[l]: row l's half scale. qs[j][l]: row l's
+// stored bytes 4j..4j+3 (byte k: element 4j+k in the low nibble, 16+4j+k in the high one,
+// Q4_0's own order), so the 32-bit word of lane l in 64-byte chunk j is row l's.
+struct PackedQ4_0 {
+  uint16_t d[kPackRows];
+  uint8_t qs[kQK / 8][kPackRows][4];
+};
+static_assert(sizeof(PackedQ4_0) == kPackRows * sizeof(BlockQ4_0));
+
+// What the packed tiles read of each activation block besides its quants (Q8_0 blocks): its
+// scale as float and the sum of its quants (the symmetric types' offset term). One per
+// block, row after row (PreparePackedActivation).
+struct PackedActivation {
+  float d;
+  int32_t sum;
+};
+
+// Bytes of one group of kPackRows packed rows of n elements, or 0 when `type` has no packed
+// form or n is not a whole number of its blocks.
+uint64_t PackedGroupBytes(GgmlType type, int64_t n);
+
+// Packs `rows` (a multiple of kPackRows) weight rows of n elements at x (row r at
+// x + r * x_stride) into rows / kPackRows groups at out, group g at out + g * PackedGroupBytes.
+// Only for types with a packed form.
+void PackRows(GgmlType type, int64_t n, const uint8_t* x, uint64_t x_stride, int64_t rows,
+              uint8_t* out);
+
+// The portable packed tile of `type` (a VecDotPackedFn; nullptr without a packed form):
+// the reference the SIMD variants' packed_tile kernels give the bits of.
+using VecDotPackedFn = void (*)(int64_t n, const void* x, int64_t x_groups, const void* y,
+                                uint64_t y_stride, const PackedActivation* table, int64_t rows,
+                                float* out, int64_t out_stride);
+VecDotPackedFn PackedTileReference(GgmlType type);
+
+// The n / 32 entries of one activation row quantized to Q8_0 (y) into table.
+void PreparePackedActivation(int64_t n, const void* y, PackedActivation* table);
+
+}  // namespace jetserve::quant
+
+#endif  // JETSERVE_ENGINE_QUANT_PACKED_H_
