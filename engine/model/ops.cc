@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/container/inlined_vector.h"
 #include "engine/quant/quantize.h"
 #include "engine/util/half.h"
 
@@ -254,7 +255,9 @@ uint64_t TableOffset(uint64_t qrow, int64_t n) {
 
 uint64_t MatMulScratchBytes(const MatrixView& w, int64_t n) {
   const uint64_t qrow = quant::RowBytes(w.kernels->vec_dot_type, w.cols);
-  if (w.packed == nullptr) return qrow * static_cast<uint64_t>(n);
+  if (w.packed == nullptr || !quant::PackedUsesTable(w.type)) {
+    return qrow * static_cast<uint64_t>(n);
+  }
   return TableOffset(qrow, n) +
          sizeof(quant::PackedActivation) * static_cast<uint64_t>(w.cols / quant::kQK * n);
 }
@@ -308,10 +311,19 @@ void MatMuls(absl::Span<const MatMulOutput> outs, const float* x, int64_t n, int
     total += o.w->rows;
   }
   const uint64_t qrow = quant::RowBytes(k0.vec_dot_type, cols);
-  bool packed = true;
-  for (const MatMulOutput& o : outs) packed = packed && o.w->packed != nullptr;
-  if (packed) {
-    auto* table = reinterpret_cast<quant::PackedActivation*>(scratch + TableOffset(qrow, n));
+  int64_t packed = 0;
+  for (const MatMulOutput& o : outs) packed += o.w->packed != nullptr ? 1 : 0;
+  if (packed != 0 && packed != static_cast<int64_t>(outs.size())) {
+    // Some packed (q and k in Q4_K, v in Q6_K): each kind in its own pass.
+    absl::InlinedVector<MatMulOutput, 4> kinds[2];
+    for (const MatMulOutput& o : outs) kinds[o.w->packed != nullptr ? 1 : 0].push_back(o);
+    for (const auto& kind : kinds) MatMuls(kind, x, n, ldx, scratch, pool);
+    return;
+  }
+  if (packed != 0) {
+    auto* table = quant::PackedUsesTable(outs[0].w->type)
+                      ? reinterpret_cast<quant::PackedActivation*>(scratch + TableOffset(qrow, n))
+                      : nullptr;
     QuantizeRows(k0, cols, x, n, ldx, scratch, table, pool);
     // In groups of kPackRows weight rows; prefill takes the groups in blocks as below.
     pool->ParallelFor(total / quant::kPackRows, [&](int64_t begin, int64_t end, int) {

@@ -8,29 +8,38 @@
 namespace jetserve::quant {
 
 uint64_t PackedGroupBytes(GgmlType type, int64_t n) {
-  if (type != GgmlType::kQ4_0 || n <= 0 || n % kQK != 0) return 0;
-  return static_cast<uint64_t>(n / kQK) * sizeof(PackedQ4_0);
-}
-
-void PackRows(GgmlType type, int64_t n, const uint8_t* x, uint64_t x_stride, int64_t rows,
-              uint8_t* out) {
-  const int64_t nb = n / kQK;
-  auto* packed = reinterpret_cast<PackedQ4_0*>(out);
-  if (type != GgmlType::kQ4_0) return;
-  for (int64_t g = 0; g < rows / kPackRows; ++g) {
-    for (int64_t l = 0; l < kPackRows; ++l) {
-      const auto* row = reinterpret_cast<const BlockQ4_0*>(
-          x + static_cast<uint64_t>(g * kPackRows + l) * x_stride);
-      for (int64_t i = 0; i < nb; ++i) {
-        PackedQ4_0& b = packed[g * nb + i];
-        b.d[l] = row[i].d;
-        for (int j = 0; j < kQK / 8; ++j) std::memcpy(b.qs[j][l], row[i].qs + 4 * j, 4);
-      }
-    }
+  if (n <= 0) return 0;
+  switch (type) {
+    case GgmlType::kQ4_0:
+      return n % kQK == 0 ? static_cast<uint64_t>(n / kQK) * sizeof(PackedQ4_0) : 0;
+    default:
+      return 0;
   }
 }
 
+bool PackedUsesTable(GgmlType type) { return type == GgmlType::kQ4_0; }
+
 namespace {
+
+void PackQ4_0(const BlockQ4_0* row, int64_t l, int64_t nb, PackedQ4_0* out) {
+  for (int64_t i = 0; i < nb; ++i) {
+    out[i].d[l] = row[i].d;
+    for (int j = 0; j < kQK / 8; ++j) std::memcpy(out[i].qs[j][l], row[i].qs + 4 * j, 4);
+  }
+}
+
+template <typename Block, typename Packed, int kBlock,
+          void (*kPack)(const Block*, int64_t, int64_t, Packed*)>
+void PackAll(int64_t n, const uint8_t* x, uint64_t x_stride, int64_t rows, uint8_t* out) {
+  const int64_t nb = n / kBlock;
+  auto* packed = reinterpret_cast<Packed*>(out);
+  for (int64_t g = 0; g < rows / kPackRows; ++g) {
+    for (int64_t l = 0; l < kPackRows; ++l) {
+      kPack(reinterpret_cast<const Block*>(x + static_cast<uint64_t>(g * kPackRows + l) * x_stride),
+            l, nb, packed + g * nb);
+    }
+  }
+}
 
 void PackedTileQ4_0(int64_t n, const void* x, int64_t x_groups, const void* y, uint64_t y_stride,
                     const PackedActivation* table, int64_t rows, float* out, int64_t out_stride) {
@@ -62,8 +71,24 @@ void PackedTileQ4_0(int64_t n, const void* x, int64_t x_groups, const void* y, u
 
 }  // namespace
 
+void PackRows(GgmlType type, int64_t n, const uint8_t* x, uint64_t x_stride, int64_t rows,
+              uint8_t* out) {
+  switch (type) {
+    case GgmlType::kQ4_0:
+      PackAll<BlockQ4_0, PackedQ4_0, kQK, PackQ4_0>(n, x, x_stride, rows, out);
+      break;
+    default:
+      break;
+  }
+}
+
 VecDotPackedFn PackedTileReference(GgmlType type) {
-  return type == GgmlType::kQ4_0 ? PackedTileQ4_0 : nullptr;
+  switch (type) {
+    case GgmlType::kQ4_0:
+      return PackedTileQ4_0;
+    default:
+      return nullptr;
+  }
 }
 
 void PreparePackedActivation(int64_t n, const void* y, PackedActivation* table) {

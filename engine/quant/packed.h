@@ -7,11 +7,12 @@
 // where the row-major kernels do it per block for each row's eight partial sums.
 //
 // Summation order of a packed product (every variant, the portable one included): per weight
-// row and activation row, acc = 0; per block i, acc = fma(float(isum_i), dw_i * dy_i, acc),
-// with isum_i the block's exact integer dot product of the weights (w = nibble - 8 for Q4_0)
-// and the activation quants, dw_i and dy_i the two half scales as floats. This is not the
-// row-major kernels' order (eight float lanes per row): a model uses one or the other for a
-// matrix, whatever the batch, so its results stay independent of batch composition.
+// row and activation row, acc = 0, then per block i (in order):
+//   - Q4_0: acc = fma(float(isum), dw * dy, acc), isum the block's exact integer dot product
+//     of the weights (nibble - 8) and the activation quants, dw and dy the half scales.
+// This is not the row-major kernels' order (eight float lanes per row): a model uses one or
+// the other for a matrix, whatever the batch, so its results stay independent of batch
+// composition.
 //
 //   if (uint64_t g = PackedGroupBytes(type, n); g != 0 && rows % kPackRows == 0) {
 //     std::vector<uint8_t> packed(g * (rows / kPackRows));
@@ -37,6 +38,10 @@ struct PackedQ4_0 {
   uint8_t qs[kQK / 8][kPackRows][4];
 };
 static_assert(sizeof(PackedQ4_0) == kPackRows * sizeof(BlockQ4_0));
+
+// Whether the packed tiles of `type` read a PreparePackedActivation table (the Q8_0 types);
+// the others read only the activation blocks (table may be nullptr).
+bool PackedUsesTable(GgmlType type);
 
 // What the packed tiles read of each activation block besides its quants (Q8_0 blocks): its
 // scale as float and the sum of its quants (the symmetric types' offset term). One per

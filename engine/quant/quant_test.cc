@@ -456,86 +456,100 @@ TEST(VecDotTest, EveryVariantGivesThePortableBits) {
   }
 }
 
-// Packed Q4_0 (packed.h): the reference packed tile against its stated order computed here
-// from the unpacked blocks (exact integer block sums, one fused multiply-add per block by the
-// product of the two scales), and every variant's packed kernel against the reference, bit
-// for bit, for every batch size up to 19 and a few row lengths (300 blocks: longer than the
-// row-major tiles' tables).
-TEST(PackedTest, Q4_0FollowsItsOrderInEveryVariant) {
+// The packed order of Q4_0 (packed.h) computed here from one unpacked weight row and one
+// activation row: per block the exact integer sums, then the stated fused multiply-adds. abs_sum
+// gets the sum of the products' magnitudes.
+float PackedOrderDot(int64_t n, const uint8_t* w, const uint8_t* yq, double* abs_sum) {
+  float acc = 0.f;
+  *abs_sum = 0;
+  const auto* xb = reinterpret_cast<const BlockQ4_0*>(w);
+  const auto* yb = reinterpret_cast<const BlockQ8_0*>(yq);
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    int32_t sum = 0, abs = 0;
+    for (int e = 0; e < kQK; ++e) {
+      const int q = e < 16 ? xb[i].qs[e] & 15 : xb[i].qs[e - 16] >> 4;
+      sum += (q - 8) * yb[i].qs[e];
+      abs += std::abs((q - 8) * yb[i].qs[e]);
+    }
+    const float d = F16ToF32(xb[i].d) * F16ToF32(yb[i].d);
+    acc = std::fma(static_cast<float>(sum), d, acc);
+    *abs_sum += std::fabs(static_cast<double>(d)) * abs;
+  }
+  return acc;
+}
+
+// Packed weights (packed.h): the reference packed tile against its stated order computed
+// from the unpacked blocks, and every variant's packed kernel against the reference, bit for
+// bit, for every batch size up to 19 and a few row lengths (300 Q4_0 blocks: longer than the
+// row-major tiles' tables), on random blocks with extreme scales; and the packed order's value
+// near the row-major kernel's.
+TEST(PackedTest, FollowsItsOrderInEveryVariant) {
   std::mt19937 rng(20261208);
   EXPECT_EQ(PackedGroupBytes(GgmlType::kQ4_0, 64), 2 * sizeof(PackedQ4_0));
   EXPECT_EQ(PackedGroupBytes(GgmlType::kQ4_0, 48), 0u);
+  EXPECT_EQ(PackedGroupBytes(GgmlType::kQ4_K, 512), 0u);
   EXPECT_EQ(PackedGroupBytes(GgmlType::kQ4_1, 64), 0u);
   EXPECT_EQ(PackedTileReference(GgmlType::kQ8_0), nullptr);
-  const VecDotPackedFn reference = PackedTileReference(GgmlType::kQ4_0);
-  ASSERT_NE(reference, nullptr);
-  const TypeKernels* base = GetBaselineTypeKernels(GgmlType::kQ4_0);
-  constexpr int64_t kGroups = 3, kWeightRows = kGroups * kPackRows, kRows = 19;
-  for (const int64_t blocks : {1, 3, 64, 176, 300}) {
-    const int64_t n = blocks * kQK;
-    const uint64_t wrow = RowBytes(GgmlType::kQ4_0, n);
-    std::vector<uint8_t> w;
-    for (int64_t r = 0; r < kWeightRows; ++r) {
-      const std::vector<uint8_t> row = RandomWeightRow(GgmlType::kQ4_0, n, rng);
-      w.insert(w.end(), row.begin(), row.end());
-    }
-    std::vector<uint8_t> packed(PackedGroupBytes(GgmlType::kQ4_0, n) * kGroups);
-    PackRows(GgmlType::kQ4_0, n, w.data(), wrow, kWeightRows, packed.data());
-    const uint64_t qrow = RowBytes(GgmlType::kQ8_0, n);
-    std::vector<uint8_t> yq(qrow * kRows);
-    std::vector<PackedActivation> table(static_cast<size_t>(blocks * kRows));
-    for (int64_t t = 0; t < kRows; ++t) {
-      base->quantize_activation(RandomActivations(n, rng).data(), yq.data() + t * qrow, n);
-      PreparePackedActivation(n, yq.data() + t * qrow, table.data() + t * blocks);
-    }
-    std::vector<float> want(static_cast<size_t>(kRows * kWeightRows));
-    for (int64_t t = 0; t < kRows; ++t) {
-      const auto* yb = reinterpret_cast<const BlockQ8_0*>(yq.data() + t * qrow);
+  for (const GgmlType type : {GgmlType::kQ4_0}) {
+    const VecDotPackedFn reference = PackedTileReference(type);
+    ASSERT_NE(reference, nullptr);
+    const TypeKernels* base = GetBaselineTypeKernels(type);
+    const int64_t block = base->vec_dot_type == GgmlType::kQ8_K ? kQKK : kQK;
+    constexpr int64_t kGroups = 3, kWeightRows = kGroups * kPackRows, kRows = 19;
+    for (const int64_t blocks : {1, 3, 8, 22, 64, 300}) {
+      if (block == kQKK && blocks > 22) continue;
+      const int64_t n = blocks * block;
+      const uint64_t wrow = RowBytes(type, n);
+      std::vector<uint8_t> w;
       for (int64_t r = 0; r < kWeightRows; ++r) {
-        const auto* xb = reinterpret_cast<const BlockQ4_0*>(w.data() + r * wrow);
-        float acc = 0.f;
-        double abs_sum = 0;
-        for (int64_t i = 0; i < blocks; ++i) {
-          int32_t sum = 0, abs = 0;
-          for (int e = 0; e < kQK; ++e) {
-            const int q = e < 16 ? xb[i].qs[e] & 15 : xb[i].qs[e - 16] >> 4;
-            sum += (q - 8) * yb[i].qs[e];
-            abs += std::abs((q - 8) * yb[i].qs[e]);
-          }
-          const float d = F16ToF32(xb[i].d) * F16ToF32(yb[i].d);
-          acc = std::fma(static_cast<float>(sum), d, acc);
-          abs_sum += std::fabs(static_cast<double>(d)) * abs;
-        }
-        want[t * kWeightRows + r] = acc;
-        // Another order of the same products: as close to the row-major kernel's value as
-        // float sums of these magnitudes allow.
-        const float row_major = base->vec_dot(n, w.data() + r * wrow, yq.data() + t * qrow);
-        if (std::isfinite(acc) && std::isfinite(row_major) && abs_sum < 1e30) {
-          EXPECT_NEAR(acc, row_major, 1e-5 * abs_sum)
-              << "n=" << n << " row " << r << " activation " << t;
+        const std::vector<uint8_t> row = RandomWeightRow(type, n, rng);
+        w.insert(w.end(), row.begin(), row.end());
+      }
+      std::vector<uint8_t> packed(PackedGroupBytes(type, n) * kGroups);
+      PackRows(type, n, w.data(), wrow, kWeightRows, packed.data());
+      const uint64_t qrow = RowBytes(base->vec_dot_type, n);
+      std::vector<uint8_t> yq(qrow * kRows);
+      std::vector<PackedActivation> table(static_cast<size_t>(n / kQK * kRows));
+      for (int64_t t = 0; t < kRows; ++t) {
+        base->quantize_activation(RandomActivations(n, rng).data(), yq.data() + t * qrow, n);
+        if (PackedUsesTable(type)) {
+          PreparePackedActivation(n, yq.data() + t * qrow, table.data() + t * (n / kQK));
         }
       }
-    }
-    std::vector<VecDotPackedFn> kernels = {reference};
-    for (const KernelVariant& v : SupportedKernelVariants()) {
-      if (v.get(GgmlType::kQ4_0)->packed_tile != nullptr) {
-        kernels.push_back(v.get(GgmlType::kQ4_0)->packed_tile);
-      }
-    }
-    for (size_t ki = 0; ki < kernels.size(); ++ki) {
-      for (int64_t rows = 1; rows <= kRows; ++rows) {
-        // One output column past the weight rows, which must be kept.
-        std::vector<float> out(static_cast<size_t>(rows * (kWeightRows + 1)), -1.f);
-        kernels[ki](n, packed.data(), kGroups, yq.data(), qrow, table.data(), rows, out.data(),
-                    kWeightRows + 1);
-        for (int64_t t = 0; t < rows; ++t) {
-          for (int64_t r = 0; r < kWeightRows; ++r) {
-            ASSERT_TRUE(SameBits(out[t * (kWeightRows + 1) + r], want[t * kWeightRows + r]))
-                << "kernel " << ki << " n=" << n << " batch " << rows << " weight row " << r
-                << " activation " << t << ": " << out[t * (kWeightRows + 1) + r] << " vs "
-                << want[t * kWeightRows + r];
+      std::vector<float> want(static_cast<size_t>(kRows * kWeightRows));
+      for (int64_t t = 0; t < kRows; ++t) {
+        for (int64_t r = 0; r < kWeightRows; ++r) {
+          double abs_sum;
+          const float got = PackedOrderDot(n, w.data() + r * wrow, yq.data() + t * qrow, &abs_sum);
+          want[t * kWeightRows + r] = got;
+          // Another order of the same products: as close to the row-major kernel's value as
+          // float sums of these magnitudes allow.
+          const float row_major = base->vec_dot(n, w.data() + r * wrow, yq.data() + t * qrow);
+          if (std::isfinite(got) && std::isfinite(row_major) && abs_sum < 1e30) {
+            EXPECT_NEAR(got, row_major, 1e-5 * abs_sum)
+                << GgmlTypeName(type) << " n=" << n << " row " << r << " activation " << t;
           }
-          EXPECT_EQ(out[t * (kWeightRows + 1) + kWeightRows], -1.f);
+        }
+      }
+      std::vector<VecDotPackedFn> kernels = {reference};
+      for (const KernelVariant& v : SupportedKernelVariants()) {
+        if (v.get(type)->packed_tile != nullptr) kernels.push_back(v.get(type)->packed_tile);
+      }
+      for (size_t ki = 0; ki < kernels.size(); ++ki) {
+        for (int64_t rows = 1; rows <= kRows; ++rows) {
+          // One output column past the weight rows, which must be kept.
+          std::vector<float> out(static_cast<size_t>(rows * (kWeightRows + 1)), -1.f);
+          kernels[ki](n, packed.data(), kGroups, yq.data(), qrow, table.data(), rows, out.data(),
+                      kWeightRows + 1);
+          for (int64_t t = 0; t < rows; ++t) {
+            for (int64_t r = 0; r < kWeightRows; ++r) {
+              ASSERT_TRUE(SameBits(out[t * (kWeightRows + 1) + r], want[t * kWeightRows + r]))
+                  << GgmlTypeName(type) << " kernel " << ki << " n=" << n << " batch " << rows
+                  << " weight row " << r << " activation " << t << ": "
+                  << out[t * (kWeightRows + 1) + r] << " vs " << want[t * kWeightRows + r];
+            }
+            EXPECT_EQ(out[t * (kWeightRows + 1) + kWeightRows], -1.f);
+          }
         }
       }
     }

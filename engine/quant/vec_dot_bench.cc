@@ -134,8 +134,8 @@ BENCHMARK(BM_Dequantize)->Apply(AllTypes);
 BENCHMARK(BM_Tile)->Apply(TileShapes);
 
 // The packed tile (packed.h) of the CPU's fastest variant on the same shapes as BM_Tile's
-// Q4_0 rows (compare with BM_Tile/2/2/...): the weights packed, the activation tables built
-// once outside the loop, as MatMuls does once per product.
+// Q4_0 rows (compare with BM_Tile/2/2/...): the weights packed, the
+// activation tables built once outside the loop, as MatMuls does once per product.
 void BM_Packed(benchmark::State& state) {
   const auto type = static_cast<GgmlType>(state.range(0));
   const int64_t rows = state.range(1), cols = state.range(2), batch = state.range(3);
@@ -158,12 +158,14 @@ void BM_Packed(benchmark::State& state) {
                               static_cast<uint64_t>(rows / kPackRows));
   PackRows(type, cols, wq.data(), wrow, rows, packed.data());
   const int64_t nb = cols / kQK;
-  std::vector<PackedActivation> table(static_cast<size_t>(nb * batch));
+  std::vector<PackedActivation> table(PackedUsesTable(type) ? static_cast<size_t>(nb * batch) : 0);
   for (int64_t t = 0; t < batch; ++t) {
     for (float& x : y) x = dist(rng);
     k->quantize_activation(y.data(), yq.data() + static_cast<uint64_t>(t) * yrow, cols);
-    PreparePackedActivation(cols, yq.data() + static_cast<uint64_t>(t) * yrow,
-                            table.data() + t * nb);
+    if (PackedUsesTable(type)) {
+      PreparePackedActivation(cols, yq.data() + static_cast<uint64_t>(t) * yrow,
+                              table.data() + t * nb);
+    }
   }
   std::vector<float> out(static_cast<size_t>(rows * batch));
   for (auto _ : state) {
@@ -176,11 +178,12 @@ void BM_Packed(benchmark::State& state) {
 }
 
 void PackedShapes(benchmark::internal::Benchmark* b) {
+  const auto t = static_cast<int64_t>(GgmlType::kQ4_0);
   for (int64_t batch : {1, 8, 128}) {
-    b->Args({static_cast<int64_t>(GgmlType::kQ4_0), 256, 2048, batch});
-    b->Args({static_cast<int64_t>(GgmlType::kQ4_0), 256, 5632, batch});
+    b->Args({t, 256, 2048, batch});
+    b->Args({t, 256, 5632, batch});
   }
-  b->Args({static_cast<int64_t>(GgmlType::kQ4_0), 65536, 2048, 1});
+  b->Args({t, 65536, 2048, 1});
 }
 BENCHMARK(BM_Packed)->Apply(PackedShapes);
 
