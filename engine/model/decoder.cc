@@ -67,18 +67,20 @@ RunState::RunState(const Decoder& d, const RunStateOptions& options) : options_(
   rope_cs_.resize(static_cast<size_t>(std::max<int64_t>(2, c.rope_dims)));
 }
 
-absl::StatusOr<std::unique_ptr<Decoder>> Decoder::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Decoder>> Decoder::Open(const std::string& path,
+                                                       const LoadOptions& options) {
   JS_ASSIGN_OR_RETURN(std::unique_ptr<GgufFile> file, GgufFile::Open(path));
-  absl::StatusOr<std::unique_ptr<Decoder>> d = FromFile(std::move(file));
+  absl::StatusOr<std::unique_ptr<Decoder>> d = FromFile(std::move(file), options);
   if (!d.ok())
     return absl::Status(d.status().code(), absl::StrCat(path, ": ", d.status().message()));
   return d;
 }
 
-absl::StatusOr<std::unique_ptr<Decoder>> Decoder::FromFile(std::unique_ptr<GgufFile> file) {
+absl::StatusOr<std::unique_ptr<Decoder>> Decoder::FromFile(std::unique_ptr<GgufFile> file,
+                                                           const LoadOptions& options) {
   std::unique_ptr<Decoder> d(new Decoder());
   JS_ASSIGN_OR_RETURN(d->config_, LoadModelConfig(*file));
-  JS_ASSIGN_OR_RETURN(d->weights_, BindWeights(*file, d->config_));
+  JS_ASSIGN_OR_RETURN(d->weights_, BindWeights(*file, d->config_, options));
   d->file_ = std::move(file);
   const ModelConfig& c = d->config_;
   for (int64_t il = 0; il < c.n_layer; ++il) {

@@ -70,8 +70,10 @@ class RunState {
 
 class Decoder {
  public:
-  static absl::StatusOr<std::unique_ptr<Decoder>> Open(const std::string& path);
-  static absl::StatusOr<std::unique_ptr<Decoder>> FromFile(std::unique_ptr<GgufFile> file);
+  static absl::StatusOr<std::unique_ptr<Decoder>> Open(const std::string& path,
+                                                       const LoadOptions& options = {});
+  static absl::StatusOr<std::unique_ptr<Decoder>> FromFile(std::unique_ptr<GgufFile> file,
+                                                           const LoadOptions& options = {});
 
   const ModelConfig& config() const { return config_; }
   const GgufFile& file() const { return *file_; }

@@ -59,8 +59,10 @@ int64_t RssBytes() {
 }
 
 struct RealModel {
+  const char* name;
   const char* file;
   const char* ref;
+  bool pack_weights;  // LoadOptions::pack_weights
   double max_mean_kl;
   double min_clear_agree;  // fraction of the positions with a top-2 margin > 0.1
 };
@@ -89,7 +91,8 @@ TEST_P(RealModelTest, TeacherForcedMatchesLlamaCpp) {
   ASSERT_EQ(static_cast<int64_t>(std::filesystem::file_size(path)), ref.file_size)
       << "model file differs from the one the references were made with";
   const int64_t rss_before = RssBytes();
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Decoder> model, Decoder::Open(path));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Decoder> model,
+                       Decoder::Open(path, {.pack_weights = m.pack_weights}));
   const int64_t rss_loaded = RssBytes();
   const int64_t vocab = model->config().n_vocab;
   ThreadPool pool(2);
@@ -145,7 +148,7 @@ TEST_P(RealModelTest, TeacherForcedMatchesLlamaCpp) {
     greedy_match += static_cast<int64_t>(matched);
     greedy_total += static_cast<int64_t>(p.greedy.size());
   }
-  std::cout << "[figures] " << m.file << ": positions=" << total.positions
+  std::cout << "[figures] " << m.name << ": positions=" << total.positions
             << " mean_kl=" << total.mean_kl() << " max_kl=" << total.max_kl
             << " argmax_agree_clear=" << total.clear_agree << "/" << total.clear_positions
             << " argmax_agree_all=" << total.all_agree << "/" << total.positions
@@ -173,16 +176,25 @@ TEST_P(RealModelTest, TokenizerMatchesLlamaCpp) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, RealModelTest,
-                         // Both agree to the rounding of the stored log-probabilities
-                         // (measured mean KL 9.5e-9 and 2.8e-9; the bar is 1e-3).
-                         ::testing::Values(RealModel{"SmolLM2-135M-Instruct.Q4_1.gguf",
-                                                     "SmolLM2-135M-Instruct.Q4_1.json", 1e-6, 1.0},
-                                           RealModel{"gemma-3-270m-q4_k_m.gguf",
-                                                     "gemma-3-270m-q4_k_m.json", 1e-6, 1.0}),
-                         [](const ::testing::TestParamInfo<RealModel>& param) {
-                           return std::string(param.index == 0 ? "SmolLM2" : "Gemma3");
-                         });
+// Row-major kernels (pack_weights off) follow llama.cpp's repack-off arithmetic, so both
+// models agree to the rounding of the stored log-probabilities (measured mean KL 9.5e-9 and
+// 2.8e-9; the bar is 1e-3). Packed weights sum in another order (quant/packed.h), as
+// llama.cpp's own default path does (it repacks Q4_0, Q4_K and Q6_K for its gemm and gemv):
+// Gemma 3 amplifies any rounding difference, so that llama.cpp with repacking on scores mean KL
+// 2.7e-3 and 309/312 clear argmaxes against these repack-off references (measured with
+// make_refs.py --repack), and one ulp added to every attention output projection (row-major)
+// 1.8e-3. The packed runs are held to that level.
+INSTANTIATE_TEST_SUITE_P(
+    Models, RealModelTest,
+    ::testing::Values(RealModel{"SmolLM2", "SmolLM2-135M-Instruct.Q4_1.gguf",
+                                "SmolLM2-135M-Instruct.Q4_1.json", false, 1e-6, 1.0},
+                      RealModel{"SmolLM2Packed", "SmolLM2-135M-Instruct.Q4_1.gguf",
+                                "SmolLM2-135M-Instruct.Q4_1.json", true, 1e-2, 0.98},
+                      RealModel{"Gemma3", "gemma-3-270m-q4_k_m.gguf", "gemma-3-270m-q4_k_m.json",
+                                false, 1e-6, 1.0},
+                      RealModel{"Gemma3Packed", "gemma-3-270m-q4_k_m.gguf",
+                                "gemma-3-270m-q4_k_m.json", true, 1e-2, 0.98}),
+    [](const ::testing::TestParamInfo<RealModel>& param) { return std::string(param.param.name); });
 
 }  // namespace
 }  // namespace jetserve::model

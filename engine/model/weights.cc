@@ -175,7 +175,8 @@ void Pack(MatrixView* m, std::vector<std::unique_ptr<uint8_t[]>>* storage) {
 
 }  // namespace
 
-absl::StatusOr<ModelWeights> BindWeights(const GgufFile& file, const ModelConfig& c) {
+absl::StatusOr<ModelWeights> BindWeights(const GgufFile& file, const ModelConfig& c,
+                                         const LoadOptions& options) {
   Binder b(file, c);
   ModelWeights w;
   using R = TensorRole;
@@ -220,6 +221,7 @@ absl::StatusOr<ModelWeights> BindWeights(const GgufFile& file, const ModelConfig
     JS_RETURN_IF_ERROR(b.Vector(R::kDownB, il, &l.down_b));
     JS_RETURN_IF_ERROR(b.Vector(R::kPostFfnNorm, il, &l.post_ffn_norm));
   }
+  if (!options.pack_weights) return w;
   Pack(&w.output, &w.packed_storage);
   for (LayerWeights& l : w.layers) {
     for (MatrixView* m : {&l.q, &l.k, &l.v, &l.qkv, &l.attn_out, &l.gate, &l.up, &l.down}) {

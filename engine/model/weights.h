@@ -62,9 +62,18 @@ struct ModelWeights {
   std::vector<std::unique_ptr<uint8_t[]>> packed_storage;
 };
 
-// Binds the file's tensors and packs the matrices whose type has a packed kernel in the
-// CPU's kernel variant (quant/packed.h; rows a multiple of kPackRows).
-absl::StatusOr<ModelWeights> BindWeights(const GgufFile& file, const ModelConfig& config);
+struct LoadOptions {
+  // Pack the matrices whose type has a packed kernel in the CPU's kernel variant
+  // (quant/packed.h; rows a multiple of kPackRows): faster, summed in the packed order.
+  // Without, every product follows the row-major kernels' order, that of llama.cpp's CPU path
+  // with weight repacking off (its logits to the rounding, on models that amplify rounding
+  // differences too).
+  bool pack_weights = true;
+};
+
+// Binds the file's tensors (and packs them as the options say).
+absl::StatusOr<ModelWeights> BindWeights(const GgufFile& file, const ModelConfig& config,
+                                         const LoadOptions& options = {});
 
 }  // namespace jetserve::model
 

@@ -12,6 +12,8 @@ uint64_t PackedGroupBytes(GgmlType type, int64_t n) {
   switch (type) {
     case GgmlType::kQ4_0:
       return n % kQK == 0 ? static_cast<uint64_t>(n / kQK) * sizeof(PackedQ4_0) : 0;
+    case GgmlType::kQ4_K:
+      return n % kQKK == 0 ? static_cast<uint64_t>(n / kQKK) * sizeof(PackedQ4_K) : 0;
     default:
       return 0;
   }
@@ -25,6 +27,17 @@ void PackQ4_0(const BlockQ4_0* row, int64_t l, int64_t nb, PackedQ4_0* out) {
   for (int64_t i = 0; i < nb; ++i) {
     out[i].d[l] = row[i].d;
     for (int j = 0; j < kQK / 8; ++j) std::memcpy(out[i].qs[j][l], row[i].qs + 4 * j, 4);
+  }
+}
+
+void PackQ4_K(const BlockQ4_K* row, int64_t l, int64_t nb, PackedQ4_K* out) {
+  for (int64_t i = 0; i < nb; ++i) {
+    out[i].d[l] = row[i].d;
+    out[i].dmin[l] = row[i].dmin;
+    for (int g = 0; g < 8; ++g) {
+      GetScaleMinK4(g, row[i].scales, &out[i].scales[g][l], &out[i].mins[g][l]);
+    }
+    for (int w = 0; w < kQKK / 8; ++w) std::memcpy(out[i].qs[w][l], row[i].qs + 4 * w, 4);
   }
 }
 
@@ -69,6 +82,37 @@ void PackedTileQ4_0(int64_t n, const void* x, int64_t x_groups, const void* y, u
   }
 }
 
+void PackedTileQ4_K(int64_t n, const void* x, int64_t x_groups, const void* y, uint64_t y_stride,
+                    const PackedActivation*, int64_t rows, float* out, int64_t out_stride) {
+  const int64_t nb = n / kQKK;
+  const auto* packed = static_cast<const PackedQ4_K*>(x);
+  for (int64_t t = 0; t < rows; ++t) {
+    const auto* a = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(y) +
+                                                       static_cast<uint64_t>(t) * y_stride);
+    for (int64_t g = 0; g < x_groups; ++g) {
+      float acc[kPackRows] = {};
+      for (int64_t i = 0; i < nb; ++i) {
+        const PackedQ4_K& b = packed[g * nb + i];
+        for (int64_t l = 0; l < kPackRows; ++l) {
+          int32_t isum = 0, msum = 0;
+          for (int grp = 0; grp < 8; ++grp) {
+            int32_t dot = 0;
+            for (int e = 0; e < 32; ++e) {
+              const int q = b.qs[(grp / 2) * 8 + e / 4][l][e % 4];
+              dot += (grp % 2 == 0 ? q & 15 : q >> 4) * a[i].qs[32 * grp + e];
+            }
+            isum += b.scales[grp][l] * dot;
+            msum += b.mins[grp][l] * (a[i].bsums[2 * grp] + a[i].bsums[2 * grp + 1]);
+          }
+          acc[l] = std::fma(static_cast<float>(isum), F16ToF32(b.d[l]) * a[i].d, acc[l]);
+          acc[l] = std::fma(-static_cast<float>(msum), F16ToF32(b.dmin[l]) * a[i].d, acc[l]);
+        }
+      }
+      for (int64_t l = 0; l < kPackRows; ++l) out[t * out_stride + g * kPackRows + l] = acc[l];
+    }
+  }
+}
+
 }  // namespace
 
 void PackRows(GgmlType type, int64_t n, const uint8_t* x, uint64_t x_stride, int64_t rows,
@@ -76,6 +120,9 @@ void PackRows(GgmlType type, int64_t n, const uint8_t* x, uint64_t x_stride, int
   switch (type) {
     case GgmlType::kQ4_0:
       PackAll<BlockQ4_0, PackedQ4_0, kQK, PackQ4_0>(n, x, x_stride, rows, out);
+      break;
+    case GgmlType::kQ4_K:
+      PackAll<BlockQ4_K, PackedQ4_K, kQKK, PackQ4_K>(n, x, x_stride, rows, out);
       break;
     default:
       break;
@@ -86,6 +133,8 @@ VecDotPackedFn PackedTileReference(GgmlType type) {
   switch (type) {
     case GgmlType::kQ4_0:
       return PackedTileQ4_0;
+    case GgmlType::kQ4_K:
+      return PackedTileQ4_K;
     default:
       return nullptr;
   }

@@ -10,6 +10,10 @@
 // row and activation row, acc = 0, then per block i (in order):
 //   - Q4_0: acc = fma(float(isum), dw * dy, acc), isum the block's exact integer dot product
 //     of the weights (nibble - 8) and the activation quants, dw and dy the half scales.
+//   - Q4_K: acc = fma(float(isum), d * dy, acc), then acc = fma(-float(msum), dmin * dy, acc),
+//     with isum = sum over the 8 groups of scale_g * (nibbles . quants of group g) and
+//     msum = sum over the groups of min_g * (the group's two Q8_K bsums), both exact in int32
+//     (isum's conversion rounds to nearest even past 2^24).
 // This is not the row-major kernels' order (eight float lanes per row): a model uses one or
 // the other for a matrix, whatever the batch, so its results stay independent of batch
 // composition.
@@ -38,6 +42,19 @@ struct PackedQ4_0 {
   uint8_t qs[kQK / 8][kPackRows][4];
 };
 static_assert(sizeof(PackedQ4_0) == kPackRows * sizeof(BlockQ4_0));
+
+// A packed Q4_K super-block of kPackRows rows. d, dmin[l]: row l's half scales. scales[g][l],
+// mins[g][l]: group g's 6-bit scale and min (unpacked). qs[w][l]: row l's stored bytes
+// 4w..4w+3 (Q4_K's order: for w / 8 = p, the low nibbles are elements 4(w % 8).. of group 2p,
+// the high ones those of group 2p + 1).
+struct PackedQ4_K {
+  uint16_t d[kPackRows];
+  uint16_t dmin[kPackRows];
+  uint8_t scales[8][kPackRows];
+  uint8_t mins[8][kPackRows];
+  uint8_t qs[kQKK / 8][kPackRows][4];
+};
+static_assert(sizeof(PackedQ4_K) == kPackRows * (sizeof(BlockQ4_K) + 4));
 
 // Whether the packed tiles of `type` read a PreparePackedActivation table (the Q8_0 types);
 // the others read only the activation blocks (table may be nullptr).

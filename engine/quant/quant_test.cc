@@ -456,24 +456,54 @@ TEST(VecDotTest, EveryVariantGivesThePortableBits) {
   }
 }
 
-// The packed order of Q4_0 (packed.h) computed here from one unpacked weight row and one
-// activation row: per block the exact integer sums, then the stated fused multiply-adds. abs_sum
+// The packed order (packed.h) computed here from one unpacked weight row and one activation
+// row: per block the exact integer sums, then the stated fused multiply-adds. abs_sum
 // gets the sum of the products' magnitudes.
-float PackedOrderDot(int64_t n, const uint8_t* w, const uint8_t* yq, double* abs_sum) {
+float PackedOrderDot(GgmlType type, int64_t n, const uint8_t* w, const uint8_t* yq,
+                     double* abs_sum) {
   float acc = 0.f;
   *abs_sum = 0;
-  const auto* xb = reinterpret_cast<const BlockQ4_0*>(w);
-  const auto* yb = reinterpret_cast<const BlockQ8_0*>(yq);
-  for (int64_t i = 0; i < n / kQK; ++i) {
-    int32_t sum = 0, abs = 0;
-    for (int e = 0; e < kQK; ++e) {
-      const int q = e < 16 ? xb[i].qs[e] & 15 : xb[i].qs[e - 16] >> 4;
-      sum += (q - 8) * yb[i].qs[e];
-      abs += std::abs((q - 8) * yb[i].qs[e]);
+  if (type == GgmlType::kQ4_0) {
+    const auto* xb = reinterpret_cast<const BlockQ4_0*>(w);
+    const auto* yb = reinterpret_cast<const BlockQ8_0*>(yq);
+    for (int64_t i = 0; i < n / kQK; ++i) {
+      int32_t sum = 0, abs = 0;
+      for (int e = 0; e < kQK; ++e) {
+        const int q = e < 16 ? xb[i].qs[e] & 15 : xb[i].qs[e - 16] >> 4;
+        sum += (q - 8) * yb[i].qs[e];
+        abs += std::abs((q - 8) * yb[i].qs[e]);
+      }
+      const float d = F16ToF32(xb[i].d) * F16ToF32(yb[i].d);
+      acc = std::fma(static_cast<float>(sum), d, acc);
+      *abs_sum += std::fabs(static_cast<double>(d)) * abs;
     }
-    const float d = F16ToF32(xb[i].d) * F16ToF32(yb[i].d);
-    acc = std::fma(static_cast<float>(sum), d, acc);
-    *abs_sum += std::fabs(static_cast<double>(d)) * abs;
+    return acc;
+  }
+  const auto* xb = reinterpret_cast<const BlockQ4_K*>(w);
+  const auto* yb = reinterpret_cast<const BlockQ8_K*>(yq);
+  for (int64_t i = 0; i < n / kQKK; ++i) {
+    int32_t isum = 0, msum = 0, abs = 0, mabs = 0;
+    for (int g = 0; g < 8; ++g) {
+      uint8_t sc, m;
+      GetScaleMinK4(g, xb[i].scales, &sc, &m);
+      int32_t dot = 0, group_sum = 0;
+      for (int e = 0; e < 32; ++e) {
+        const uint8_t byte = xb[i].qs[(g / 2) * 32 + e];
+        const int q = g % 2 == 0 ? byte & 15 : byte >> 4;
+        dot += q * yb[i].qs[32 * g + e];
+        abs += sc * std::abs(q * yb[i].qs[32 * g + e]);
+        group_sum += yb[i].qs[32 * g + e];
+      }
+      EXPECT_EQ(group_sum, yb[i].bsums[2 * g] + yb[i].bsums[2 * g + 1]);
+      isum += sc * dot;
+      msum += m * group_sum;
+      mabs += m * std::abs(group_sum);
+    }
+    const float d = F16ToF32(xb[i].d) * yb[i].d, dmin = F16ToF32(xb[i].dmin) * yb[i].d;
+    acc = std::fma(static_cast<float>(isum), d, acc);
+    acc = std::fma(-static_cast<float>(msum), dmin, acc);
+    *abs_sum +=
+        std::fabs(static_cast<double>(d)) * abs + std::fabs(static_cast<double>(dmin)) * mabs;
   }
   return acc;
 }
@@ -487,10 +517,11 @@ TEST(PackedTest, FollowsItsOrderInEveryVariant) {
   std::mt19937 rng(20261208);
   EXPECT_EQ(PackedGroupBytes(GgmlType::kQ4_0, 64), 2 * sizeof(PackedQ4_0));
   EXPECT_EQ(PackedGroupBytes(GgmlType::kQ4_0, 48), 0u);
-  EXPECT_EQ(PackedGroupBytes(GgmlType::kQ4_K, 512), 0u);
+  EXPECT_EQ(PackedGroupBytes(GgmlType::kQ4_K, 512), 2 * sizeof(PackedQ4_K));
+  EXPECT_EQ(PackedGroupBytes(GgmlType::kQ4_K, 384), 0u);
   EXPECT_EQ(PackedGroupBytes(GgmlType::kQ4_1, 64), 0u);
   EXPECT_EQ(PackedTileReference(GgmlType::kQ8_0), nullptr);
-  for (const GgmlType type : {GgmlType::kQ4_0}) {
+  for (const GgmlType type : {GgmlType::kQ4_0, GgmlType::kQ4_K}) {
     const VecDotPackedFn reference = PackedTileReference(type);
     ASSERT_NE(reference, nullptr);
     const TypeKernels* base = GetBaselineTypeKernels(type);
@@ -520,7 +551,8 @@ TEST(PackedTest, FollowsItsOrderInEveryVariant) {
       for (int64_t t = 0; t < kRows; ++t) {
         for (int64_t r = 0; r < kWeightRows; ++r) {
           double abs_sum;
-          const float got = PackedOrderDot(n, w.data() + r * wrow, yq.data() + t * qrow, &abs_sum);
+          const float got =
+              PackedOrderDot(type, n, w.data() + r * wrow, yq.data() + t * qrow, &abs_sum);
           want[t * kWeightRows + r] = got;
           // Another order of the same products: as close to the row-major kernel's value as
           // float sums of these magnitudes allow.

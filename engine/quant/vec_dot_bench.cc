@@ -134,7 +134,7 @@ BENCHMARK(BM_Dequantize)->Apply(AllTypes);
 BENCHMARK(BM_Tile)->Apply(TileShapes);
 
 // The packed tile (packed.h) of the CPU's fastest variant on the same shapes as BM_Tile's
-// Q4_0 rows (compare with BM_Tile/2/2/...): the weights packed, the
+// Q4_0 and Q4_K rows (compare with BM_Tile/2/2/... and BM_Tile/12/2/...): the weights packed, the
 // activation tables built once outside the loop, as MatMuls does once per product.
 void BM_Packed(benchmark::State& state) {
   const auto type = static_cast<GgmlType>(state.range(0));
@@ -178,12 +178,14 @@ void BM_Packed(benchmark::State& state) {
 }
 
 void PackedShapes(benchmark::internal::Benchmark* b) {
-  const auto t = static_cast<int64_t>(GgmlType::kQ4_0);
-  for (int64_t batch : {1, 8, 128}) {
-    b->Args({t, 256, 2048, batch});
-    b->Args({t, 256, 5632, batch});
+  for (GgmlType type : {GgmlType::kQ4_0, GgmlType::kQ4_K}) {
+    const auto t = static_cast<int64_t>(type);
+    for (int64_t batch : {1, 8, 128}) {
+      b->Args({t, 256, 2048, batch});
+      b->Args({t, 256, 5632, batch});
+    }
+    b->Args({t, 65536, 2048, 1});
   }
-  b->Args({t, 65536, 2048, 1});
 }
 BENCHMARK(BM_Packed)->Apply(PackedShapes);
 

@@ -389,7 +389,7 @@ std::span<const TypeKernels> KernelTable() {
       BlockKernels<GgmlType::kQ8_0, BlockQ8_0, GgmlType::kQ8_0, LegacyDot<Q8_0Blocks>,
                    LegacyDotRows<Q8_0Blocks>, LegacyDotTile<Q8_0Blocks>>(),
       BlockKernels<GgmlType::kQ4_K, BlockQ4_K, GgmlType::kQ8_K, DotQ4_KQ8_KSimd, KDotRows<Q4_KTile>,
-                   KDotTile<Q4_KTile>>(),
+                   KDotTile<Q4_KTile>, kPackedQ4_K>(),
       BlockKernels<GgmlType::kQ5_K, BlockQ5_K, GgmlType::kQ8_K, KDot<Q5_KTile>, KDotRows<Q5_KTile>,
                    KDotTile<Q5_KTile>>(),
       BlockKernels<GgmlType::kQ6_K, BlockQ6_K, GgmlType::kQ8_K, DotQ6_KQ8_KSimd, KDotRows<Q6_KTile>,

@@ -79,6 +79,93 @@ void PackedQ4_0Tile(int64_t n, const void* x, int64_t x_groups, const void* y, u
   });
 }
 inline constexpr VecDotPackedFn kPackedQ4_0 = PackedQ4_0Tile;
+
+// C activation rows against one packed Q4_K group. Per super-block and group of 32: the eight
+// nibble vectors of the group (four weight bytes per row and lane), eight vpdpbusd against the
+// activation's matching bytes, times the rows' scales (vpmulld) into the integer sum; the mins
+// times the activation's bsums by vpmaddwd (each row's min in both 16-bit halves of its lane,
+// against a pair of bsums: the group's 32-element sum). Then the float steps of packed.h.
+template <int C>
+void PackedQ4_KRows(int64_t nb, const PackedQ4_K* xg, const uint8_t* y, uint64_t y_stride,
+                    float* out, int64_t out_stride) {
+  __m512 acc[C];
+  const BlockQ8_K* a[C];
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) {
+    acc[c] = _mm512_setzero_ps();
+    a[c] = reinterpret_cast<const BlockQ8_K*>(y + static_cast<uint64_t>(c) * y_stride);
+  }
+  const __m512i nibble = _mm512_set1_epi8(0x0f);
+  for (int64_t i = 0; i < nb; ++i) {
+    const PackedQ4_K& b = xg[i];
+    const char* ahead = reinterpret_cast<const char*>(&b) + kPrefetchBytes;
+    for (uint64_t o = 0; o < sizeof(PackedQ4_K); o += 64) _mm_prefetch(ahead + o, _MM_HINT_T0);
+    __m512i isum[C];
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) isum[c] = _mm512_setzero_si512();
+    for (int grp = 0; grp < 8; ++grp) {
+      __m512i u[8];
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        const __m512i q = _mm512_loadu_si512(b.qs[(grp / 2) * 8 + j]);
+        u[j] = _mm512_and_si512(grp % 2 == 0 ? q : _mm512_srli_epi16(q, 4), nibble);
+      }
+      const __m512i sc =
+          _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales[grp])));
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) {
+        const int8_t* aq = a[c][i].qs + 32 * grp;
+        __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j) {
+          s0 = _mm512_dpbusd_epi32(s0, u[2 * j], Broadcast4(aq + 8 * j));
+          s1 = _mm512_dpbusd_epi32(s1, u[2 * j + 1], Broadcast4(aq + 8 * j + 4));
+        }
+        isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(_mm512_add_epi32(s0, s1), sc));
+      }
+    }
+    __m512i mins[8];
+#pragma GCC unroll 8
+    for (int grp = 0; grp < 8; ++grp) {
+      const __m512i m =
+          _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.mins[grp])));
+      mins[grp] = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
+    }
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.d)));
+    const __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.dmin)));
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+      __m512i msum = _mm512_setzero_si512();
+#pragma GCC unroll 8
+      for (int grp = 0; grp < 8; ++grp) {
+        int32_t pair;
+        std::memcpy(&pair, a[c][i].bsums + 2 * grp, 4);
+        msum = _mm512_add_epi32(msum, _mm512_madd_epi16(mins[grp], _mm512_set1_epi32(pair)));
+      }
+      const __m512 dy = _mm512_set1_ps(a[c][i].d);
+      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dw, dy), acc[c]);
+      acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(dm, dy), acc[c]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + c * out_stride, acc[c]);
+}
+
+void PackedQ4_KTile(int64_t n, const void* x, int64_t x_groups, const void* y, uint64_t y_stride,
+                    const PackedActivation*, int64_t rows, float* out, int64_t out_stride) {
+  const int64_t nb = n / kQKK;
+  const auto* xp = static_cast<const PackedQ4_K*>(x);
+  const auto* yb = static_cast<const uint8_t*>(y);
+  ForEachTile<kPackedColumns>(rows, [&](auto c, int64_t t) {
+    for (int64_t g = 0; g < x_groups; ++g) {
+      PackedQ4_KRows<decltype(c)::value>(nb, xp + g * nb, yb + static_cast<uint64_t>(t) * y_stride,
+                                         y_stride, out + t * out_stride + g * kPackRows,
+                                         out_stride);
+    }
+  });
+}
+inline constexpr VecDotPackedFn kPackedQ4_K = PackedQ4_KTile;
 #else
 inline constexpr VecDotPackedFn kPackedQ4_0 = nullptr;
+inline constexpr VecDotPackedFn kPackedQ4_K = nullptr;
 #endif
