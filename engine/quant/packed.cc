@@ -14,6 +14,8 @@ uint64_t PackedGroupBytes(GgmlType type, int64_t n) {
       return n % kQK == 0 ? static_cast<uint64_t>(n / kQK) * sizeof(PackedQ4_0) : 0;
     case GgmlType::kQ4_K:
       return n % kQKK == 0 ? static_cast<uint64_t>(n / kQKK) * sizeof(PackedQ4_K) : 0;
+    case GgmlType::kQ6_K:
+      return n % kQKK == 0 ? static_cast<uint64_t>(n / kQKK) * sizeof(PackedQ6_K) : 0;
     default:
       return 0;
   }
@@ -38,6 +40,34 @@ void PackQ4_K(const BlockQ4_K* row, int64_t l, int64_t nb, PackedQ4_K* out) {
       GetScaleMinK4(g, row[i].scales, &out[i].scales[g][l], &out[i].mins[g][l]);
     }
     for (int w = 0; w < kQKK / 8; ++w) std::memcpy(out[i].qs[w][l], row[i].qs + 4 * w, 4);
+  }
+}
+
+// Element e's 6-bit quant (0..63) of a Q6_K block (blocks.h's layout).
+int Q6Quant(const BlockQ6_K& b, int e) {
+  const int h = e / 128, r = e % 128;
+  const int low = (b.ql[h * 64 + r % 64] >> (4 * (r / 64))) & 15;
+  const int high = (b.qh[h * 32 + r % 32] >> (2 * (r / 32))) & 3;
+  return low | (high << 4);
+}
+
+void PackQ6_K(const BlockQ6_K* row, int64_t l, int64_t nb, PackedQ6_K* out) {
+  for (int64_t i = 0; i < nb; ++i) {
+    out[i].d[l] = row[i].d;
+    for (int g = 0; g < kQKK / 16; ++g) out[i].scales[g][l] = row[i].scales[g];
+    for (int w = 0; w < kQKK / 8; ++w) {
+      for (int k = 0; k < 4; ++k) {
+        out[i].ql[w][l][k] = static_cast<uint8_t>((Q6Quant(row[i], 4 * w + k) & 15) |
+                                                  ((Q6Quant(row[i], 128 + 4 * w + k) & 15) << 4));
+      }
+    }
+    for (int v = 0; v < kQKK / 16; ++v) {
+      for (int k = 0; k < 4; ++k) {
+        int byte = 0;
+        for (int j = 0; j < 4; ++j) byte |= (Q6Quant(row[i], 64 * j + 4 * v + k) >> 4) << (2 * j);
+        out[i].qh[v][l][k] = static_cast<uint8_t>(byte);
+      }
+    }
   }
 }
 
@@ -113,6 +143,37 @@ void PackedTileQ4_K(int64_t n, const void* x, int64_t x_groups, const void* y, u
   }
 }
 
+void PackedTileQ6_K(int64_t n, const void* x, int64_t x_groups, const void* y, uint64_t y_stride,
+                    const PackedActivation*, int64_t rows, float* out, int64_t out_stride) {
+  const int64_t nb = n / kQKK;
+  const auto* packed = static_cast<const PackedQ6_K*>(x);
+  for (int64_t t = 0; t < rows; ++t) {
+    const auto* a = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(y) +
+                                                       static_cast<uint64_t>(t) * y_stride);
+    for (int64_t g = 0; g < x_groups; ++g) {
+      float acc[kPackRows] = {};
+      for (int64_t i = 0; i < nb; ++i) {
+        const PackedQ6_K& b = packed[g * nb + i];
+        for (int64_t l = 0; l < kPackRows; ++l) {
+          int32_t isum = 0;
+          for (int grp = 0; grp < kQKK / 16; ++grp) {
+            int32_t dot = 0;
+            for (int e = 16 * grp; e < 16 * grp + 16; ++e) {
+              const int w = e / 4, k = e % 4;
+              const int low = w < 32 ? b.ql[w][l][k] & 15 : b.ql[w - 32][l][k] >> 4;
+              const int high = (b.qh[w % 16][l][k] >> (2 * (w / 16))) & 3;
+              dot += ((low | (high << 4)) - 32) * a[i].qs[e];
+            }
+            isum += b.scales[grp][l] * dot;
+          }
+          acc[l] = std::fma(static_cast<float>(isum), F16ToF32(b.d[l]) * a[i].d, acc[l]);
+        }
+      }
+      for (int64_t l = 0; l < kPackRows; ++l) out[t * out_stride + g * kPackRows + l] = acc[l];
+    }
+  }
+}
+
 }  // namespace
 
 void PackRows(GgmlType type, int64_t n, const uint8_t* x, uint64_t x_stride, int64_t rows,
@@ -123,6 +184,9 @@ void PackRows(GgmlType type, int64_t n, const uint8_t* x, uint64_t x_stride, int
       break;
     case GgmlType::kQ4_K:
       PackAll<BlockQ4_K, PackedQ4_K, kQKK, PackQ4_K>(n, x, x_stride, rows, out);
+      break;
+    case GgmlType::kQ6_K:
+      PackAll<BlockQ6_K, PackedQ6_K, kQKK, PackQ6_K>(n, x, x_stride, rows, out);
       break;
     default:
       break;
@@ -135,6 +199,8 @@ VecDotPackedFn PackedTileReference(GgmlType type) {
       return PackedTileQ4_0;
     case GgmlType::kQ4_K:
       return PackedTileQ4_K;
+    case GgmlType::kQ6_K:
+      return PackedTileQ6_K;
     default:
       return nullptr;
   }

@@ -14,6 +14,8 @@
 //     with isum = sum over the 8 groups of scale_g * (nibbles . quants of group g) and
 //     msum = sum over the groups of min_g * (the group's two Q8_K bsums), both exact in int32
 //     (isum's conversion rounds to nearest even past 2^24).
+//   - Q6_K: acc = fma(float(isum), d * dy, acc), isum = sum over the 16 groups of
+//     scale_g * ((q - 32) . quants of group g), exact in int32.
 // This is not the row-major kernels' order (eight float lanes per row): a model uses one or
 // the other for a matrix, whatever the batch, so its results stay independent of batch
 // composition.
@@ -55,6 +57,19 @@ struct PackedQ4_K {
   uint8_t qs[kQKK / 8][kPackRows][4];
 };
 static_assert(sizeof(PackedQ4_K) == kPackRows * (sizeof(BlockQ4_K) + 4));
+
+// A packed Q6_K super-block of kPackRows rows, its quants re-laid so that each 32-bit lane
+// word holds four consecutive elements of one row. d[l]: row l's half scale; scales[g][l]:
+// group g's scale. ql[w][l]: byte k holds the low 4 bits of element 4w+k (low nibble) and of
+// element 128+4w+k (high nibble); qh[v][l]: bits 2j..2j+1 of byte k are the high 2 bits of
+// element 64j+4v+k.
+struct PackedQ6_K {
+  uint16_t d[kPackRows];
+  int8_t scales[kQKK / 16][kPackRows];
+  uint8_t ql[kQKK / 8][kPackRows][4];
+  uint8_t qh[kQKK / 16][kPackRows][4];
+};
+static_assert(sizeof(PackedQ6_K) == kPackRows * sizeof(BlockQ6_K));
 
 // Whether the packed tiles of `type` read a PreparePackedActivation table (the Q8_0 types);
 // the others read only the activation blocks (table may be nullptr).

@@ -479,6 +479,27 @@ float PackedOrderDot(GgmlType type, int64_t n, const uint8_t* w, const uint8_t* 
     }
     return acc;
   }
+  if (type == GgmlType::kQ6_K) {
+    const auto* xb = reinterpret_cast<const BlockQ6_K*>(w);
+    const auto* yb = reinterpret_cast<const BlockQ8_K*>(yq);
+    for (int64_t i = 0; i < n / kQKK; ++i) {
+      int32_t isum = 0;
+      int64_t abs = 0;
+      for (int e = 0; e < kQKK; ++e) {
+        // blocks.h: low 4 bits nibble r / 64 of ql[h * 64 + r % 64], high 2 bits at bit
+        // 2 * (r / 32) of qh[h * 32 + r % 32], h = e / 128, r = e % 128.
+        const int h = e / 128, r = e % 128;
+        const int q = ((xb[i].ql[h * 64 + r % 64] >> (4 * (r / 64))) & 15) |
+                      (((xb[i].qh[h * 32 + r % 32] >> (2 * (r / 32))) & 3) << 4);
+        isum += xb[i].scales[e / 16] * (q - 32) * yb[i].qs[e];
+        abs += std::abs(xb[i].scales[e / 16] * (q - 32) * yb[i].qs[e]);
+      }
+      const float d = F16ToF32(xb[i].d) * yb[i].d;
+      acc = std::fma(static_cast<float>(isum), d, acc);
+      *abs_sum += std::fabs(static_cast<double>(d)) * static_cast<double>(abs);
+    }
+    return acc;
+  }
   const auto* xb = reinterpret_cast<const BlockQ4_K*>(w);
   const auto* yb = reinterpret_cast<const BlockQ8_K*>(yq);
   for (int64_t i = 0; i < n / kQKK; ++i) {
@@ -521,7 +542,7 @@ TEST(PackedTest, FollowsItsOrderInEveryVariant) {
   EXPECT_EQ(PackedGroupBytes(GgmlType::kQ4_K, 384), 0u);
   EXPECT_EQ(PackedGroupBytes(GgmlType::kQ4_1, 64), 0u);
   EXPECT_EQ(PackedTileReference(GgmlType::kQ8_0), nullptr);
-  for (const GgmlType type : {GgmlType::kQ4_0, GgmlType::kQ4_K}) {
+  for (const GgmlType type : {GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ6_K}) {
     const VecDotPackedFn reference = PackedTileReference(type);
     ASSERT_NE(reference, nullptr);
     const TypeKernels* base = GetBaselineTypeKernels(type);

@@ -134,8 +134,9 @@ BENCHMARK(BM_Dequantize)->Apply(AllTypes);
 BENCHMARK(BM_Tile)->Apply(TileShapes);
 
 // The packed tile (packed.h) of the CPU's fastest variant on the same shapes as BM_Tile's
-// Q4_0 and Q4_K rows (compare with BM_Tile/2/2/... and BM_Tile/12/2/...): the weights packed, the
-// activation tables built once outside the loop, as MatMuls does once per product.
+// Q4_0, Q4_K and Q6_K rows (compare with BM_Tile/2/2/..., BM_Tile/12/2/..., BM_Tile/14/2/...): the
+// weights packed, the activation tables built once outside the loop, as MatMuls does once per
+// product.
 void BM_Packed(benchmark::State& state) {
   const auto type = static_cast<GgmlType>(state.range(0));
   const int64_t rows = state.range(1), cols = state.range(2), batch = state.range(3);
@@ -178,7 +179,7 @@ void BM_Packed(benchmark::State& state) {
 }
 
 void PackedShapes(benchmark::internal::Benchmark* b) {
-  for (GgmlType type : {GgmlType::kQ4_0, GgmlType::kQ4_K}) {
+  for (GgmlType type : {GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ6_K}) {
     const auto t = static_cast<int64_t>(type);
     for (int64_t batch : {1, 8, 128}) {
       b->Args({t, 256, 2048, batch});

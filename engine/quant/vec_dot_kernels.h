@@ -393,7 +393,7 @@ std::span<const TypeKernels> KernelTable() {
       BlockKernels<GgmlType::kQ5_K, BlockQ5_K, GgmlType::kQ8_K, KDot<Q5_KTile>, KDotRows<Q5_KTile>,
                    KDotTile<Q5_KTile>>(),
       BlockKernels<GgmlType::kQ6_K, BlockQ6_K, GgmlType::kQ8_K, DotQ6_KQ8_KSimd, KDotRows<Q6_KTile>,
-                   KDotTile<Q6_KTile>>(),
+                   KDotTile<Q6_KTile>, kPackedQ6_K>(),
 #else
       BlockKernels<GgmlType::kQ4_0, BlockQ4_0, GgmlType::kQ8_0, DotQ4_0Q8_0>(),
       BlockKernels<GgmlType::kQ4_1, BlockQ4_1, GgmlType::kQ8_1, DotQ4_1Q8_1>(),

@@ -165,7 +165,107 @@ void PackedQ4_KTile(int64_t n, const void* x, int64_t x_groups, const void* y, u
   });
 }
 inline constexpr VecDotPackedFn kPackedQ4_K = PackedQ4_KTile;
+
+// C activation rows against one packed Q6_K group. Per super-block and group of 16: four
+// vectors of unsigned 6-bit quants (four elements of each row per lane: the low 4 bits from
+// ql, the high 2 from qh shifted into bits 4-5), four vpdpbusd in two chains, times the rows'
+// scales (vpmulld) into the integer sum; the offset once per super-block (below); then one
+// conversion, scale product and fused multiply-add for the sixteen rows.
+template <int C>
+void PackedQ6_KRows(int64_t nb, const PackedQ6_K* xg, const uint8_t* y, uint64_t y_stride,
+                    float* out, int64_t out_stride) {
+  __m512 acc[C];
+  const BlockQ8_K* a[C];
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) {
+    acc[c] = _mm512_setzero_ps();
+    a[c] = reinterpret_cast<const BlockQ8_K*>(y + static_cast<uint64_t>(c) * y_stride);
+  }
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  const __m512i high2 = _mm512_set1_epi8(0x30);
+  for (int64_t i = 0; i < nb; ++i) {
+    const PackedQ6_K& b = xg[i];
+    const char* ahead = reinterpret_cast<const char*>(&b) + kPrefetchBytes;
+    for (uint64_t o = 0; o < sizeof(PackedQ6_K); o += 64) _mm_prefetch(ahead + o, _MM_HINT_T0);
+    __m512i isum[C];
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) isum[c] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {  // elements 64j.. (the high bits' pair j)
+      for (int sub = 0; sub < 4; ++sub) {
+        const int grp = 4 * j + sub;
+        __m512i u[4];
+#pragma GCC unroll 4
+        for (int m = 0; m < 4; ++m) {
+          const int w = 16 * j + 4 * sub + m;
+          const __m512i l = _mm512_loadu_si512(b.ql[w % 32]);
+          const __m512i lo = _mm512_and_si512(j < 2 ? l : _mm512_srli_epi16(l, 4), low4);
+          const __m512i h = _mm512_loadu_si512(b.qh[4 * sub + m]);
+          const __m512i hs = j == 0   ? _mm512_slli_epi16(h, 4)
+                             : j == 1 ? _mm512_slli_epi16(h, 2)
+                             : j == 2 ? h
+                                      : _mm512_srli_epi16(h, 2);
+          u[m] = _mm512_ternarylogic_epi32(hs, high2, lo, 0xea);  // (hs & high2) | lo
+        }
+        const __m512i sc =
+            _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales[grp])));
+#pragma GCC unroll 8
+        for (int c = 0; c < C; ++c) {
+          const int8_t* aq = a[c][i].qs + 16 * grp;
+          __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[0], Broadcast4(aq));
+          __m512i d1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[1], Broadcast4(aq + 4));
+          d0 = _mm512_dpbusd_epi32(d0, u[2], Broadcast4(aq + 8));
+          d1 = _mm512_dpbusd_epi32(d1, u[3], Broadcast4(aq + 12));
+          isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(_mm512_add_epi32(d0, d1), sc));
+        }
+      }
+    }
+    // The -32 offset: 32 * sum over the groups of scale * bsum, by vpmaddwd on pairs of
+    // groups (both scales of a row in its lane's 16-bit halves).
+    __m512i pairs[8];
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) {
+      const __m512i s0 =
+          _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales[2 * k])));
+      const __m512i s1 = _mm512_cvtepi8_epi32(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales[2 * k + 1])));
+      pairs[k] = _mm512_mask_blend_epi16(0xaaaaaaaa, s0, _mm512_slli_epi32(s1, 16));
+    }
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.d)));
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+      __m512i offset = _mm512_setzero_si512();
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) {
+        int32_t bs;
+        std::memcpy(&bs, a[c][i].bsums + 2 * k, 4);
+        offset = _mm512_add_epi32(offset, _mm512_madd_epi16(pairs[k], _mm512_set1_epi32(bs)));
+      }
+      const __m512i s = _mm512_sub_epi32(isum[c], _mm512_slli_epi32(offset, 5));
+      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(a[c][i].d)),
+                               acc[c]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + c * out_stride, acc[c]);
+}
+
+void PackedQ6_KTile(int64_t n, const void* x, int64_t x_groups, const void* y, uint64_t y_stride,
+                    const PackedActivation*, int64_t rows, float* out, int64_t out_stride) {
+  const int64_t nb = n / kQKK;
+  const auto* xp = static_cast<const PackedQ6_K*>(x);
+  const auto* yb = static_cast<const uint8_t*>(y);
+  ForEachTile<kPackedColumns>(rows, [&](auto c, int64_t t) {
+    for (int64_t g = 0; g < x_groups; ++g) {
+      PackedQ6_KRows<decltype(c)::value>(nb, xp + g * nb, yb + static_cast<uint64_t>(t) * y_stride,
+                                         y_stride, out + t * out_stride + g * kPackRows,
+                                         out_stride);
+    }
+  });
+}
+inline constexpr VecDotPackedFn kPackedQ6_K = PackedQ6_KTile;
 #else
 inline constexpr VecDotPackedFn kPackedQ4_0 = nullptr;
 inline constexpr VecDotPackedFn kPackedQ4_K = nullptr;
+inline constexpr VecDotPackedFn kPackedQ6_K = nullptr;
 #endif

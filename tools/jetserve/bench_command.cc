@@ -32,7 +32,7 @@ const std::vector<OptionSpec>& Specs() {
       {"model", 'm', true},          {"concurrency", '\0', true}, {"n-predict", 'n', true},
       {"prompt-tokens", '\0', true}, {"threads", 't', true},      {"block-tokens", '\0', true},
       {"rounds", '\0', true},        {"protocol", '\0', false},   {"encoder", '\0', false},
-      {"prefix", '\0', false}};
+      {"prefix", '\0', false},       {"no-pack", '\0', false}};
   return *specs;
 }
 
@@ -174,7 +174,7 @@ std::vector<int32_t> RandomTokens(std::mt19937_64* rng, int64_t n, int32_t vocab
 //   enc B L     -> "enc B L WALL CPU"  one batch of B sequences of L random tokens, mean-pooled
 //   quit
 // Errors: "error MESSAGE" and the command is skipped.
-int RunProtocol(const std::string& model, bool encoder, int threads, std::istream& in,
+int RunProtocol(const std::string& model, bool encoder, int threads, bool pack, std::istream& in,
                 std::ostream& out, std::ostream& err) {
   ThreadPool pool(threads);
   std::mt19937_64 rng(1234);
@@ -189,7 +189,8 @@ int RunProtocol(const std::string& model, bool encoder, int threads, std::istrea
     }
     text_encoder = std::move(*te);
   } else {
-    absl::StatusOr<std::unique_ptr<model::Decoder>> d = model::Decoder::Open(model);
+    absl::StatusOr<std::unique_ptr<model::Decoder>> d =
+        model::Decoder::Open(model, {.pack_weights = pack});
     if (!d.ok()) {
       err << "jetserve bench: " << d.status().message() << "\n";
       return 1;
@@ -375,9 +376,10 @@ std::string BenchCommandUsage() {
          "      [--block-tokens 16] [--rounds 1]\n"
          "      Continuous-batching throughput in-process: per concurrency, aggregate\n"
          "      generated tokens/s and the ratio to the first concurrency.\n"
-         "  bench -m FILE|DIR --protocol [--encoder] [-t THREADS]\n"
+         "  bench -m FILE|DIR --protocol [--encoder] [--no-pack] [-t THREADS]\n"
          "      Timing commands on stdin (pp N, tg N, enc B L, bw, info): the jetserve\n"
-         "      side of tests/bench/compare.py.\n"
+         "      side of tests/bench/compare.py. --no-pack: the row-major kernels only\n"
+         "      (weights not packed at load).\n"
          "  bench -m FILE --prefix [--prompt-tokens 1000] [--block-tokens 16] [--rounds 1]\n"
          "      Prefix cache: time to first token of a request with a shared system prompt\n"
          "      computed, then found in the cache, then bypassing it.\n";
@@ -398,7 +400,8 @@ int RunBenchCommand(const std::vector<std::string>& words, std::ostream& out, st
     if (!tv.ok() || (t = tv->value_or(0)) < 0 || t > 1024) return usage("-t must be in [0, 1024]");
     const int threads = t > 0 ? static_cast<int>(t)
                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    return RunProtocol(*model, args->Has("encoder"), threads, std::cin, out, err);
+    return RunProtocol(*model, args->Has("encoder"), threads, !args->Has("no-pack"), std::cin, out,
+                       err);
   }
   std::vector<int> levels;
   for (const absl::string_view part : absl::StrSplit(args->GetOr("concurrency", "1,4,8,16"), ',')) {
