@@ -84,95 +84,87 @@ void PackAll(int64_t n, const uint8_t* x, uint64_t x_stride, int64_t rows, uint8
   }
 }
 
-void PackedTileQ4_0(int64_t n, const void* x, int64_t x_groups, const void* y, uint64_t y_stride,
-                    const PackedActivation* table, int64_t rows, float* out, int64_t out_stride) {
-  const int64_t nb = n / kQK;
-  const auto* packed = static_cast<const PackedQ4_0*>(x);
+// The portable packed tile: for each activation row, group and weight row (lane l), acc over
+// the blocks in order with K::Step(block, activation block, table entry or nullptr, l, acc).
+template <typename K>
+void ReferenceTile(int64_t n, const void* x, int64_t x_groups, const void* y, uint64_t y_stride,
+                   const PackedActivation* table, int64_t rows, float* out, int64_t out_stride) {
+  const int64_t nb = n / K::kBlockElements;
+  const auto* packed = static_cast<const typename K::Packed*>(x);
   for (int64_t t = 0; t < rows; ++t) {
-    const auto* a = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(y) +
-                                                       static_cast<uint64_t>(t) * y_stride);
-    const PackedActivation* at = table + t * nb;
+    const auto* a = reinterpret_cast<const typename K::Y*>(static_cast<const uint8_t*>(y) +
+                                                           static_cast<uint64_t>(t) * y_stride);
     for (int64_t g = 0; g < x_groups; ++g) {
-      float acc[kPackRows] = {};
-      for (int64_t i = 0; i < nb; ++i) {
-        const PackedQ4_0& b = packed[g * nb + i];
-        for (int64_t l = 0; l < kPackRows; ++l) {
-          int32_t sum = 0;
-          for (int j = 0; j < kQK / 8; ++j) {
-            for (int k = 0; k < 4; ++k) {
-              const int q = b.qs[j][l][k];
-              sum += ((q & 15) - 8) * a[i].qs[4 * j + k] + ((q >> 4) - 8) * a[i].qs[16 + 4 * j + k];
-            }
-          }
-          acc[l] = std::fma(static_cast<float>(sum), F16ToF32(b.d[l]) * at[i].d, acc[l]);
+      for (int l = 0; l < kPackRows; ++l) {
+        float acc = 0.f;
+        for (int64_t i = 0; i < nb; ++i) {
+          acc = K::Step(packed[g * nb + i], a[i], table != nullptr ? &table[t * nb + i] : nullptr,
+                        l, acc);
         }
+        out[t * out_stride + g * kPackRows + l] = acc;
       }
-      for (int64_t l = 0; l < kPackRows; ++l) out[t * out_stride + g * kPackRows + l] = acc[l];
     }
   }
 }
 
-void PackedTileQ4_K(int64_t n, const void* x, int64_t x_groups, const void* y, uint64_t y_stride,
-                    const PackedActivation*, int64_t rows, float* out, int64_t out_stride) {
-  const int64_t nb = n / kQKK;
-  const auto* packed = static_cast<const PackedQ4_K*>(x);
-  for (int64_t t = 0; t < rows; ++t) {
-    const auto* a = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(y) +
-                                                       static_cast<uint64_t>(t) * y_stride);
-    for (int64_t g = 0; g < x_groups; ++g) {
-      float acc[kPackRows] = {};
-      for (int64_t i = 0; i < nb; ++i) {
-        const PackedQ4_K& b = packed[g * nb + i];
-        for (int64_t l = 0; l < kPackRows; ++l) {
-          int32_t isum = 0, msum = 0;
-          for (int grp = 0; grp < 8; ++grp) {
-            int32_t dot = 0;
-            for (int e = 0; e < 32; ++e) {
-              const int q = b.qs[(grp / 2) * 8 + e / 4][l][e % 4];
-              dot += (grp % 2 == 0 ? q & 15 : q >> 4) * a[i].qs[32 * grp + e];
-            }
-            isum += b.scales[grp][l] * dot;
-            msum += b.mins[grp][l] * (a[i].bsums[2 * grp] + a[i].bsums[2 * grp + 1]);
-          }
-          acc[l] = std::fma(static_cast<float>(isum), F16ToF32(b.d[l]) * a[i].d, acc[l]);
-          acc[l] = std::fma(-static_cast<float>(msum), F16ToF32(b.dmin[l]) * a[i].d, acc[l]);
-        }
+struct ReferenceQ4_0 {
+  using Packed = PackedQ4_0;
+  using Y = BlockQ8_0;
+  static constexpr int64_t kBlockElements = kQK;
+  static float Step(const PackedQ4_0& b, const BlockQ8_0& a, const PackedActivation* p, int l,
+                    float acc) {
+    int32_t sum = 0;
+    for (int j = 0; j < kQK / 8; ++j) {
+      for (int k = 0; k < 4; ++k) {
+        const int q = b.qs[j][l][k];
+        sum += ((q & 15) - 8) * a.qs[4 * j + k] + ((q >> 4) - 8) * a.qs[16 + 4 * j + k];
       }
-      for (int64_t l = 0; l < kPackRows; ++l) out[t * out_stride + g * kPackRows + l] = acc[l];
     }
+    return std::fma(static_cast<float>(sum), F16ToF32(b.d[l]) * p->d, acc);
   }
-}
+};
 
-void PackedTileQ6_K(int64_t n, const void* x, int64_t x_groups, const void* y, uint64_t y_stride,
-                    const PackedActivation*, int64_t rows, float* out, int64_t out_stride) {
-  const int64_t nb = n / kQKK;
-  const auto* packed = static_cast<const PackedQ6_K*>(x);
-  for (int64_t t = 0; t < rows; ++t) {
-    const auto* a = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(y) +
-                                                       static_cast<uint64_t>(t) * y_stride);
-    for (int64_t g = 0; g < x_groups; ++g) {
-      float acc[kPackRows] = {};
-      for (int64_t i = 0; i < nb; ++i) {
-        const PackedQ6_K& b = packed[g * nb + i];
-        for (int64_t l = 0; l < kPackRows; ++l) {
-          int32_t isum = 0;
-          for (int grp = 0; grp < kQKK / 16; ++grp) {
-            int32_t dot = 0;
-            for (int e = 16 * grp; e < 16 * grp + 16; ++e) {
-              const int w = e / 4, k = e % 4;
-              const int low = w < 32 ? b.ql[w][l][k] & 15 : b.ql[w - 32][l][k] >> 4;
-              const int high = (b.qh[w % 16][l][k] >> (2 * (w / 16))) & 3;
-              dot += ((low | (high << 4)) - 32) * a[i].qs[e];
-            }
-            isum += b.scales[grp][l] * dot;
-          }
-          acc[l] = std::fma(static_cast<float>(isum), F16ToF32(b.d[l]) * a[i].d, acc[l]);
-        }
+struct ReferenceQ4_K {
+  using Packed = PackedQ4_K;
+  using Y = BlockQ8_K;
+  static constexpr int64_t kBlockElements = kQKK;
+  static float Step(const PackedQ4_K& b, const BlockQ8_K& a, const PackedActivation*, int l,
+                    float acc) {
+    int32_t isum = 0, msum = 0;
+    for (int grp = 0; grp < 8; ++grp) {
+      int32_t dot = 0;
+      for (int e = 0; e < 32; ++e) {
+        const int q = b.qs[(grp / 2) * 8 + e / 4][l][e % 4];
+        dot += (grp % 2 == 0 ? q & 15 : q >> 4) * a.qs[32 * grp + e];
       }
-      for (int64_t l = 0; l < kPackRows; ++l) out[t * out_stride + g * kPackRows + l] = acc[l];
+      isum += b.scales[grp][l] * dot;
+      msum += b.mins[grp][l] * (a.bsums[2 * grp] + a.bsums[2 * grp + 1]);
     }
+    acc = std::fma(static_cast<float>(isum), F16ToF32(b.d[l]) * a.d, acc);
+    return std::fma(-static_cast<float>(msum), F16ToF32(b.dmin[l]) * a.d, acc);
   }
-}
+};
+
+struct ReferenceQ6_K {
+  using Packed = PackedQ6_K;
+  using Y = BlockQ8_K;
+  static constexpr int64_t kBlockElements = kQKK;
+  static float Step(const PackedQ6_K& b, const BlockQ8_K& a, const PackedActivation*, int l,
+                    float acc) {
+    int32_t isum = 0;
+    for (int grp = 0; grp < kQKK / 16; ++grp) {
+      int32_t dot = 0;
+      for (int e = 16 * grp; e < 16 * grp + 16; ++e) {
+        const int w = e / 4, k = e % 4;
+        const int low = w < 32 ? b.ql[w][l][k] & 15 : b.ql[w - 32][l][k] >> 4;
+        const int high = (b.qh[w % 16][l][k] >> (2 * (w / 16))) & 3;
+        dot += ((low | (high << 4)) - 32) * a.qs[e];
+      }
+      isum += b.scales[grp][l] * dot;
+    }
+    return std::fma(static_cast<float>(isum), F16ToF32(b.d[l]) * a.d, acc);
+  }
+};
 
 }  // namespace
 
@@ -196,11 +188,11 @@ void PackRows(GgmlType type, int64_t n, const uint8_t* x, uint64_t x_stride, int
 VecDotPackedFn PackedTileReference(GgmlType type) {
   switch (type) {
     case GgmlType::kQ4_0:
-      return PackedTileQ4_0;
+      return ReferenceTile<ReferenceQ4_0>;
     case GgmlType::kQ4_K:
-      return PackedTileQ4_K;
+      return ReferenceTile<ReferenceQ4_K>;
     case GgmlType::kQ6_K:
-      return PackedTileQ6_K;
+      return ReferenceTile<ReferenceQ6_K>;
     default:
       return nullptr;
   }

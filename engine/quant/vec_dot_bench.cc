@@ -57,6 +57,29 @@ void BM_Dequantize(benchmark::State& state) {
 
 // One weight matrix (rows x cols of `type`, in L2 as a thread's share of a layer is) times
 // `batch` activation rows, through variant `variant`'s tile kernel; counts multiply-adds.
+// Random normal weights (rows x cols, quantized to the kernels' type) and activation rows
+// (batch x cols, quantized to its dot type).
+struct Operands {
+  std::vector<uint8_t> weights, activations;
+};
+Operands MakeOperands(const TypeKernels& k, int64_t rows, int64_t cols, int64_t batch) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist;
+  std::vector<float> v(static_cast<size_t>(cols));
+  const uint64_t wrow = RowBytes(k.type, cols), yrow = RowBytes(k.vec_dot_type, cols);
+  Operands o{std::vector<uint8_t>(wrow * static_cast<uint64_t>(rows)),
+             std::vector<uint8_t>(yrow * static_cast<uint64_t>(batch))};
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& x : v) x = dist(rng);
+    k.from_float(v.data(), o.weights.data() + static_cast<uint64_t>(r) * wrow, cols);
+  }
+  for (int64_t t = 0; t < batch; ++t) {
+    for (float& x : v) x = dist(rng);
+    k.quantize_activation(v.data(), o.activations.data() + static_cast<uint64_t>(t) * yrow, cols);
+  }
+  return o;
+}
+
 void BM_Tile(benchmark::State& state) {
   const auto type = static_cast<GgmlType>(state.range(0));
   const auto variant = static_cast<size_t>(state.range(1));
@@ -66,20 +89,10 @@ void BM_Tile(benchmark::State& state) {
     return;
   }
   const TypeKernels* k = SupportedKernelVariants()[variant].get(type);
-  std::mt19937 rng(3);
-  std::normal_distribution<float> dist;
-  std::vector<float> w(static_cast<size_t>(cols)), y(static_cast<size_t>(cols));
+  const Operands o = MakeOperands(*k, rows, cols, batch);
   const uint64_t wrow = RowBytes(type, cols), yrow = RowBytes(k->vec_dot_type, cols);
-  std::vector<uint8_t> wq(wrow * static_cast<uint64_t>(rows)),
-      yq(yrow * static_cast<uint64_t>(batch));
-  for (int64_t r = 0; r < rows; ++r) {
-    for (float& x : w) x = dist(rng);
-    k->from_float(w.data(), wq.data() + static_cast<uint64_t>(r) * wrow, cols);
-  }
-  for (int64_t t = 0; t < batch; ++t) {
-    for (float& x : y) x = dist(rng);
-    k->quantize_activation(y.data(), yq.data() + static_cast<uint64_t>(t) * yrow, cols);
-  }
+  const std::vector<uint8_t>& wq = o.weights;
+  const std::vector<uint8_t>& yq = o.activations;
   std::vector<float> out(static_cast<size_t>(rows * batch));
   for (auto _ : state) {
     k->vec_dot_tile(cols, wq.data(), wrow, rows, yq.data(), yrow, batch, out.data(), rows);
@@ -145,29 +158,18 @@ void BM_Packed(benchmark::State& state) {
     state.SkipWithError("no packed kernel for this type on this CPU");
     return;
   }
-  std::mt19937 rng(3);
-  std::normal_distribution<float> dist;
-  std::vector<float> w(static_cast<size_t>(cols)), y(static_cast<size_t>(cols));
+  const Operands o = MakeOperands(*k, rows, cols, batch);
   const uint64_t wrow = RowBytes(type, cols), yrow = RowBytes(k->vec_dot_type, cols);
-  std::vector<uint8_t> wq(wrow * static_cast<uint64_t>(rows)),
-      yq(yrow * static_cast<uint64_t>(batch));
-  for (int64_t r = 0; r < rows; ++r) {
-    for (float& x : w) x = dist(rng);
-    k->from_float(w.data(), wq.data() + static_cast<uint64_t>(r) * wrow, cols);
-  }
   std::vector<uint8_t> packed(PackedGroupBytes(type, cols) *
                               static_cast<uint64_t>(rows / kPackRows));
-  PackRows(type, cols, wq.data(), wrow, rows, packed.data());
+  PackRows(type, cols, o.weights.data(), wrow, rows, packed.data());
   const int64_t nb = cols / kQK;
   std::vector<PackedActivation> table(PackedUsesTable(type) ? static_cast<size_t>(nb * batch) : 0);
-  for (int64_t t = 0; t < batch; ++t) {
-    for (float& x : y) x = dist(rng);
-    k->quantize_activation(y.data(), yq.data() + static_cast<uint64_t>(t) * yrow, cols);
-    if (PackedUsesTable(type)) {
-      PreparePackedActivation(cols, yq.data() + static_cast<uint64_t>(t) * yrow,
-                              table.data() + t * nb);
-    }
+  for (int64_t t = 0; PackedUsesTable(type) && t < batch; ++t) {
+    PreparePackedActivation(cols, o.activations.data() + static_cast<uint64_t>(t) * yrow,
+                            table.data() + t * nb);
   }
+  const std::vector<uint8_t>& yq = o.activations;
   std::vector<float> out(static_cast<size_t>(rows * batch));
   for (auto _ : state) {
     k->packed_tile(cols, packed.data(), rows / kPackRows, yq.data(), yrow, table.data(), batch,

@@ -25,10 +25,12 @@
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 #endif
 #if defined(__GNUC__) && !defined(__clang__)
-// GCC 12's 512-bit insert/cast intrinsics pass a self-initialised "undefined" vector, which
-// -Wmaybe-uninitialized reports once inlined (GCC bug 105593, fixed in GCC 13).
+// GCC 12's 512-bit insert/cast/convert intrinsics pass a self-initialised "undefined" vector,
+// which -Wmaybe-uninitialized (or -Wuninitialized, depending on inlining) reports once inlined
+// (GCC bug 105593, fixed in GCC 13).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #define JS_VEC_DOT_NS x86_avx512
 #define JS_VEC_DOT_AVX2 1

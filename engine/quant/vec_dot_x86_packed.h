@@ -10,32 +10,86 @@ inline __m512i Broadcast4(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-// C activation rows against one packed Q4_0 group (sixteen weight rows, one per 32-bit lane).
-// Per block: the four 64-byte chunks give eight vectors of nibbles (chunk j's low nibbles are
-// elements 4j..4j+3 of each row, its high ones 16+4j..), each taken by one vpdpbusd against
-// the activation's four matching bytes; the unsigned nibbles' offset enters as the start
-// value -8 * sum(a). Two chains of four, added. Then one conversion, scale product and fused
-// multiply-add for the sixteen rows. Results in lanes, stored as sixteen consecutive outputs.
-template <int C>
-void PackedQ4_0Rows(int64_t nb, const PackedQ4_0* xg, const uint8_t* y, uint64_t y_stride,
-                    const PackedActivation* table, int64_t table_stride, float* out,
-                    int64_t out_stride) {
+// Sixteen half scales (one per row lane) as floats.
+inline __m512 HalfLanes(const uint16_t (&h)[kPackRows]) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
+}
+
+// Per row lane: sum over k of w[k]'s two 16-bit halves times the Q8_K bsums 2k and 2k + 1
+// (vpmaddwd against each pair broadcast).
+inline __m512i BsumPairsDot(const __m512i (&w)[8], const int16_t* bsums) {
+  __m512i sum = _mm512_setzero_si512();
+#pragma GCC unroll 8
+  for (int k = 0; k < 8; ++k) {
+    int32_t pair;
+    std::memcpy(&pair, bsums + 2 * k, 4);
+    sum = _mm512_add_epi32(sum, _mm512_madd_epi16(w[k], _mm512_set1_epi32(pair)));
+  }
+  return sum;
+}
+
+// The blocks of one packed group (sixteen weight rows, one per 32-bit lane) against C
+// activation rows (row c's blocks at y + c * y_stride, its table entries at
+// table + c * nb when the type reads a table): K::Block per block, each block's bytes
+// prefetched kPrefetchBytes ahead (one sequential stream); the sixteen results of row c
+// stored at out + c * out_stride.
+template <typename K, int C>
+void PackedRows(int64_t nb, const typename K::Packed* xg, const uint8_t* y, uint64_t y_stride,
+                const PackedActivation* table, float* out, int64_t out_stride) {
+  using Y = typename K::Y;
   __m512 acc[C];
-  const BlockQ8_0* a[C];
+  const Y* a[C];
   const PackedActivation* p[C];
 #pragma GCC unroll 8
   for (int c = 0; c < C; ++c) {
     acc[c] = _mm512_setzero_ps();
-    a[c] = reinterpret_cast<const BlockQ8_0*>(y + static_cast<uint64_t>(c) * y_stride);
-    p[c] = table + c * table_stride;
+    a[c] = reinterpret_cast<const Y*>(y + static_cast<uint64_t>(c) * y_stride);
+    p[c] = table != nullptr ? table + c * nb : nullptr;
   }
-  const __m512i nibble = _mm512_set1_epi8(0x0f);
   for (int64_t i = 0; i < nb; ++i) {
-    const PackedQ4_0& b = xg[i];
-    const char* ahead = reinterpret_cast<const char*>(&b) + kPrefetchBytes;
-#pragma GCC unroll 5
-    for (uint64_t o = 0; o < sizeof(PackedQ4_0); o += 64) _mm_prefetch(ahead + o, _MM_HINT_T0);
-    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.d)));
+    const char* ahead = reinterpret_cast<const char*>(&xg[i]) + kPrefetchBytes;
+#pragma GCC unroll 8
+    for (uint64_t o = 0; o < sizeof(xg[i]); o += 64) _mm_prefetch(ahead + o, _MM_HINT_T0);
+    K::template Block<C>(xg[i], i, a, p, acc);
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + c * out_stride, acc[c]);
+}
+
+// Activation rows per pass over the groups: eight accumulators, the block's weight vectors and
+// the scales within the 32 vector registers.
+inline constexpr int kPackedColumns = 8;
+
+template <typename K>
+void PackedTile(int64_t n, const void* x, int64_t x_groups, const void* y, uint64_t y_stride,
+                const PackedActivation* table, int64_t rows, float* out, int64_t out_stride) {
+  const int64_t nb = n / K::kBlockElements;
+  const auto* xp = static_cast<const typename K::Packed*>(x);
+  const auto* yb = static_cast<const uint8_t*>(y);
+  ForEachTile<kPackedColumns>(rows, [&](auto c, int64_t t) {
+    for (int64_t g = 0; g < x_groups; ++g) {
+      PackedRows<K, decltype(c)::value>(nb, xp + g * nb, yb + static_cast<uint64_t>(t) * y_stride,
+                                        y_stride, table != nullptr ? table + t * nb : nullptr,
+                                        out + t * out_stride + g * kPackRows, out_stride);
+    }
+  });
+}
+
+// One block of a packed Q4_0 group against C activation rows (sixteen weight rows, one per 32-bit
+// lane). Per block: the four 64-byte chunks give eight vectors of nibbles (chunk j's low nibbles
+// are elements 4j..4j+3 of each row, its high ones 16+4j..), each taken by one vpdpbusd against the
+// activation's four matching bytes; the unsigned nibbles' offset enters as the start value -8 *
+// sum(a). Two chains of four, added. Then one conversion, scale product and fused multiply-add for
+// the sixteen rows. Results in lanes, stored as sixteen consecutive outputs.
+struct PackedQ4_0Kernel {
+  using Packed = PackedQ4_0;
+  using Y = BlockQ8_0;
+  static constexpr int64_t kBlockElements = kQK;
+  template <int C>
+  static void Block(const PackedQ4_0& b, int64_t i, const BlockQ8_0* const (&a)[C],
+                    const PackedActivation* const (&p)[C], __m512 (&acc)[C]) {
+    const __m512i nibble = _mm512_set1_epi8(0x0f);
+    const __m512 dw = HalfLanes(b.d);
     __m512i u[8];
 #pragma GCC unroll 4
     for (int j = 0; j < 4; ++j) {
@@ -57,49 +111,21 @@ void PackedQ4_0Rows(int64_t nb, const PackedQ4_0* xg, const uint8_t* y, uint64_t
                                _mm512_mul_ps(dw, _mm512_set1_ps(p[c][i].d)), acc[c]);
     }
   }
-#pragma GCC unroll 8
-  for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + c * out_stride, acc[c]);
-}
+};
 
-// Activation rows per pass over the groups: eight accumulators, eight nibble vectors and the
-// scales within the 32 vector registers.
-inline constexpr int kPackedColumns = 8;
-
-void PackedQ4_0Tile(int64_t n, const void* x, int64_t x_groups, const void* y, uint64_t y_stride,
-                    const PackedActivation* table, int64_t rows, float* out, int64_t out_stride) {
-  const int64_t nb = n / kQK;
-  const auto* xp = static_cast<const PackedQ4_0*>(x);
-  const auto* yb = static_cast<const uint8_t*>(y);
-  ForEachTile<kPackedColumns>(rows, [&](auto c, int64_t t) {
-    for (int64_t g = 0; g < x_groups; ++g) {
-      PackedQ4_0Rows<decltype(c)::value>(nb, xp + g * nb, yb + static_cast<uint64_t>(t) * y_stride,
-                                         y_stride, table + t * nb, nb,
-                                         out + t * out_stride + g * kPackRows, out_stride);
-    }
-  });
-}
-inline constexpr VecDotPackedFn kPackedQ4_0 = PackedQ4_0Tile;
-
-// C activation rows against one packed Q4_K group. Per super-block and group of 32: the eight
-// nibble vectors of the group (four weight bytes per row and lane), eight vpdpbusd against the
-// activation's matching bytes, times the rows' scales (vpmulld) into the integer sum; the mins
+// One block of a packed Q4_K group against C activation rows. Per super-block and group of 32: the
+// eight nibble vectors of the group (four weight bytes per row and lane), eight vpdpbusd against
+// the activation's matching bytes, times the rows' scales (vpmulld) into the integer sum; the mins
 // times the activation's bsums by vpmaddwd (each row's min in both 16-bit halves of its lane,
 // against a pair of bsums: the group's 32-element sum). Then the float steps of packed.h.
-template <int C>
-void PackedQ4_KRows(int64_t nb, const PackedQ4_K* xg, const uint8_t* y, uint64_t y_stride,
-                    float* out, int64_t out_stride) {
-  __m512 acc[C];
-  const BlockQ8_K* a[C];
-#pragma GCC unroll 8
-  for (int c = 0; c < C; ++c) {
-    acc[c] = _mm512_setzero_ps();
-    a[c] = reinterpret_cast<const BlockQ8_K*>(y + static_cast<uint64_t>(c) * y_stride);
-  }
-  const __m512i nibble = _mm512_set1_epi8(0x0f);
-  for (int64_t i = 0; i < nb; ++i) {
-    const PackedQ4_K& b = xg[i];
-    const char* ahead = reinterpret_cast<const char*>(&b) + kPrefetchBytes;
-    for (uint64_t o = 0; o < sizeof(PackedQ4_K); o += 64) _mm_prefetch(ahead + o, _MM_HINT_T0);
+struct PackedQ4_KKernel {
+  using Packed = PackedQ4_K;
+  using Y = BlockQ8_K;
+  static constexpr int64_t kBlockElements = kQKK;
+  template <int C>
+  static void Block(const PackedQ4_K& b, int64_t i, const BlockQ8_K* const (&a)[C],
+                    const PackedActivation* const (&)[C], __m512 (&acc)[C]) {
+    const __m512i nibble = _mm512_set1_epi8(0x0f);
     __m512i isum[C];
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) isum[c] = _mm512_setzero_si512();
@@ -131,62 +157,32 @@ void PackedQ4_KRows(int64_t nb, const PackedQ4_K* xg, const uint8_t* y, uint64_t
           _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.mins[grp])));
       mins[grp] = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
     }
-    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.d)));
-    const __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.dmin)));
+    const __m512 dw = HalfLanes(b.d);
+    const __m512 dm = HalfLanes(b.dmin);
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) {
-      __m512i msum = _mm512_setzero_si512();
-#pragma GCC unroll 8
-      for (int grp = 0; grp < 8; ++grp) {
-        int32_t pair;
-        std::memcpy(&pair, a[c][i].bsums + 2 * grp, 4);
-        msum = _mm512_add_epi32(msum, _mm512_madd_epi16(mins[grp], _mm512_set1_epi32(pair)));
-      }
+      const __m512i msum = BsumPairsDot(mins, a[c][i].bsums);
       const __m512 dy = _mm512_set1_ps(a[c][i].d);
       acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), _mm512_mul_ps(dw, dy), acc[c]);
       acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_mul_ps(dm, dy), acc[c]);
     }
   }
-#pragma GCC unroll 8
-  for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + c * out_stride, acc[c]);
-}
+};
 
-void PackedQ4_KTile(int64_t n, const void* x, int64_t x_groups, const void* y, uint64_t y_stride,
-                    const PackedActivation*, int64_t rows, float* out, int64_t out_stride) {
-  const int64_t nb = n / kQKK;
-  const auto* xp = static_cast<const PackedQ4_K*>(x);
-  const auto* yb = static_cast<const uint8_t*>(y);
-  ForEachTile<kPackedColumns>(rows, [&](auto c, int64_t t) {
-    for (int64_t g = 0; g < x_groups; ++g) {
-      PackedQ4_KRows<decltype(c)::value>(nb, xp + g * nb, yb + static_cast<uint64_t>(t) * y_stride,
-                                         y_stride, out + t * out_stride + g * kPackRows,
-                                         out_stride);
-    }
-  });
-}
-inline constexpr VecDotPackedFn kPackedQ4_K = PackedQ4_KTile;
-
-// C activation rows against one packed Q6_K group. Per super-block and group of 16: four
+// One block of a packed Q6_K group against C activation rows. Per super-block and group of 16: four
 // vectors of unsigned 6-bit quants (four elements of each row per lane: the low 4 bits from
 // ql, the high 2 from qh shifted into bits 4-5), four vpdpbusd in two chains, times the rows'
 // scales (vpmulld) into the integer sum; the offset once per super-block (below); then one
 // conversion, scale product and fused multiply-add for the sixteen rows.
-template <int C>
-void PackedQ6_KRows(int64_t nb, const PackedQ6_K* xg, const uint8_t* y, uint64_t y_stride,
-                    float* out, int64_t out_stride) {
-  __m512 acc[C];
-  const BlockQ8_K* a[C];
-#pragma GCC unroll 8
-  for (int c = 0; c < C; ++c) {
-    acc[c] = _mm512_setzero_ps();
-    a[c] = reinterpret_cast<const BlockQ8_K*>(y + static_cast<uint64_t>(c) * y_stride);
-  }
-  const __m512i low4 = _mm512_set1_epi8(0x0f);
-  const __m512i high2 = _mm512_set1_epi8(0x30);
-  for (int64_t i = 0; i < nb; ++i) {
-    const PackedQ6_K& b = xg[i];
-    const char* ahead = reinterpret_cast<const char*>(&b) + kPrefetchBytes;
-    for (uint64_t o = 0; o < sizeof(PackedQ6_K); o += 64) _mm_prefetch(ahead + o, _MM_HINT_T0);
+struct PackedQ6_KKernel {
+  using Packed = PackedQ6_K;
+  using Y = BlockQ8_K;
+  static constexpr int64_t kBlockElements = kQKK;
+  template <int C>
+  static void Block(const PackedQ6_K& b, int64_t i, const BlockQ8_K* const (&a)[C],
+                    const PackedActivation* const (&)[C], __m512 (&acc)[C]) {
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    const __m512i high2 = _mm512_set1_epi8(0x30);
     __m512i isum[C];
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) isum[c] = _mm512_setzero_si512();
@@ -231,39 +227,20 @@ void PackedQ6_KRows(int64_t nb, const PackedQ6_K* xg, const uint8_t* y, uint64_t
           _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales[2 * k + 1])));
       pairs[k] = _mm512_mask_blend_epi16(0xaaaaaaaa, s0, _mm512_slli_epi32(s1, 16));
     }
-    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.d)));
+    const __m512 dw = HalfLanes(b.d);
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c) {
-      __m512i offset = _mm512_setzero_si512();
-#pragma GCC unroll 8
-      for (int k = 0; k < 8; ++k) {
-        int32_t bs;
-        std::memcpy(&bs, a[c][i].bsums + 2 * k, 4);
-        offset = _mm512_add_epi32(offset, _mm512_madd_epi16(pairs[k], _mm512_set1_epi32(bs)));
-      }
+      const __m512i offset = BsumPairsDot(pairs, a[c][i].bsums);
       const __m512i s = _mm512_sub_epi32(isum[c], _mm512_slli_epi32(offset, 5));
       acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_set1_ps(a[c][i].d)),
                                acc[c]);
     }
   }
-#pragma GCC unroll 8
-  for (int c = 0; c < C; ++c) _mm512_storeu_ps(out + c * out_stride, acc[c]);
-}
+};
 
-void PackedQ6_KTile(int64_t n, const void* x, int64_t x_groups, const void* y, uint64_t y_stride,
-                    const PackedActivation*, int64_t rows, float* out, int64_t out_stride) {
-  const int64_t nb = n / kQKK;
-  const auto* xp = static_cast<const PackedQ6_K*>(x);
-  const auto* yb = static_cast<const uint8_t*>(y);
-  ForEachTile<kPackedColumns>(rows, [&](auto c, int64_t t) {
-    for (int64_t g = 0; g < x_groups; ++g) {
-      PackedQ6_KRows<decltype(c)::value>(nb, xp + g * nb, yb + static_cast<uint64_t>(t) * y_stride,
-                                         y_stride, out + t * out_stride + g * kPackRows,
-                                         out_stride);
-    }
-  });
-}
-inline constexpr VecDotPackedFn kPackedQ6_K = PackedQ6_KTile;
+inline constexpr VecDotPackedFn kPackedQ4_0 = PackedTile<PackedQ4_0Kernel>;
+inline constexpr VecDotPackedFn kPackedQ4_K = PackedTile<PackedQ4_KKernel>;
+inline constexpr VecDotPackedFn kPackedQ6_K = PackedTile<PackedQ6_KKernel>;
 #else
 inline constexpr VecDotPackedFn kPackedQ4_0 = nullptr;
 inline constexpr VecDotPackedFn kPackedQ4_K = nullptr;
