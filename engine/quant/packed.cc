@@ -12,6 +12,8 @@ uint64_t PackedGroupBytes(GgmlType type, int64_t n) {
   switch (type) {
     case GgmlType::kQ4_0:
       return n % kQK == 0 ? static_cast<uint64_t>(n / kQK) * sizeof(PackedQ4_0) : 0;
+    case GgmlType::kQ8_0:
+      return n % kQK == 0 ? static_cast<uint64_t>(n / kQK) * sizeof(PackedQ8_0) : 0;
     case GgmlType::kQ4_K:
       return n % kQKK == 0 ? static_cast<uint64_t>(n / kQKK) * sizeof(PackedQ4_K) : 0;
     case GgmlType::kQ6_K:
@@ -21,7 +23,7 @@ uint64_t PackedGroupBytes(GgmlType type, int64_t n) {
   }
 }
 
-bool PackedUsesTable(GgmlType type) { return type == GgmlType::kQ4_0; }
+bool PackedUsesTable(GgmlType type) { return type == GgmlType::kQ4_0 || type == GgmlType::kQ8_0; }
 
 namespace {
 
@@ -29,6 +31,17 @@ void PackQ4_0(const BlockQ4_0* row, int64_t l, int64_t nb, PackedQ4_0* out) {
   for (int64_t i = 0; i < nb; ++i) {
     out[i].d[l] = row[i].d;
     for (int j = 0; j < kQK / 8; ++j) std::memcpy(out[i].qs[j][l], row[i].qs + 4 * j, 4);
+  }
+}
+
+void PackQ8_0(const BlockQ8_0* row, int64_t l, int64_t nb, PackedQ8_0* out) {
+  for (int64_t i = 0; i < nb; ++i) {
+    out[i].d[l] = row[i].d;
+    for (int j = 0; j < kQK / 4; ++j) {
+      for (int k = 0; k < 4; ++k) {
+        out[i].qs[j][l][k] = static_cast<uint8_t>(row[i].qs[4 * j + k] + 128);
+      }
+    }
   }
 }
 
@@ -124,6 +137,18 @@ struct ReferenceQ4_0 {
   }
 };
 
+struct ReferenceQ8_0 {
+  using Packed = PackedQ8_0;
+  using Y = BlockQ8_0;
+  static constexpr int64_t kBlockElements = kQK;
+  static float Step(const PackedQ8_0& b, const BlockQ8_0& a, const PackedActivation* p, int l,
+                    float acc) {
+    int32_t sum = 0;
+    for (int e = 0; e < kQK; ++e) sum += (b.qs[e / 4][l][e % 4] - 128) * a.qs[e];
+    return std::fma(static_cast<float>(sum), F16ToF32(b.d[l]) * p->d, acc);
+  }
+};
+
 struct ReferenceQ4_K {
   using Packed = PackedQ4_K;
   using Y = BlockQ8_K;
@@ -174,6 +199,9 @@ void PackRows(GgmlType type, int64_t n, const uint8_t* x, uint64_t x_stride, int
     case GgmlType::kQ4_0:
       PackAll<BlockQ4_0, PackedQ4_0, kQK, PackQ4_0>(n, x, x_stride, rows, out);
       break;
+    case GgmlType::kQ8_0:
+      PackAll<BlockQ8_0, PackedQ8_0, kQK, PackQ8_0>(n, x, x_stride, rows, out);
+      break;
     case GgmlType::kQ4_K:
       PackAll<BlockQ4_K, PackedQ4_K, kQKK, PackQ4_K>(n, x, x_stride, rows, out);
       break;
@@ -189,6 +217,8 @@ VecDotPackedFn PackedTileReference(GgmlType type) {
   switch (type) {
     case GgmlType::kQ4_0:
       return ReferenceTile<ReferenceQ4_0>;
+    case GgmlType::kQ8_0:
+      return ReferenceTile<ReferenceQ8_0>;
     case GgmlType::kQ4_K:
       return ReferenceTile<ReferenceQ4_K>;
     case GgmlType::kQ6_K:

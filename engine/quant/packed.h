@@ -10,6 +10,7 @@
 // row and activation row, acc = 0, then per block i (in order):
 //   - Q4_0: acc = fma(float(isum), dw * dy, acc), isum the block's exact integer dot product
 //     of the weights (nibble - 8) and the activation quants, dw and dy the half scales.
+//   - Q8_0: as Q4_0, with the weights' own int8 quants.
 //   - Q4_K: acc = fma(float(isum), d * dy, acc), then acc = fma(-float(msum), dmin * dy, acc),
 //     with isum = sum over the 8 groups of scale_g * (nibbles . quants of group g) and
 //     msum = sum over the groups of min_g * (the group's two Q8_K bsums), both exact in int32
@@ -44,6 +45,14 @@ struct PackedQ4_0 {
   uint8_t qs[kQK / 8][kPackRows][4];
 };
 static_assert(sizeof(PackedQ4_0) == kPackRows * sizeof(BlockQ4_0));
+
+// A packed Q8_0 block of kPackRows rows. d[l]: row l's half scale; qs[j][l]: row l's quants
+// 4j..4j+3 stored unsigned, q + 128 (what vpdpbusd takes: sum(q * a) = sum(u * a) - 128 sum(a)).
+struct PackedQ8_0 {
+  uint16_t d[kPackRows];
+  uint8_t qs[kQK / 4][kPackRows][4];
+};
+static_assert(sizeof(PackedQ8_0) == kPackRows * sizeof(BlockQ8_0));
 
 // A packed Q4_K super-block of kPackRows rows. d, dmin[l]: row l's half scales. scales[g][l],
 // mins[g][l]: group g's 6-bit scale and min (unpacked). qs[w][l]: row l's stored bytes

@@ -479,6 +479,21 @@ float PackedOrderDot(GgmlType type, int64_t n, const uint8_t* w, const uint8_t* 
     }
     return acc;
   }
+  if (type == GgmlType::kQ8_0) {
+    const auto* xb = reinterpret_cast<const BlockQ8_0*>(w);
+    const auto* yb = reinterpret_cast<const BlockQ8_0*>(yq);
+    for (int64_t i = 0; i < n / kQK; ++i) {
+      int32_t sum = 0, abs = 0;
+      for (int e = 0; e < kQK; ++e) {
+        sum += xb[i].qs[e] * yb[i].qs[e];
+        abs += std::abs(xb[i].qs[e] * yb[i].qs[e]);
+      }
+      const float d = F16ToF32(xb[i].d) * F16ToF32(yb[i].d);
+      acc = std::fma(static_cast<float>(sum), d, acc);
+      *abs_sum += std::fabs(static_cast<double>(d)) * abs;
+    }
+    return acc;
+  }
   if (type == GgmlType::kQ6_K) {
     const auto* xb = reinterpret_cast<const BlockQ6_K*>(w);
     const auto* yb = reinterpret_cast<const BlockQ8_K*>(yq);
@@ -541,8 +556,8 @@ TEST(PackedTest, FollowsItsOrderInEveryVariant) {
   EXPECT_EQ(PackedGroupBytes(GgmlType::kQ4_K, 512), 2 * sizeof(PackedQ4_K));
   EXPECT_EQ(PackedGroupBytes(GgmlType::kQ4_K, 384), 0u);
   EXPECT_EQ(PackedGroupBytes(GgmlType::kQ4_1, 64), 0u);
-  EXPECT_EQ(PackedTileReference(GgmlType::kQ8_0), nullptr);
-  for (const GgmlType type : {GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ6_K}) {
+  EXPECT_EQ(PackedTileReference(GgmlType::kQ4_1), nullptr);
+  for (const GgmlType type : {GgmlType::kQ4_0, GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ6_K}) {
     const VecDotPackedFn reference = PackedTileReference(type);
     ASSERT_NE(reference, nullptr);
     const TypeKernels* base = GetBaselineTypeKernels(type);

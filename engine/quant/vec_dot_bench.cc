@@ -181,7 +181,7 @@ void BM_Packed(benchmark::State& state) {
 }
 
 void PackedShapes(benchmark::internal::Benchmark* b) {
-  for (GgmlType type : {GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ6_K}) {
+  for (GgmlType type : {GgmlType::kQ4_0, GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ6_K}) {
     const auto t = static_cast<int64_t>(type);
     for (int64_t batch : {1, 8, 128}) {
       b->Args({t, 256, 2048, batch});

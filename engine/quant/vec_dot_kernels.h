@@ -387,7 +387,7 @@ std::span<const TypeKernels> KernelTable() {
       BlockKernels<GgmlType::kQ5_1, BlockQ5_1, GgmlType::kQ8_1, LegacyDot<Q5_1Blocks>,
                    LegacyDotRows<Q5_1Blocks>, LegacyDotTile<Q5_1Blocks>>(),
       BlockKernels<GgmlType::kQ8_0, BlockQ8_0, GgmlType::kQ8_0, LegacyDot<Q8_0Blocks>,
-                   LegacyDotRows<Q8_0Blocks>, LegacyDotTile<Q8_0Blocks>>(),
+                   LegacyDotRows<Q8_0Blocks>, LegacyDotTile<Q8_0Blocks>, kPackedQ8_0>(),
       BlockKernels<GgmlType::kQ4_K, BlockQ4_K, GgmlType::kQ8_K, DotQ4_KQ8_KSimd, KDotRows<Q4_KTile>,
                    KDotTile<Q4_KTile>, kPackedQ4_K>(),
       BlockKernels<GgmlType::kQ5_K, BlockQ5_K, GgmlType::kQ8_K, KDot<Q5_KTile>, KDotRows<Q5_KTile>,

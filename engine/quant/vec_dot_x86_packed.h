@@ -113,6 +113,35 @@ struct PackedQ4_0Kernel {
   }
 };
 
+// One block of a packed Q8_0 group against C activation rows: Q4_0's steps with the eight
+// vectors of unsigned quants as stored and the start value -128 * sum(a).
+struct PackedQ8_0Kernel {
+  using Packed = PackedQ8_0;
+  using Y = BlockQ8_0;
+  static constexpr int64_t kBlockElements = kQK;
+  template <int C>
+  static void Block(const PackedQ8_0& b, int64_t i, const BlockQ8_0* const (&a)[C],
+                    const PackedActivation* const (&p)[C], __m512 (&acc)[C]) {
+    const __m512 dw = HalfLanes(b.d);
+    __m512i u[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) u[j] = _mm512_loadu_si512(b.qs[j]);
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+      const int8_t* aq = a[c][i].qs;
+      __m512i s0 = _mm512_set1_epi32(-128 * p[c][i].sum);
+      __m512i s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        s0 = _mm512_dpbusd_epi32(s0, u[2 * j], Broadcast4(aq + 8 * j));
+        s1 = _mm512_dpbusd_epi32(s1, u[2 * j + 1], Broadcast4(aq + 8 * j + 4));
+      }
+      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)),
+                               _mm512_mul_ps(dw, _mm512_set1_ps(p[c][i].d)), acc[c]);
+    }
+  }
+};
+
 // One block of a packed Q4_K group against C activation rows. Per super-block and group of 32: the
 // eight nibble vectors of the group (four weight bytes per row and lane), eight vpdpbusd against
 // the activation's matching bytes, times the rows' scales (vpmulld) into the integer sum; the mins
@@ -239,10 +268,12 @@ struct PackedQ6_KKernel {
 };
 
 inline constexpr VecDotPackedFn kPackedQ4_0 = PackedTile<PackedQ4_0Kernel>;
+inline constexpr VecDotPackedFn kPackedQ8_0 = PackedTile<PackedQ8_0Kernel>;
 inline constexpr VecDotPackedFn kPackedQ4_K = PackedTile<PackedQ4_KKernel>;
 inline constexpr VecDotPackedFn kPackedQ6_K = PackedTile<PackedQ6_KKernel>;
 #else
 inline constexpr VecDotPackedFn kPackedQ4_0 = nullptr;
+inline constexpr VecDotPackedFn kPackedQ8_0 = nullptr;
 inline constexpr VecDotPackedFn kPackedQ4_K = nullptr;
 inline constexpr VecDotPackedFn kPackedQ6_K = nullptr;
 #endif
