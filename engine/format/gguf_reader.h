@@ -124,6 +124,11 @@ class GgufFile {
   absl::StatusOr<std::vector<float>> GetFloatArray(std::string_view key) const;
 
   absl::Span<const GgufTensorInfo> tensors() const { return tensors_; }
+  // Drops the resident pages inside range (tensor bytes copied elsewhere) when the file is
+  // mapped (MappedFile::ReleasePages); nothing for FromBuffer files.
+  void ReleasePages(absl::Span<const uint8_t> range) const {
+    if (mapping_ != nullptr) mapping_->ReleasePages(range);
+  }
   const GgufTensorInfo* FindTensor(std::string_view name) const;
 
  private:

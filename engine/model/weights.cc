@@ -158,8 +158,9 @@ class Binder {
   const ModelConfig& config_;
 };
 
-// Packs a matrix for its type's packed kernel where the CPU's variant has one.
-void Pack(MatrixView* m, std::vector<std::unique_ptr<uint8_t[]>>* storage) {
+// Packs a matrix for its type's packed kernel where the CPU's variant has one, and releases
+// the file pages the packing read (row lookups of a tied embedding fault theirs back in).
+void Pack(const GgufFile& file, MatrixView* m, std::vector<std::unique_ptr<uint8_t[]>>* storage) {
   if (!m->present() || m->kernels->packed_tile == nullptr || m->rows % quant::kPackRows != 0) {
     return;
   }
@@ -171,6 +172,7 @@ void Pack(MatrixView* m, std::vector<std::unique_ptr<uint8_t[]>>* storage) {
   m->packed = packed.get();
   m->group_bytes = group_bytes;
   storage->push_back(std::move(packed));
+  file.ReleasePages({m->data, m->row_bytes * static_cast<uint64_t>(m->rows)});
 }
 
 }  // namespace
@@ -222,10 +224,10 @@ absl::StatusOr<ModelWeights> BindWeights(const GgufFile& file, const ModelConfig
     JS_RETURN_IF_ERROR(b.Vector(R::kPostFfnNorm, il, &l.post_ffn_norm));
   }
   if (!options.pack_weights) return w;
-  Pack(&w.output, &w.packed_storage);
+  Pack(file, &w.output, &w.packed_storage);
   for (LayerWeights& l : w.layers) {
     for (MatrixView* m : {&l.q, &l.k, &l.v, &l.qkv, &l.attn_out, &l.gate, &l.up, &l.down}) {
-      Pack(m, &w.packed_storage);
+      Pack(file, m, &w.packed_storage);
     }
   }
   return w;

@@ -30,6 +30,11 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // Drops the resident pages wholly inside `range` (a span of bytes()) from this process: they
+  // stop counting in its memory and are read from the file again if touched. For bytes the
+  // caller has copied elsewhere (packed weights). Ranges outside the mapping are ignored.
+  void ReleasePages(absl::Span<const uint8_t> range) const;
+
  private:
   MappedFile(std::string path, const uint8_t* data, size_t size)
       : path_(std::move(path)), data_(data), size_(size) {}
