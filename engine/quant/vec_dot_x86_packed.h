@@ -75,12 +75,32 @@ void PackedTile(int64_t n, const void* x, int64_t x_groups, const void* y, uint6
   });
 }
 
-// One block of a packed Q4_0 group against C activation rows (sixteen weight rows, one per 32-bit
-// lane). Per block: the four 64-byte chunks give eight vectors of nibbles (chunk j's low nibbles
-// are elements 4j..4j+3 of each row, its high ones 16+4j..), each taken by one vpdpbusd against the
-// activation's four matching bytes; the unsigned nibbles' offset enters as the start value -8 *
-// sum(a). Two chains of four, added. Then one conversion, scale product and fused multiply-add for
-// the sixteen rows. Results in lanes, stored as sixteen consecutive outputs.
+// The symmetric legacy types' block (Q4_0, Q8_0) against C activation rows: u[k] holds elements
+// 4k..4k+3 of each row unsigned (the quant plus kOffset), taken by vpdpbusd against the
+// activation's four matching bytes from the start value -kOffset * sum(a), in two chains of
+// four; then one conversion, scale product and fused multiply-add for the sixteen rows.
+template <int kOffset, int C>
+inline void SymmetricColumns(const __m512i (&u)[8], __m512 dw, int64_t i,
+                             const BlockQ8_0* const (&a)[C], const PackedActivation* const (&p)[C],
+                             __m512 (&acc)[C]) {
+#pragma GCC unroll 8
+  for (int c = 0; c < C; ++c) {
+    const int8_t* aq = a[c][i].qs;
+    __m512i s0 = _mm512_set1_epi32(-kOffset * p[c][i].sum);
+    __m512i s1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      s0 = _mm512_dpbusd_epi32(s0, u[2 * j], Broadcast4(aq + 8 * j));
+      s1 = _mm512_dpbusd_epi32(s1, u[2 * j + 1], Broadcast4(aq + 8 * j + 4));
+    }
+    acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)),
+                             _mm512_mul_ps(dw, _mm512_set1_ps(p[c][i].d)), acc[c]);
+  }
+}
+
+// One block of a packed Q4_0 group against C activation rows: the four 64-byte chunks give the
+// eight vectors of nibbles (chunk j's low nibbles are elements 4j..4j+3 of each row, its high
+// ones 16+4j..), unsigned with offset 8.
 struct PackedQ4_0Kernel {
   using Packed = PackedQ4_0;
   using Y = BlockQ8_0;
@@ -97,24 +117,12 @@ struct PackedQ4_0Kernel {
       u[j] = _mm512_and_si512(q, nibble);
       u[4 + j] = _mm512_and_si512(_mm512_srli_epi16(q, 4), nibble);
     }
-#pragma GCC unroll 8
-    for (int c = 0; c < C; ++c) {
-      const int8_t* aq = a[c][i].qs;
-      __m512i s0 = _mm512_set1_epi32(-8 * p[c][i].sum);
-      __m512i s1 = _mm512_setzero_si512();
-#pragma GCC unroll 4
-      for (int j = 0; j < 4; ++j) {
-        s0 = _mm512_dpbusd_epi32(s0, u[j], Broadcast4(aq + 4 * j));
-        s1 = _mm512_dpbusd_epi32(s1, u[4 + j], Broadcast4(aq + 16 + 4 * j));
-      }
-      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)),
-                               _mm512_mul_ps(dw, _mm512_set1_ps(p[c][i].d)), acc[c]);
-    }
+    SymmetricColumns<8>(u, dw, i, a, p, acc);
   }
 };
 
-// One block of a packed Q8_0 group against C activation rows: Q4_0's steps with the eight
-// vectors of unsigned quants as stored and the start value -128 * sum(a).
+// One block of a packed Q8_0 group against C activation rows: the eight vectors of quants as
+// stored, unsigned with offset 128.
 struct PackedQ8_0Kernel {
   using Packed = PackedQ8_0;
   using Y = BlockQ8_0;
@@ -126,19 +134,7 @@ struct PackedQ8_0Kernel {
     __m512i u[8];
 #pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) u[j] = _mm512_loadu_si512(b.qs[j]);
-#pragma GCC unroll 8
-    for (int c = 0; c < C; ++c) {
-      const int8_t* aq = a[c][i].qs;
-      __m512i s0 = _mm512_set1_epi32(-128 * p[c][i].sum);
-      __m512i s1 = _mm512_setzero_si512();
-#pragma GCC unroll 4
-      for (int j = 0; j < 4; ++j) {
-        s0 = _mm512_dpbusd_epi32(s0, u[2 * j], Broadcast4(aq + 8 * j));
-        s1 = _mm512_dpbusd_epi32(s1, u[2 * j + 1], Broadcast4(aq + 8 * j + 4));
-      }
-      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)),
-                               _mm512_mul_ps(dw, _mm512_set1_ps(p[c][i].d)), acc[c]);
-    }
+    SymmetricColumns<128>(u, dw, i, a, p, acc);
   }
 };
 
